@@ -1,0 +1,42 @@
+import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+
+/** Absolute path of an executable on PATH (plus the sbin directories, where Debian puts daemons), or undefined. */
+export function which(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin', `${process.env.HOME}/go/bin`];
+  for (const dir of dirs) {
+    try {
+      execFileSync('test', ['-x', `${dir}/${name}`]);
+      return `${dir}/${name}`;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Like `which`, but throws an error that names the install command. */
+export function requireTool(name: string, installHint: string): string {
+  const found = which(name);
+  if (!found) throw new Error(`${name} is not installed. Install it with: ${installHint} (or run: bash scripts/setup.sh)`);
+  return found;
+}
+
+/** A child process that is killed when this process exits, so a crashed test or Ctrl-C leaves nothing running. */
+export function spawnOwned(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const kill = () => { try { child.kill('SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
+  return child;
+}
+
+/** Sends SIGTERM, waits up to `graceMs` for exit, then SIGKILL. */
+export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { startMariaDb } from '../../src/local/mariadb';
+import { startMoto } from '../../src/local/moto';
+import { startSshd } from '../../src/local/sshd';
+
+describe('local services used by tests and the rehearsal', () => {
+  test('MariaDB starts on a private port and runs SQL', async () => {
+    const db = await startMariaDb();
+    try {
+      expect(db.sql('SELECT 6*7').trim()).toBe('42');
+      db.createUser('app', 'pw-not-secret');
+      const out = execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-uapp', '--batch', '--skip-column-names', '-e', 'SELECT CURRENT_USER()'], {
+        encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'pw-not-secret' },
+      });
+      expect(out.trim()).toBe('app@127.0.0.1');
+    } finally {
+      await db.stop();
+    }
+  });
+
+  test('sshd accepts the client key and is pinned in known_hosts', async () => {
+    const sshd = await startSshd();
+    try {
+      const out = execFileSync('ssh', ['-i', sshd.privateKeyPath, '-p', String(sshd.port), '-o', `UserKnownHostsFile=${sshd.knownHostsPath}`,
+        '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${sshd.username}@127.0.0.1`, 'echo hello'], { encoding: 'utf8' });
+      expect(out.trim()).toBe('hello');
+      expect(sshd.hostKeyFingerprint).toMatch(/^SHA256:/);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  test('moto serves S3 on loopback', async () => {
+    const moto = await startMoto();
+    try {
+      const res = await fetch(`${moto.endpoint}/`);
+      expect(res.status).toBe(200);
+    } finally {
+      await moto.stop();
+    }
+  });
+});
