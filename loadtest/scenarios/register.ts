@@ -1,0 +1,31 @@
+/**
+ * Register: students read a course and register, with seat contention on the popular courses; read:write mix
+ * from MIX (50:50 default; 66:34 and 60:40 are the realistic ones the study names). 409 is an answer, not an error.
+ *
+ * Run with `npm run loadtest -- register --target URL[=WEIGHT] ...`, or directly:
+ * `k6 run -e TARGETS=http://127.0.0.1:8080 -e PEAK=50 -e DURATION=30s loadtest/scenarios/register.ts`.
+ * Environment: TARGETS, PEAK, DURATION, MAX_VUS, P95_MS, MAX_ERROR_RATE, MIX, STUDENTS, FIRST_STUDENT_ID, HOT_COURSES,
+ * HOT_SHARE, REQUEST_TIMEOUT (see docs/loadtest.md).
+ */
+import { parseTargets, pickTarget } from '../lib/targets.ts';
+import { buildPlan, buildThresholds, parseMix } from '../lib/plan.ts';
+import { checkNotOversold, fetchCourses, k6Options, readSettings, Student } from '../lib/k6.ts';
+import type { Course } from '../lib/k6.ts';
+
+const settings = readSettings(__ENV, 'register', { parseTargets, pickTarget, buildPlan, buildThresholds, parseMix });
+
+export const options = k6Options(settings);
+
+export function setup(): { courses: Course[] } {
+  return { courses: fetchCourses(settings.targets[0].url) };
+}
+
+export default function (data: { courses: Course[] }): void {
+  const student = new Student(settings, data.courses);
+  if (Math.random() < settings.mix.read) student.apiCourse();
+  else student.register();
+}
+
+export function teardown(): void {
+  checkNotOversold(settings);
+}
