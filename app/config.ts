@@ -1,0 +1,103 @@
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+/** Where the app finds its database. */
+export interface DbConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+/** Names of the SSM parameters under the prefix (written by the import custom resource). */
+export const SSM_KEYS = ['host', 'port', 'name', 'user', 'password-secret-arn'] as const;
+
+/**
+ * Database settings from the environment: `RUSHHOUR_SSM_PREFIX` (SSM + Secrets Manager, as on the
+ * instances) or else `DB_HOST`, `DB_PORT`, `DB_USER`, `DB_PASSWORD`, `DB_NAME`.
+ */
+export async function resolveDbConfig(env: NodeJS.ProcessEnv = process.env): Promise<DbConfig> {
+  const prefix = env.RUSHHOUR_SSM_PREFIX?.trim();
+  if (prefix) return dbConfigFromSsm(prefix, env.AWS_REGION);
+  return dbConfigFromEnv(env);
+}
+
+export function dbConfigFromEnv(env: NodeJS.ProcessEnv): DbConfig {
+  const missing = ['DB_HOST', 'DB_USER', 'DB_PASSWORD', 'DB_NAME'].filter((k) => env[k] === undefined || env[k] === '');
+  if (missing.length) {
+    throw new Error(`database settings missing: set ${missing.join(', ')} (and optionally DB_PORT), or RUSHHOUR_SSM_PREFIX to read them from SSM`);
+  }
+  return { host: env.DB_HOST!, port: parsePort(env.DB_PORT ?? '3306', 'DB_PORT'), user: env.DB_USER!, password: env.DB_PASSWORD!, database: env.DB_NAME! };
+}
+
+/** Reads `<prefix>/{host,port,name,user,password-secret-arn}` from SSM and the password from Secrets Manager. */
+export async function dbConfigFromSsm(prefix: string, region?: string): Promise<DbConfig> {
+  const clean = prefix.replace(/\/+$/, '');
+  const ssm = new SSMClient({ region });
+  const secrets = new SecretsManagerClient({ region });
+  try {
+    const names = SSM_KEYS.map((k) => `${clean}/${k}`);
+    const out = await ssm.send(new GetParametersCommand({ Names: names }));
+    if (out.InvalidParameters?.length) {
+      throw new Error(`SSM parameters not found: ${out.InvalidParameters.join(', ')} (the import writes them; check RUSHHOUR_SSM_PREFIX=${clean})`);
+    }
+    const value = (k: (typeof SSM_KEYS)[number]) => {
+      const v = out.Parameters?.find((p) => p.Name === `${clean}/${k}`)?.Value;
+      if (!v) throw new Error(`SSM parameter ${clean}/${k} is empty`);
+      return v;
+    };
+    const secretArn = value('password-secret-arn');
+    const secret = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    let parsed: { username?: string; password?: string };
+    try {
+      parsed = JSON.parse(secret.SecretString ?? '');
+    } catch {
+      throw new Error(`secret ${secretArn} is not JSON with a "password" field`);
+    }
+    if (!parsed.password) throw new Error(`secret ${secretArn} has no "password" field`);
+    return {
+      host: value('host'), port: parsePort(value('port'), `${clean}/port`), database: value('name'),
+      user: value('user'), password: parsed.password,
+    };
+  } finally {
+    ssm.destroy();
+    secrets.destroy();
+  }
+}
+
+/** Tuning knobs, all from the environment so the systemd unit and the CLI can set them. */
+export interface AppLimits {
+  /** Requests processed at once; beyond it the app answers 503 at once. */
+  readonly maxInFlight: number;
+  /** DB connections per process. */
+  readonly dbPoolSize: number;
+  /** Upper bound for one request's database work before it is answered 503. */
+  readonly dbTimeoutMs: number;
+  /** Seconds in `Retry-After` on 503. */
+  readonly retryAfterSeconds: number;
+}
+
+export const DEFAULT_LIMITS: AppLimits = { maxInFlight: 128, dbPoolSize: 16, dbTimeoutMs: 3000, retryAfterSeconds: 1 };
+
+export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
+  const int = (name: string, def: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    maxInFlight: int('RUSHHOUR_MAX_IN_FLIGHT', DEFAULT_LIMITS.maxInFlight),
+    dbPoolSize: int('RUSHHOUR_DB_POOL', DEFAULT_LIMITS.dbPoolSize),
+    dbTimeoutMs: int('RUSHHOUR_DB_TIMEOUT_MS', DEFAULT_LIMITS.dbTimeoutMs),
+    retryAfterSeconds: int('RUSHHOUR_RETRY_AFTER', DEFAULT_LIMITS.retryAfterSeconds),
+  };
+}
+
+export function parsePort(raw: string, what: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${what} must be a TCP port (1-65535), got ${JSON.stringify(raw)}`);
+  return n;
+}

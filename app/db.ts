@@ -1,0 +1,336 @@
+import * as mysql from 'mysql2/promise';
+import type { DbConfig } from './config';
+
+/** One course as the JSON API returns it. */
+export interface Course {
+  id: number;
+  code: string;
+  title: string;
+  seats: number;
+  taken: number;
+}
+
+export interface CourseDetail extends Course {
+  description: string;
+  teacher: string;
+}
+
+export type RegisterResult = 'registered' | 'full' | 'duplicate' | 'no-such-course' | 'no-such-student';
+export type DropResult = 'dropped' | 'not-registered';
+
+/** Raised when the database cannot answer in time (down, restarting, pool exhausted): the caller answers 503. */
+export class DbUnavailableError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = 'DbUnavailableError';
+  }
+}
+
+/** Error codes that mean "the database is not reachable right now", not "the request is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED', 'ER_CONNECTION_KILLED',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_LOCK_DEADLOCK',
+]);
+
+export function isDbUnavailable(err: unknown): boolean {
+  if (err instanceof DbUnavailableError) return true;
+  const e = err as { code?: string; fatal?: boolean; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (e.fatal) return true;
+  return /Queue limit reached|Pool is closed|connection is in closed state/i.test(e.message ?? '');
+}
+
+export interface PoolOptions {
+  /** Connections kept at most. */
+  readonly size: number;
+  /** Callers allowed to wait for a connection; beyond it the pool fails at once. */
+  readonly queueLimit: number;
+  /** Connect timeout and per-statement timeout, milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * A bounded pool. Connections that die (DB restart, failover) are dropped by mysql2 and new ones are
+ * made on demand, so the process recovers without a restart.
+ */
+export function createPool(db: DbConfig, opts: PoolOptions): mysql.Pool {
+  return mysql.createPool({
+    host: db.host, port: db.port, user: db.user, password: db.password, database: db.database,
+    connectionLimit: opts.size, maxIdle: opts.size, idleTimeout: 60000, queueLimit: opts.queueLimit,
+    waitForConnections: true, connectTimeout: Math.min(opts.timeoutMs, 5000), enableKeepAlive: true,
+    keepAliveInitialDelay: 10000, charset: 'utf8mb4_unicode_ci', supportBigNumbers: true, dateStrings: true,
+  });
+}
+
+/** Versioned schema. Append new versions; never edit an applied one. */
+export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }> = [
+  {
+    version: 1,
+    statements: [
+      `CREATE TABLE IF NOT EXISTS courses (
+        id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        code VARCHAR(16) NOT NULL,
+        title VARCHAR(200) NOT NULL,
+        teacher VARCHAR(100) NOT NULL DEFAULT '',
+        description TEXT NOT NULL,
+        seats INT UNSIGNED NOT NULL,
+        taken INT UNSIGNED NOT NULL DEFAULT 0,
+        UNIQUE KEY uq_courses_code (code),
+        CONSTRAINT ck_courses_taken CHECK (taken <= seats)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS students (
+        id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        student_no VARCHAR(16) NOT NULL,
+        name VARCHAR(100) NOT NULL,
+        UNIQUE KEY uq_students_no (student_no)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      // The primary key is the "never the same course twice" rule.
+      `CREATE TABLE IF NOT EXISTS registrations (
+        student_id INT UNSIGNED NOT NULL,
+        course_id INT UNSIGNED NOT NULL,
+        created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        PRIMARY KEY (student_id, course_id),
+        KEY ix_registrations_course (course_id),
+        CONSTRAINT fk_registrations_student FOREIGN KEY (student_id) REFERENCES students (id),
+        CONSTRAINT fk_registrations_course FOREIGN KEY (course_id) REFERENCES courses (id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      // One row per course-list view, as the original study recorded, to count concurrent users.
+      `CREATE TABLE IF NOT EXISTS access_log (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        viewed_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        page VARCHAR(32) NOT NULL,
+        KEY ix_access_log_viewed_at (viewed_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+];
+
+/** Applies missing migrations; a named lock keeps several processes from migrating at once. */
+export async function migrate(pool: mysql.Pool): Promise<number[]> {
+  const conn = await pool.getConnection();
+  try {
+    const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK('rushhour_migrate', 60) AS ok");
+    if (lock[0]?.ok !== 1) throw new Error('could not get the migration lock within 60 s (another process is migrating?)');
+    try {
+      await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INT UNSIGNED NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB`);
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT version FROM schema_migrations');
+      const done = new Set(rows.map((r) => Number(r.version)));
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const s of m.statements) await conn.query(s);
+        await conn.query('INSERT INTO schema_migrations (version) VALUES (?)', [m.version]);
+        applied.push(m.version);
+      }
+      return applied;
+    } finally {
+      await conn.query("SELECT RELEASE_LOCK('rushhour_migrate')");
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+export interface SeedOptions {
+  readonly courses: number;
+  readonly students: number;
+  /** Seats for every course; by default they vary between 20 and 120 (deterministically). */
+  readonly seats?: number;
+  /** Replace existing data (registrations included). Without it, seeding a non-empty database is refused. */
+  readonly reset?: boolean;
+}
+
+const SUBJECTS = ['Algorithms', 'Databases', 'Operating Systems', 'Networks', 'Linear Algebra', 'Calculus', 'Statistics',
+  'Compilers', 'Distributed Systems', 'Economics', 'Philosophy', 'Physics', 'Chemistry', 'Biology', 'History',
+  'Literature', 'Law', 'Psychology', 'Music', 'Art History', 'Japanese', 'German'];
+const LEVELS = ['Introduction to', 'Advanced'];
+const TEACHERS = ['Prof. Sato', 'Prof. Okafor', 'Dr. Lindqvist', 'Dr. Moreau', 'Prof. Alvarez', 'Dr. Chen', 'Prof. Novak'];
+
+/** Deterministic reference data: the same options give the same rows. */
+export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ courses: number; students: number }> {
+  if (!Number.isInteger(opts.courses) || opts.courses < 1 || opts.courses > 10000) throw new Error('courses must be an integer from 1 to 10000');
+  if (!Number.isInteger(opts.students) || opts.students < 0 || opts.students > 10_000_000) throw new Error('students must be an integer from 0 to 10000000');
+  if (opts.seats !== undefined && (!Number.isInteger(opts.seats) || opts.seats < 1)) throw new Error('seats must be a positive integer');
+  await migrate(pool);
+  const conn = await pool.getConnection();
+  try {
+    const [[counts]] = await conn.query<mysql.RowDataPacket[]>(
+      'SELECT (SELECT COUNT(*) FROM courses) AS c, (SELECT COUNT(*) FROM students) AS s, (SELECT COUNT(*) FROM registrations) AS r');
+    const existing = Number(counts.c) + Number(counts.s) + Number(counts.r);
+    if (existing > 0 && !opts.reset) {
+      throw new Error(`the database already holds ${counts.c} courses, ${counts.s} students and ${counts.r} registrations; ` +
+        'pass --reset to replace them (registrations are deleted)');
+    }
+    await conn.query('START TRANSACTION');
+    for (const t of ['registrations', 'access_log', 'students', 'courses']) await conn.query(`DELETE FROM ${t}`);
+    await conn.query('ALTER TABLE courses AUTO_INCREMENT = 1').catch(() => undefined);
+    const courseRows: unknown[][] = [];
+    for (let i = 0; i < opts.courses; i++) {
+      const subject = SUBJECTS[i % SUBJECTS.length];
+      const level = LEVELS[Math.floor(i / SUBJECTS.length) % LEVELS.length];
+      const round = Math.floor(i / (SUBJECTS.length * LEVELS.length));
+      const title = `${level} ${subject}${round ? ` ${round + 1}` : ''}`;
+      const code = `${subject.replace(/[^A-Za-z]/g, '').slice(0, 3).toUpperCase()}${100 + i}`;
+      const seats = opts.seats ?? 20 + ((i * 37) % 101);
+      courseRows.push([i + 1, code, title, TEACHERS[i % TEACHERS.length], `${title}: lectures, exercises and a final exam.`, seats]);
+    }
+    await conn.query('INSERT INTO courses (id, code, title, teacher, description, seats) VALUES ?', [courseRows]);
+    for (let start = 0; start < opts.students; start += 5000) {
+      const rows: unknown[][] = [];
+      for (let i = start; i < Math.min(opts.students, start + 5000); i++) {
+        rows.push([i + 1, `S${String(i + 1).padStart(7, '0')}`, `Student ${i + 1}`]);
+      }
+      await conn.query('INSERT INTO students (id, student_no, name) VALUES ?', [rows]);
+    }
+    await conn.query('COMMIT');
+    return { courses: opts.courses, students: opts.students };
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
+
+type Row = mysql.RowDataPacket;
+
+/** The statements the app runs. Kept in one place so the benchmark drives exactly these directly. */
+export const SQL = {
+  listCourses: 'SELECT id, code, title, seats, taken FROM courses ORDER BY code',
+  recordView: 'INSERT INTO access_log (page) VALUES (?)',
+  courseDetail: 'SELECT id, code, title, seats, taken, teacher, description FROM courses WHERE id = ?',
+  takeSeat: 'UPDATE courses SET taken = taken + 1 WHERE id = ? AND taken < seats',
+  insertRegistration: 'INSERT INTO registrations (student_id, course_id) VALUES (?, ?)',
+  deleteRegistration: 'DELETE FROM registrations WHERE student_id = ? AND course_id = ?',
+  freeSeat: 'UPDATE courses SET taken = taken - 1 WHERE id = ? AND taken > 0',
+  courseExists: 'SELECT 1 FROM courses WHERE id = ?',
+} as const;
+
+/** Data access with a deadline on every call, so a hung database turns into 503s instead of piling up. */
+export class CourseStore {
+  constructor(readonly pool: mysql.Pool, private readonly timeoutMs: number) {}
+
+  /** The course list, and one access row for this view (both at once, on two connections). */
+  async listCoursesAndRecordView(page = 'courses'): Promise<Course[]> {
+    const [courses] = await Promise.all([this.listCourses(), this.q(SQL.recordView, [page])]);
+    return courses;
+  }
+
+  async listCourses(): Promise<Course[]> {
+    const rows = await this.q<Row[]>(SQL.listCourses, []);
+    return rows.map(toCourse);
+  }
+
+  async course(id: number): Promise<CourseDetail | undefined> {
+    const rows = await this.q<Row[]>(SQL.courseDetail, [id]);
+    if (!rows.length) return undefined;
+    return { ...toCourse(rows[0]), teacher: rows[0].teacher, description: rows[0].description };
+  }
+
+  async ping(): Promise<void> {
+    await this.q('SELECT 1', []);
+  }
+
+  /**
+   * Takes a seat and records the registration in one transaction. The conditional UPDATE holds the
+   * course row lock until COMMIT, so seats never oversell; the primary key refuses a second
+   * registration of the same student, and the ROLLBACK gives the seat back. A full course costs one
+   * UPDATE and a ROLLBACK, no more.
+   */
+  async register(studentId: number, courseId: number): Promise<RegisterResult> {
+    return this.tx(async (conn) => {
+      const [upd] = await conn.execute<mysql.ResultSetHeader>({ sql: SQL.takeSeat, timeout: this.timeoutMs }, [courseId]);
+      if (upd.affectedRows === 0) {
+        await conn.query('ROLLBACK');
+        const [exists] = await conn.execute<Row[]>({ sql: SQL.courseExists, timeout: this.timeoutMs }, [courseId]);
+        return exists.length ? 'full' : 'no-such-course';
+      }
+      try {
+        await conn.execute({ sql: SQL.insertRegistration, timeout: this.timeoutMs }, [studentId, courseId]);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ER_DUP_ENTRY') { await conn.query('ROLLBACK'); return 'duplicate'; }
+        if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_NO_REFERENCED_ROW') { await conn.query('ROLLBACK'); return 'no-such-student'; }
+        throw err;
+      }
+      await conn.query('COMMIT');
+      return 'registered';
+    });
+  }
+
+  async drop(studentId: number, courseId: number): Promise<DropResult> {
+    return this.tx(async (conn) => {
+      const [del] = await conn.execute<mysql.ResultSetHeader>({ sql: SQL.deleteRegistration, timeout: this.timeoutMs }, [studentId, courseId]);
+      if (del.affectedRows === 0) { await conn.query('ROLLBACK'); return 'not-registered'; }
+      await conn.execute({ sql: SQL.freeSeat, timeout: this.timeoutMs }, [courseId]);
+      await conn.query('COMMIT');
+      return 'dropped';
+    });
+  }
+
+  private async q<T>(sql: string, params: unknown[]): Promise<T> {
+    try {
+      const [rows] = await withDeadline(this.pool.execute({ sql, timeout: this.timeoutMs }, params as never[]), this.timeoutMs);
+      return rows as T;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  /** A connection within the deadline; one that arrives late goes straight back to the pool. */
+  private async acquire(): Promise<mysql.PoolConnection> {
+    const pending = this.pool.getConnection();
+    try {
+      return await withDeadline(pending, this.timeoutMs);
+    } catch (err) {
+      pending.then((c) => c.release(), () => undefined);
+      throw err;
+    }
+  }
+
+  /** Runs `work` in a transaction; retries once on deadlock; a broken connection is destroyed, not returned. */
+  private async tx<T>(work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let conn: mysql.PoolConnection | undefined;
+      try {
+        conn = await this.acquire();
+        await conn.query('START TRANSACTION');
+        const result = await work(conn);
+        conn.release();
+        return result;
+      } catch (err) {
+        if (conn) {
+          const c = conn;
+          // After a timeout or a lost connection the session state is unknown: do not reuse it.
+          if (isDbUnavailable(err)) c.destroy();
+          else await c.query('ROLLBACK').then(() => c.release(), () => c.destroy());
+        }
+        if ((err as { code?: string }).code === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
+        throw wrap(err);
+      }
+    }
+  }
+}
+
+function toCourse(r: Row): Course {
+  return { id: Number(r.id), code: r.code, title: r.title, seats: Number(r.seats), taken: Number(r.taken) };
+}
+
+function wrap(err: unknown): unknown {
+  if (isDbUnavailable(err) && !(err instanceof DbUnavailableError)) {
+    return new DbUnavailableError(`database unavailable: ${(err as Error).message}`, err);
+  }
+  return err;
+}
+
+export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DbUnavailableError(`database did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,180 @@
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Pool } from 'mysql2/promise';
+import { AppLimits, DEFAULT_LIMITS } from './config';
+import { CourseStore, DbUnavailableError, isDbUnavailable, RegisterResult } from './db';
+import { courseDetailPage, courseListPage, messagePage, queuePage } from './html';
+
+export interface AppOptions {
+  readonly pool: Pool;
+  readonly limits?: Partial<AppLimits>;
+  /** Fastify/pino log level. @default 'warn' */
+  readonly logLevel?: string;
+}
+
+/** Counters exposed on /healthz, so a load test can see shedding without scraping logs. */
+export interface AppStats {
+  inFlight: number;
+  shed: number;
+  dbUnavailable: number;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Route answers even when the app is saturated (not counted by the in-flight limit). */
+    unlimited?: boolean;
+  }
+}
+
+const registrationBody = {
+  type: 'object',
+  required: ['studentId', 'courseId'],
+  additionalProperties: false,
+  properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 }, courseId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+} as const;
+const idParams = {
+  type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+} as const;
+
+/** The course-selection app: routes, overload protection and error mapping. Listening and shutdown are the caller's. */
+export function buildApp(options: AppOptions): { app: FastifyInstance; stats: AppStats } {
+  const limits: AppLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const store = new CourseStore(options.pool, limits.dbTimeoutMs);
+  const stats: AppStats = { inFlight: 0, shed: 0, dbUnavailable: 0 };
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'warn' },
+    // Keep-alive connections that sit idle are closed on shutdown; busy ones finish first.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    bodyLimit: 16 * 1024,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
+  });
+
+  // HTML forms post application/x-www-form-urlencoded; no extra plugin needed for two fields.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  // Overload protection: a fixed number of requests in flight; the rest get 503 + Retry-After at once,
+  // so the requests that are admitted finish fast and goodput stays at capacity instead of collapsing.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.routeOptions.config?.unlimited) return done();
+    if (stats.inFlight >= limits.maxInFlight) {
+      stats.shed++;
+      sendBusy(req, reply, limits.retryAfterSeconds);
+      return;
+    }
+    stats.inFlight++;
+    reply.raw.once('close', () => { stats.inFlight--; });
+    done();
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    if (isDbUnavailable(err)) {
+      stats.dbUnavailable++;
+      req.log.warn({ err: err.message }, 'database unavailable');
+      return sendBusy(req, reply, limits.retryAfterSeconds);
+    }
+    if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
+      const status = err.statusCode ?? 400;
+      return wantsHtml(req) ? reply.code(status).type('text/html').send(messagePage('Bad request', err.message))
+        : reply.code(status).send({ error: err.message });
+    }
+    req.log.error(err);
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  app.get('/healthz', { config: { unlimited: true } }, async () => ({ status: 'ok', ...stats }));
+
+  app.get('/readyz', { config: { unlimited: true } }, async (_req, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).header('retry-after', String(limits.retryAfterSeconds)).send({ status: 'database unavailable', error: (err as Error).message });
+    }
+  });
+
+  const listHtml = async (_req: FastifyRequest, reply: FastifyReply) => {
+    const courses = await store.listCoursesAndRecordView('courses');
+    return reply.type('text/html; charset=utf-8').send(courseListPage(courses));
+  };
+  app.get('/', listHtml);
+  app.get('/courses', listHtml);
+
+  app.get<{ Params: { id: number } }>('/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
+    const course = await store.course(req.params.id);
+    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
+    return reply.type('text/html; charset=utf-8').send(courseDetailPage(course));
+  });
+
+  app.post<{ Params: { id: number }; Body: { studentId: number } }>('/courses/:id/register', {
+    schema: { params: idParams, body: { type: 'object', required: ['studentId'], properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } } } },
+  }, async (req, reply) => {
+    const result = await store.register(req.body.studentId, req.params.id);
+    const course = await store.course(req.params.id);
+    const status = REGISTER_STATUS[result];
+    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
+    return reply.code(status).type('text/html; charset=utf-8').send(courseDetailPage(course, REGISTER_MESSAGE[result]));
+  });
+
+  app.post<{ Params: { id: number }; Body: { studentId: number } }>('/courses/:id/drop', {
+    schema: { params: idParams, body: { type: 'object', required: ['studentId'], properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } } } },
+  }, async (req, reply) => {
+    const result = await store.drop(req.body.studentId, req.params.id);
+    const course = await store.course(req.params.id);
+    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
+    return reply.code(result === 'dropped' ? 200 : 404).type('text/html; charset=utf-8')
+      .send(courseDetailPage(course, result === 'dropped' ? 'You dropped this course.' : 'You were not registered for this course.'));
+  });
+
+  app.get('/api/courses', async () => store.listCourses());
+
+  app.get<{ Params: { id: number } }>('/api/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
+    const course = await store.course(req.params.id);
+    if (!course) return reply.code(404).send({ error: `no course with id ${req.params.id}` });
+    const { id, code, title, seats, taken, teacher, description } = course;
+    return { id, code, title, seats, taken, teacher, description };
+  });
+
+  app.post<{ Body: { studentId: number; courseId: number } }>('/api/registrations', { schema: { body: registrationBody } }, async (req, reply) => {
+    const { studentId, courseId } = req.body;
+    const result = await store.register(studentId, courseId);
+    return reply.code(REGISTER_STATUS[result]).send({ result, studentId, courseId, message: REGISTER_MESSAGE[result] });
+  });
+
+  app.delete<{ Body: { studentId: number; courseId: number } }>('/api/registrations', { schema: { body: registrationBody } }, async (req, reply) => {
+    const { studentId, courseId } = req.body;
+    const result = await store.drop(studentId, courseId);
+    return reply.code(result === 'dropped' ? 200 : 404).send({ result, studentId, courseId });
+  });
+
+  return { app, stats };
+}
+
+const REGISTER_STATUS: Record<RegisterResult, number> = {
+  registered: 201, full: 409, duplicate: 409, 'no-such-course': 404, 'no-such-student': 404,
+};
+const REGISTER_MESSAGE: Record<RegisterResult, string> = {
+  registered: 'You are registered for this course.',
+  full: 'This course is full.',
+  duplicate: 'You are already registered for this course.',
+  'no-such-course': 'There is no such course.',
+  'no-such-student': 'There is no student with this number.',
+};
+
+function wantsHtml(req: FastifyRequest): boolean {
+  return !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+}
+
+/** 503 with Retry-After: a self-refreshing queue page for browsers, JSON for API clients. */
+function sendBusy(req: FastifyRequest, reply: FastifyReply, retryAfterSeconds: number): FastifyReply {
+  reply.code(503).header('retry-after', String(retryAfterSeconds)).header('cache-control', 'no-store');
+  if (wantsHtml(req)) {
+    // A form POST cannot be replayed by a refresh; send the browser back to the page the form is on.
+    const retryUrl = req.method === 'GET' ? req.url : req.url.replace(/\/(register|drop)$/, '');
+    return reply.type('text/html; charset=utf-8').send(queuePage(retryAfterSeconds, retryUrl));
+  }
+  return reply.send({ error: 'overloaded, retry later', retryAfterSeconds });
+}
+
+export { DbUnavailableError };
