@@ -3,6 +3,7 @@ import { Command } from 'commander';
 /** Each command lives in its own module under ./commands and adds itself to the program. */
 const COMMANDS: Array<() => { register(program: Command): void }> = [
   // one line per command module, e.g. () => require('./commands/import-dump'),
+  () => require('./commands/app'), () => require('./commands/seed'),
 ];
 
 export function buildProgram(): Command {
