@@ -54,6 +54,15 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
+  // While draining, answers carry `Connection: close` so keep-alive sockets end with their last
+  // response instead of holding shutdown open until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   // Overload protection: a fixed number of requests in flight; the rest get 503 + Retry-After at once,
   // so the requests that are admitted finish fast and goodput stays at capacity instead of collapsing.
   app.addHook('onRequest', (req, reply, done) => {
