@@ -60,7 +60,7 @@ export function readSettings(env: Record<string, string | undefined>, scenario: 
     plan: lib.buildPlan(scenario, { peak: num(env, 'PEAK'), duration: env.DURATION || undefined, maxVUs: num(env, 'MAX_VUS') }),
     thresholds: lib.buildThresholds({ p95Ms: num(env, 'P95_MS'), maxErrorRate: num(env, 'MAX_ERROR_RATE') }),
     mix: lib.parseMix(env.MIX || '50:50'),
-    students: num(env, 'STUDENTS') ?? 1000,
+    students: num(env, 'STUDENTS') ?? 500,
     firstStudentId: num(env, 'FIRST_STUDENT_ID') ?? 1,
     hotCourses: num(env, 'HOT_COURSES') ?? 3,
     hotShare,
