@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { Command } from 'commander';
+import { HostKeyPolicy } from './host-keys';
+import { parseOrigin, shq, SshSession, SshTarget } from './session';
+
+/** The origin options shared by pull-db, pull-web and sync-back. */
+export interface OriginOptions {
+  readonly origin: string;
+  readonly knownHosts?: string;
+  readonly hostKeyFingerprint?: string;
+  readonly identity?: string;
+  /** Option file on the origin for its mysql/mysqldump (credentials stay on the origin). */
+  readonly originMyCnf?: string;
+  readonly mysqlBin?: string;
+  readonly mysqldumpBin?: string;
+}
+
+export function addOriginOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--origin <user@host[:port]>', 'SSH login of the origin server')
+    .option('--known-hosts <file>', 'known_hosts file holding the origin\'s host key')
+    .option('--host-key-fingerprint <SHA256:...>', 'pinned host key fingerprint, as `ssh-keygen -lf` prints it')
+    .option('--identity <keyfile>', 'private key for the SSH login (passphrase from RUSHHOUR_SSH_PASSPHRASE); the SSH agent when absent')
+    .option('--origin-my-cnf <remote-file>', 'option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin\'s defaults when absent')
+    .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
+    .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
+}
+
+export function sshTarget(o: OriginOptions): SshTarget {
+  const { username, host, port } = parseOrigin(o.origin);
+  if (o.knownHosts && o.hostKeyFingerprint) throw new Error('give either --known-hosts or --host-key-fingerprint, not both');
+  let hostKey: HostKeyPolicy;
+  if (o.hostKeyFingerprint) hostKey = { fingerprint: o.hostKeyFingerprint };
+  else if (o.knownHosts) hostKey = { knownHostsFile: o.knownHosts };
+  else {
+    const dflt = `${process.env.HOME}/.ssh/known_hosts`;
+    if (!fs.existsSync(dflt)) throw new Error('the origin\'s host key must be verified: pass --known-hosts FILE or --host-key-fingerprint SHA256:...');
+    hostKey = { knownHostsFile: dflt };
+  }
+  return { username, host, port, hostKey, identityFile: o.identity, passphrase: process.env.RUSHHOUR_SSH_PASSPHRASE };
+}
+
+/** `mysql`/`mysqldump` on the origin with the origin's own option file; the option file must come first. */
+export function originClient(o: OriginOptions, which: 'mysql' | 'mysqldump'): string {
+  const bin = which === 'mysql' ? o.mysqlBin ?? 'mysql' : o.mysqldumpBin ?? 'mysqldump';
+  return [shq(bin), ...(o.originMyCnf ? [`--defaults-extra-file=${shq(o.originMyCnf)}`] : [])].join(' ');
+}
+
+export interface TableStat {
+  readonly checksum: string | null;
+  readonly rows: number;
+}
+
+export const sqlIdent = (s: string) => '`' + s.replace(/`/g, '``') + '`';
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** `CHECKSUM TABLE` and `COUNT(*)` of every base table of `database` on the origin, through its mysql client. */
+export async function originTableStats(session: SshSession, o: OriginOptions, database: string): Promise<Record<string, TableStat>> {
+  const mysql = `${originClient(o, 'mysql')} --batch --skip-column-names --raw`;
+  const list = await session.run(`${mysql} -e ${shq(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)}`,
+    'listing the origin\'s tables');
+  const tables = list.split('\n').filter((t) => t && !/^_?rushhour_/.test(t));
+  const stats: Record<string, TableStat> = {};
+  if (tables.length === 0) return stats;
+  const sql = `CHECKSUM TABLE ${tables.map((t) => `${sqlIdent(database)}.${sqlIdent(t)}`).join(', ')};\n`
+    + tables.map((t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${sqlIdent(database)}.${sqlIdent(t)};`).join('\n');
+  const r = await session.exec(mysql, { stdin: Readable.from([sql]) });
+  if (r.code !== 0) throw new Error(`CHECKSUM TABLE on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
+  const out = r.stdoutText;
+  const checksums: Record<string, string | null> = {};
+  const rows: Record<string, number> = {};
+  for (const line of out.split('\n').filter(Boolean)) {
+    const f = line.split('\t');
+    if (f[0] === '#rows') rows[f[1]] = Number(f[2]);
+    else checksums[f[0].slice(database.length + 1)] = f[1] === 'NULL' ? null : f[1];
+  }
+  for (const t of tables) stats[t] = { checksum: checksums[t] ?? null, rows: rows[t] ?? 0 };
+  return stats;
+}
+
+/** Tables whose checksum or row count differ between two snapshots (and tables only on one side). */
+export function diffStats(a: Record<string, TableStat>, b: Record<string, TableStat>): string[] {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...names].sort().filter((t) => !a[t] || !b[t] || a[t].checksum !== b[t].checksum || a[t].rows !== b[t].rows);
+}

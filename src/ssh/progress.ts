@@ -1,0 +1,35 @@
+import { SingleBar, Presets } from 'cli-progress';
+
+/** A progress reporter: a bar on a terminal, a plain line every 10% otherwise (logs, CI). */
+export interface Progress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+const mib = (n: number) => (n / 1048576).toFixed(1);
+
+export function progress(label: string, stream: NodeJS.WriteStream = process.stdout): Progress {
+  if (stream.isTTY) {
+    const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% {doneMiB}/{totalMiB} MiB eta {eta}s`, stream, hideCursor: true }, Presets.shades_classic);
+    let started = false;
+    return {
+      update(done, total) {
+        if (!started) { bar.start(Math.max(total, 1), 0, { doneMiB: '0.0', totalMiB: mib(total) }); started = true; }
+        bar.setTotal(Math.max(total, 1));
+        bar.update(done, { doneMiB: mib(done), totalMiB: mib(total) });
+      },
+      stop() { if (started) bar.stop(); },
+    };
+  }
+  let lastDecile = -1;
+  return {
+    update(done, total) {
+      const decile = total > 0 ? Math.floor((done / total) * 10) : 0;
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        stream.write(`${label}: ${mib(done)}/${mib(total)} MiB (${decile * 10}%)\n`);
+      }
+    },
+    stop() { /* plain lines need no cleanup */ },
+  };
+}
