@@ -51,6 +51,9 @@ export const RushhourConfigSchema = z.strictObject({
     maxAzs: z.number().int().min(2, 'must be 2 or 3 (RDS and ALBs need two AZs)').max(3, 'must be 2 or 3').default(2),
     /** NAT gateways cost about 33 USD/month each plus data; 0 uses VPC endpoints only. */
     natGateways: z.number().int().min(0).max(3, 'must be between 0 and 3').default(0),
+    /** AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...) when absent. */
+    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be an availability zone name like "ap-east-1a"'))
+      .min(2, 'must name at least 2 availability zones').max(3, 'must name at most 3 availability zones').optional(),
   }).prefault({}),
   loadBalancers: z.strictObject({
     count: z.number().int().min(1, 'must be between 1 and 10 load balancers').max(10, 'must be between 1 and 10 load balancers').default(3),
@@ -90,8 +93,8 @@ export const RushhourConfigSchema = z.strictObject({
     allowReimport: z.boolean().default(false),
   }),
   web: z.strictObject({
-    /** Directory or .tar.gz of the site; the reference app when absent. */
-    bundlePath: z.string().optional(),
+    /** The site as a .tar.gz (relative to the config file); the reference app when absent. */
+    bundlePath: z.string().regex(/\.(tar\.gz|tgz)$/, 'must name a .tar.gz of the site (pack a directory with "tar -czf site.tar.gz -C DIR .")').optional(),
     /** Command that starts the site on the instance, run from the bundle's directory. */
     startCommand: z.string().optional(),
     port: z.number().int().min(1024, 'must be between 1024 and 65535').max(65535).default(8080),
@@ -126,6 +129,14 @@ export const RushhourConfigSchema = z.strictObject({
   if (c.dns && !(c.dns.recordName.replace(/\.$/, '') + '.').endsWith('.' + c.dns.zoneName.replace(/\.$/, '') + '.')
       && c.dns.recordName.replace(/\.$/, '') !== c.dns.zoneName.replace(/\.$/, '')) {
     ctx.addIssue({ code: 'custom', path: ['dns', 'recordName'], message: `recordName "${c.dns.recordName}" must be inside zone "${c.dns.zoneName}"` });
+  }
+  if (c.network.availabilityZones) {
+    c.network.availabilityZones.forEach((az, i) => {
+      if (!az.startsWith(c.region)) ctx.addIssue({ code: 'custom', path: ['network', 'availabilityZones', i], message: `availability zone "${az}" is not in region "${c.region}"` });
+    });
+  }
+  if (c.web.bundlePath && !c.web.startCommand) {
+    ctx.addIssue({ code: 'custom', path: ['web', 'startCommand'], message: 'is required with web.bundlePath (the command that starts the site, e.g. "node server.js")' });
   }
   const windows = c.schedule.map((w, i) => ({ ...w, i, s: Date.parse(w.start), e: Date.parse(w.end) }));
   for (const w of windows) {

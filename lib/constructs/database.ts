@@ -1,0 +1,106 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export interface DatabaseProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** Full RDS MySQL version, e.g. "8.4.7". */
+  readonly engineVersion: string;
+  /** Instance class without the "db." prefix, e.g. "t4g.medium". */
+  readonly instanceClass: string;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  readonly databaseName: string;
+}
+
+/**
+ * RDS MySQL, private and encrypted, with a generated master secret and the application's own secret.
+ * Reachable only from the peers that `allowFrom` names (the import and export Lambdas) and from the
+ * web tier, whose rules live in the web stack so that destroying it leaves nothing behind here.
+ */
+export class Database extends Construct {
+  readonly instance: rds.DatabaseInstance;
+  /** The RDS-generated master secret: JSON with host, port, username, password, dbname. */
+  readonly masterSecret: secretsmanager.ISecret;
+  /** The application's secret: JSON {"username": "rushhour_app", "password": ...}; the import creates that user. */
+  readonly appSecret: secretsmanager.Secret;
+  readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'RDS MySQL: only the web tier and the import/export Lambdas',
+      allowAllOutbound: false,
+    });
+
+    const major = props.engineVersion.split('.').slice(0, 2).join('.');
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine: rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.of(props.engineVersion, major) }),
+      instanceType: new ec2.InstanceType(props.instanceClass),
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      securityGroups: [this.securityGroup],
+      credentials: rds.Credentials.fromGeneratedSecret('rushhour_admin'),
+      databaseName: props.databaseName,
+      allocatedStorage: props.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      storageType: rds.StorageType.GP3,
+      storageEncrypted: true,
+      multiAz: props.multiAz,
+      deletionProtection: props.deletionProtection,
+      backupRetention: Duration.days(props.backupRetentionDays),
+      // A destroy always leaves a final snapshot: the week's registrations survive any mistake.
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      publiclyAccessible: false,
+      autoMinorVersionUpgrade: false,
+      cloudwatchLogsExports: ['error', 'slowquery'],
+      enablePerformanceInsights: false,
+      monitoringInterval: Duration.seconds(60),
+    });
+    this.masterSecret = this.instance.secret!;
+
+    this.appSecret = new secretsmanager.Secret(this, 'AppSecret', {
+      description: 'MySQL user of the rushhour app (created by the import custom resource)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: 'rushhour_app' }),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+      },
+    });
+
+    Validations.of(this.instance.node.findChild('Secret')).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'The deployment lives for one rush week; rotating the master password mid-week would need a rotation Lambda with DB access and risks the import and export runs. The secret is deleted with the stack.',
+    });
+    Validations.of(this.appSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Running app instances cache this password; rotating it during the one-week rush would cut live connections. The stack lives one week.',
+    });
+    if (!props.multiAz) {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-RDS3',
+        reason: 'Multi-AZ is off in this deployment\'s config (database.multiAz) to halve the DB cost for a one-week site; backups and the final snapshot protect the data. Set it to true for a standby.',
+      });
+    }
+    Validations.of(this.instance.node.findChild('MonitoringRole')).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+      reason: 'The AWS managed policy RDS enhanced monitoring requires; it only publishes OS metrics to CloudWatch Logs.',
+    });
+    Validations.of(this.instance).acknowledge({
+      id: 'AwsSolutions-RDS11',
+      reason: 'The default MySQL port is kept: the database is in isolated subnets and its security group admits only the web tier and the import/export Lambdas.',
+    });
+  }
+
+  /** Lets a Lambda or other peer connect to the database. */
+  allowFrom(peer: ec2.IConnectable, description: string): void {
+    this.instance.connections.allowDefaultPortFrom(peer, description);
+  }
+}

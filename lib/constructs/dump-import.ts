@@ -1,0 +1,152 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { acknowledge, arnRef } from '../nag/acknowledge';
+import { projectFunction } from './lambda-defaults';
+
+export interface DumpImportProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** The .sql or .sql.gz to import; uploaded as an S3 asset. */
+  readonly dumpPath: string;
+  readonly masterSecret: secretsmanager.ISecret;
+  readonly appSecret: secretsmanager.ISecret;
+  readonly databaseName: string;
+  /** SSM path the import writes host/port/name/user/password-secret-arn under, e.g. /rushhour/site/db. */
+  readonly ssmPrefix: string;
+  /** Import a different dump over the existing data. @default false */
+  readonly allowReimport?: boolean;
+  /** Per-invocation time budget handed to the handler. @default - the handler's own default */
+  readonly timeBudget?: Duration;
+}
+
+/**
+ * The custom resource that streams the dump from S3 into RDS (in slices, through the Provider
+ * framework's isComplete) and writes the DB config to SSM. The handler lives in lambda/import-dump.
+ */
+export class DumpImport extends Construct {
+  readonly resource: CustomResource;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly dumpAsset: s3assets.Asset;
+
+  constructor(scope: Construct, id: string, props: DumpImportProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.dumpAsset = new s3assets.Asset(this, 'Dump', { path: props.dumpPath });
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Dump import Lambda: to RDS, and to S3/Secrets Manager/SSM endpoints',
+      allowAllOutbound: true,
+    });
+
+    const common = {
+      entryFile: 'lambda/import-dump/index.ts',
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      securityGroups: [this.securityGroup],
+      environment: props.timeBudget ? { RUSHHOUR_TIME_BUDGET_MS: String(props.timeBudget.toMilliseconds()) } : undefined,
+    };
+    // onEvent only validates and records the request; isComplete imports slice by slice.
+    const onEvent = projectFunction(this, 'OnEvent', { ...common, handler: 'onEvent', timeout: Duration.minutes(1), description: 'rushhour dump import: validate and record' });
+    const isComplete = projectFunction(this, 'IsComplete', { ...common, handler: 'isComplete', timeout: Duration.minutes(15), description: 'rushhour dump import: import one slice' });
+
+    // Exact ARNs, no wildcards: the dump object and the five parameters of the contract.
+    const dumpObjectArn = stack.formatArn({ service: 's3', region: '', account: '', resource: this.dumpAsset.s3BucketName, resourceName: this.dumpAsset.s3ObjectKey });
+    const parameterArns = ssmParameterArns(stack, props.ssmPrefix);
+    for (const fn of [onEvent, isComplete]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [dumpObjectArn] }));
+      props.masterSecret.grantRead(fn);
+      props.appSecret.grantRead(fn);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:AddTagsToResource'], resources: parameterArns }));
+    }
+
+    const provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: onEvent,
+      isCompleteHandler: isComplete,
+      totalTimeout: Duration.hours(1),
+      queryInterval: Duration.seconds(30),
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+      // Every state transition is logged; execution data (handler input and output) is left out.
+      disableWaiterStateMachineLogging: false,
+      waiterStateMachineLogOptions: {
+        destination: new logs.LogGroup(this, 'WaiterLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+        level: sfn.LogLevel.ALL,
+      },
+    });
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::RushhourDumpImport',
+      properties: {
+        DumpBucket: this.dumpAsset.s3BucketName,
+        DumpKey: this.dumpAsset.s3ObjectKey,
+        DumpAssetHash: fileSha256(props.dumpPath),
+        MasterSecretArn: props.masterSecret.secretArn,
+        AppSecretArn: props.appSecret.secretArn,
+        DatabaseName: props.databaseName,
+        SsmPrefix: props.ssmPrefix,
+        AllowReimport: String(props.allowReimport ?? false),
+      },
+    });
+
+    this.acknowledgeFindings(onEvent, isComplete, provider);
+  }
+
+  private acknowledgeFindings(onEvent: lambda.IFunction, isComplete: lambda.IFunction, provider: cr.Provider): void {
+    for (const fn of [onEvent, isComplete]) {
+      for (const policy of ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']) {
+        acknowledge(fn.role!, `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+          'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.');
+      }
+    }
+    // The Provider framework's own functions, role policies and waiter state machine (aws-cdk-lib code).
+    const framework = ['framework-onEvent', 'framework-isComplete', 'framework-onTimeout'].map((id) => provider.node.findChild(id));
+    for (const fn of framework) {
+      const role = fn.node.findChild('ServiceRole');
+      acknowledge(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'Provider framework function (aws-cdk-lib): the AWS managed policy only writes its logs.');
+      for (const target of [onEvent, isComplete]) {
+        acknowledge(role, `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+          'Provider framework (aws-cdk-lib): invoke any version of this one handler function; the wildcard is the version qualifier.');
+      }
+      acknowledge(fn, 'AwsSolutions-L1', 'Provider framework function: aws-cdk-lib pins its runtime; it only relays to our handlers.');
+    }
+    const waiter = provider.node.findChild('waiter-state-machine');
+    for (const target of [framework[1], framework[2]]) {
+      acknowledge(waiter, `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+        'Provider framework waiter (aws-cdk-lib): invoke any version of the framework function; the wildcard is the version qualifier.');
+    }
+    acknowledge(waiter.node.findChild('Role'), 'AwsSolutions-IAM5[Resource::*]',
+      'Provider framework waiter (aws-cdk-lib): CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) accept only Resource "*".');
+    acknowledge(waiter, 'AwsSolutions-SF2', 'The waiter only polls isComplete every 30 s during a deployment; its logs (level ALL) are enough to trace it.');
+  }
+}
+
+/** ARNs of the SSM parameters of the DB-config contract under `prefix`, plus the path itself. */
+export function ssmParameterArns(stack: Stack, prefix: string): string[] {
+  const path = prefix.replace(/^\//, '');
+  return ['host', 'port', 'name', 'user', 'password-secret-arn'].map((n) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/${n}` }));
+}
+
+/** The dump's content hash: the handler refuses a different dump over imported data. */
+export function fileSha256(file: string): string {
+  // Read in chunks: a dump may be many GB.
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,237 @@
+import { Duration } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag/acknowledge';
+
+/** The thresholds of the seed design; every value comes from the config. */
+export interface ScalingThresholds {
+  /** Average CPU above this over one minute adds one instance. */
+  readonly scaleOutCpuPercent: number;
+  /** Average CPU above this over one minute adds two instances. */
+  readonly scaleOutFastCpuPercent: number;
+  /** Average CPU below this for `scaleInEvaluationMinutes` consecutive minutes removes one instance. */
+  readonly scaleInCpuPercent: number;
+  readonly scaleInEvaluationMinutes: number;
+  /** This many unhealthy targets over one minute adds one instance. */
+  readonly unhealthyHostThreshold: number;
+  /** The group's default cooldown. */
+  readonly cooldownSeconds: number;
+}
+
+/** A scheduled pre-warm window: the group's minimum is raised at `start` and restored at `end`. */
+export interface PrewarmWindow {
+  readonly name: string;
+  readonly start: Date;
+  readonly end: Date;
+  readonly minCapacity: number;
+}
+
+export interface WebTierProps {
+  readonly vpc: ec2.IVpc;
+  readonly instanceSubnets: ec2.SubnetSelection;
+  /** Instances get a public IP (no NAT design); their security group still admits only the ALB. */
+  readonly associatePublicIpAddress: boolean;
+  readonly instanceType: ec2.InstanceType;
+  readonly userData: ec2.UserData;
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+  readonly healthCheckGrace: Duration;
+  readonly instanceWarmup: Duration;
+  readonly port: number;
+  readonly healthCheckPath: string;
+  /** HTTPS listener with this certificate; HTTP only when absent. @default - HTTP only */
+  readonly certificateArn?: string;
+  /** ALB capacity reservation in LCU. @default - none */
+  readonly capacityReservationLcu?: number;
+  readonly accessLogsBucket: s3.IBucket;
+  readonly accessLogsPrefix: string;
+  readonly scaling: ScalingThresholds;
+  readonly schedule?: PrewarmWindow[];
+  /** Scheduled actions whose time has passed are left out (CloudFormation refuses them). @default new Date() */
+  readonly now?: Date;
+}
+
+/**
+ * One internet-facing ALB with its own Auto Scaling group: launch template with IMDSv2 and detailed
+ * monitoring, ELB health checks, step scaling from explicit alarms, and scheduled pre-warm actions.
+ * The group never states a desired capacity, so a deploy mid-week cannot shrink it.
+ */
+export class WebTier extends Construct {
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  readonly role: iam.Role;
+  /** The instances' security group: admits only this tier's load balancer. */
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly alarms: { cpuHigh: cloudwatch.Alarm; cpuVeryHigh: cloudwatch.Alarm; unhealthyHosts: cloudwatch.Alarm; cpuLow: cloudwatch.Alarm };
+  /** "https" or "http". */
+  readonly protocol: string;
+
+  constructor(scope: Construct, id: string, props: WebTierProps) {
+    super(scope, id);
+    const https = props.certificateArn !== undefined;
+    this.protocol = https ? 'https' : 'http';
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      dropInvalidHeaderFields: true,
+      idleTimeout: Duration.seconds(30),
+      minimumCapacityUnit: props.capacityReservationLcu,
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix);
+
+    this.role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'rushhour web instance: read the bundle, the DB config and the app secret; Session Manager',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Web instances: inbound only from their own load balancer',
+      allowAllOutbound: true,
+    });
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      vpc: props.vpc,
+      securityGroup: this.securityGroup,
+      vpcSubnets: props.instanceSubnets,
+      associatePublicIpAddress: props.associatePublicIpAddress,
+      instanceType: props.instanceType,
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({
+        cpuType: props.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+      }),
+      userData: props.userData,
+      role: this.role,
+      requireImdsv2: true,
+      // One-minute CPU metrics: the scaling alarms evaluate 60-second periods.
+      instanceMonitoring: autoscaling.Monitoring.DETAILED,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: autoscaling.BlockDeviceVolume.ebs(16, { encrypted: true, volumeType: autoscaling.EbsDeviceVolumeType.GP3 }) }],
+      minCapacity: props.minCapacity,
+      maxCapacity: props.maxCapacity,
+      healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
+        additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+        gracePeriod: props.healthCheckGrace,
+      }),
+      defaultInstanceWarmup: props.instanceWarmup,
+      cooldown: Duration.seconds(props.scaling.cooldownSeconds),
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ minInstancesInService: props.minCapacity, maxBatchSize: 1 }),
+      notifications: undefined,
+    });
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+      vpc: props.vpc,
+      port: props.port,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.INSTANCE,
+      targets: [this.autoScalingGroup],
+      // Short drain: the app finishes in-flight requests on SIGTERM well within this.
+      deregistrationDelay: Duration.seconds(30),
+      healthCheck: {
+        path: props.healthCheckPath,
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+        healthyHttpCodes: '200',
+      },
+    });
+
+    if (https) {
+      this.loadBalancer.addListener('Https', {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [elbv2.ListenerCertificate.fromArn(props.certificateArn!)],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        defaultTargetGroups: [this.targetGroup],
+      });
+      this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
+    } else {
+      this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, defaultTargetGroups: [this.targetGroup] });
+    }
+
+    this.alarms = this.addScaling(props.scaling);
+    this.addSchedule(props.schedule ?? [], props.minCapacity, props.now ?? new Date());
+    this.acknowledgeFindings();
+  }
+
+  /** The seed design's rules, each an explicit alarm with its own step policy, so the template states them. */
+  private addScaling(t: ScalingThresholds) {
+    const asgName = this.autoScalingGroup.autoScalingGroupName;
+    const cpu = new cloudwatch.Metric({
+      namespace: 'AWS/EC2',
+      metricName: 'CPUUtilization',
+      dimensionsMap: { AutoScalingGroupName: asgName },
+      statistic: cloudwatch.Stats.AVERAGE,
+      period: Duration.minutes(1),
+    });
+    const unhealthy = this.targetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
+    const rule = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, operator: cloudwatch.ComparisonOperator, periods: number, adjustment: number) => {
+      const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        comparisonOperator: operator,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      const action = new autoscaling.StepScalingAction(this, `${id}Policy`, {
+        autoScalingGroup: this.autoScalingGroup,
+        adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        metricAggregationType: metric === unhealthy ? autoscaling.MetricAggregationType.MAXIMUM : autoscaling.MetricAggregationType.AVERAGE,
+      });
+      // One step from the alarm's own threshold upwards (scale out) or downwards (scale in).
+      action.addAdjustment(adjustment > 0 ? { adjustment, lowerBound: 0 } : { adjustment, upperBound: 0 });
+      alarm.addAlarmAction(new cwactions.AutoScalingAction(action));
+      return alarm;
+    };
+    const GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+    return {
+      cpuHigh: rule('CpuHigh', `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance`, cpu, t.scaleOutCpuPercent, GT, 1, 1),
+      cpuVeryHigh: rule('CpuVeryHigh', `CPU > ${t.scaleOutFastCpuPercent}% over 1 minute: +2 instances`, cpu, t.scaleOutFastCpuPercent, GT, 1, 2),
+      unhealthyHosts: rule('UnhealthyHosts', `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`, unhealthy,
+        t.unhealthyHostThreshold, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1),
+      cpuLow: rule('CpuLow', `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance`, cpu,
+        t.scaleInCpuPercent, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, t.scaleInEvaluationMinutes, -1),
+    };
+  }
+
+  /** One-time scheduled actions: raise the minimum before the rush, restore it after. */
+  private addSchedule(windows: PrewarmWindow[], baseMin: number, now: Date): void {
+    const utc = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const w of windows) {
+      if (w.start > now) {
+        new autoscaling.CfnScheduledAction(this, `Prewarm-${w.name}-Start`, {
+          autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
+          startTime: utc(w.start),
+          minSize: w.minCapacity,
+        });
+      }
+      if (w.end > now) {
+        new autoscaling.CfnScheduledAction(this, `Prewarm-${w.name}-End`, {
+          autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
+          startTime: utc(w.end),
+          minSize: baseMin,
+        });
+      }
+    }
+  }
+
+  private acknowledgeFindings(): void {
+    acknowledge(this.role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'Session Manager access for the operator during the rush week (no SSH port, no key pairs); the AWS managed policy is the documented minimum for it.');
+    acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
+      'Scaling is watched on the deployment dashboard and in the group\'s activity history; an SNS topic nobody subscribes to adds nothing.');
+    acknowledge(this.loadBalancer.connections.securityGroups[0], 'AwsSolutions-EC23',
+      'Internet-facing site: the load balancer must accept the public on its listener ports; the instances behind it admit only this security group.');
+  }
+}

@@ -1,0 +1,94 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { RushhourConfig } from './config';
+import { Database } from './constructs/database';
+import { DumpImport } from './constructs/dump-import';
+import { ExportFunction } from './constructs/export-function';
+import { Network } from './constructs/network';
+
+export interface DataStackProps extends StackProps {
+  readonly config: RushhourConfig;
+}
+
+/** The SSM path the import writes the DB config under and the app reads at boot. */
+export function ssmPrefixFor(siteName: string): string {
+  return `/rushhour/${siteName}/db`;
+}
+
+/** Availability zones named without a lookup: the config's, or the region's first ones. */
+export function availabilityZonesFor(config: RushhourConfig): string[] {
+  return config.network.availabilityZones ?? ['a', 'b', 'c'].slice(0, config.network.maxAzs).map((s) => `${config.region}${s}`);
+}
+
+/**
+ * The stateful half: network, database, dump import, export function and the logs bucket. Its logical
+ * IDs must never change (a rename replaces the database); the web stack can come and go around it.
+ */
+export class DataStack extends Stack {
+  readonly network: Network;
+  readonly database: Database;
+  readonly dumpImport: DumpImport;
+  readonly exportFunction: ExportFunction;
+  /** Access logs of the load balancers and of the export bucket. */
+  readonly logsBucket: s3.Bucket;
+  readonly ssmPrefix: string;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.ssmPrefix = ssmPrefixFor(config.siteName);
+
+    this.network = new Network(this, 'Network', { availabilityZones: availabilityZonesFor(config), natGateways: config.network.natGateways });
+    const vpc = this.network.vpc;
+
+    this.logsBucket = new s3.Bucket(this, 'LogsBucket', {
+      // ALB access logs accept only SSE-S3.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.logsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket itself; logging it into itself would loop.',
+    });
+
+    this.database = new Database(this, 'Database', {
+      vpc,
+      subnets: this.network.isolatedSubnets,
+      ...config.database,
+    });
+
+    this.dumpImport = new DumpImport(this, 'DumpImport', {
+      vpc,
+      subnets: this.network.isolatedSubnets,
+      dumpPath: config.import.dumpPath,
+      masterSecret: this.database.masterSecret,
+      appSecret: this.database.appSecret,
+      databaseName: config.database.databaseName,
+      ssmPrefix: this.ssmPrefix,
+      allowReimport: config.import.allowReimport,
+    });
+    this.database.allowFrom(this.dumpImport.securityGroup, 'dump import Lambda');
+    // The import needs the database to be up and reachable before its first slice.
+    this.dumpImport.resource.node.addDependency(this.database.instance);
+
+    this.exportFunction = new ExportFunction(this, 'Export', {
+      vpc,
+      subnets: this.network.isolatedSubnets,
+      masterSecret: this.database.masterSecret,
+      databaseName: config.database.databaseName,
+      accessLogsBucket: this.logsBucket,
+    });
+    this.database.allowFrom(this.exportFunction.securityGroup, 'export Lambda');
+
+    new CfnOutput(this, 'ExportFunctionName', { value: this.exportFunction.function.functionName, description: 'Invoked by "rushhour export" until it reports done' });
+    new CfnOutput(this, 'ExportBucketName', { value: this.exportFunction.bucket.bucketName, description: 'Exports land under exports/<exportId>/' });
+    new CfnOutput(this, 'SsmPrefix', { value: this.ssmPrefix, description: 'DB config parameters written by the import' });
+    new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
+    new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });
+  }
+}

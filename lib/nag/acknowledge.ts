@@ -1,0 +1,16 @@
+import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * Acknowledges one cdk-nag (3.x) finding on one construct, with the reason written down.
+ * The id is the full finding id, e.g. "AwsSolutions-IAM5[Resource::<FnArn>:*]".
+ */
+export function acknowledge(scope: IConstruct, id: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id, reason });
+}
+
+/** The `<LogicalId.Arn>` form cdk-nag uses for a resource's Arn attribute in finding ids. */
+export function arnRef(resource: IConstruct): string {
+  const cfn = (resource.node.defaultChild ?? resource) as CfnElement;
+  return `<${Stack.of(cfn).getLogicalId(cfn)}.Arn>`;
+}
