@@ -246,7 +246,8 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
       }
       Object.assign(cursor, { phase: 'data', tableIndex: 0, lastKey: null });
     }
-    while (cursor.phase === 'data' && partBytes < maxPartBytes && Date.now() - started < budget) {
+    // At least one batch per call, so even a tiny budget makes progress.
+    for (let first = true; cursor.phase === 'data' && (first || (partBytes < maxPartBytes && Date.now() - started < budget)); first = false) {
       const t = manifest.tables[cursor.tableIndex];
       if (!t) { Object.assign(cursor, { phase: 'objects', tableIndex: 0, lastKey: null }); break; }
       const cols = t.columns.map((col) => quoteIdent(col.name)).join(', ');

@@ -1,0 +1,66 @@
+import * as mysql from 'mysql2/promise';
+
+/** Where to import: a MySQL/MariaDB server, a user that owns the database, and the database. */
+export interface DbTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+export interface ConnectOptions {
+  /** Keep retrying refused/timed-out connections this long: a fresh RDS instance may still be starting. @default 120000 */
+  readonly retryForMs?: number;
+  /** Allow several statements per round trip (the importer batches data statements). @default true */
+  readonly multipleStatements?: boolean;
+  readonly log?: (message: string) => void;
+}
+
+const TRANSIENT = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_NORMAL_SHUTDOWN']);
+
+/** True for errors where retrying later (or resuming) can help: the connection, not the SQL, failed. */
+export function isTransientConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code !== undefined && TRANSIENT.has(code);
+}
+
+/**
+ * Connects (without selecting a database) and retries while the server is unreachable or starting.
+ * The connection talks `binary` on the client side: statement bytes go out exactly as they are in the
+ * dump (mysql2 encodes the text as latin1 = bytes), while the server interprets them per `SET NAMES`.
+ * Statements must therefore be passed as `buffer.toString('latin1')`, and only ASCII SQL written by hand.
+ */
+export async function connectWithRetry(target: Omit<DbTarget, 'database'>, options: ConnectOptions = {}): Promise<mysql.Connection> {
+  const deadline = Date.now() + (options.retryForMs ?? 120000);
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      const conn = await mysql.createConnection({
+        host: target.host, port: target.port, user: target.user, password: target.password,
+        charset: 'BINARY', multipleStatements: options.multipleStatements ?? true,
+        connectTimeout: 10000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+        // Without this, mysql2 follows the server's session tracking and switches its own encoding to
+        // utf8 when the dump runs SET NAMES: the latin1-decoded dump bytes would then be encoded twice.
+        flags: ['-SESSION_TRACK'],
+      });
+      await conn.query('SET NAMES utf8mb4');
+      return conn;
+    } catch (err) {
+      if (!isTransientConnectionError(err) || Date.now() > deadline) {
+        // Never pass the driver error on as is: keep only code and message (no config, no SQL).
+        const e = err as { code?: string; message?: string };
+        throw new Error(`cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempt}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim());
+      }
+      options.log?.(`database at ${target.host}:${target.port} not reachable yet (${(err as { code?: string }).code}); retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(2000 * attempt, 10000)));
+    }
+  }
+}
+
+/** Quotes an identifier for MySQL. */
+export function quoteId(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}

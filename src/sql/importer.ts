@@ -1,0 +1,423 @@
+import { Readable, Transform, pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
+import type { Connection } from 'mysql2/promise';
+import { connectWithRetry, DbTarget, quoteId } from './connect';
+import { ImportProgress } from './progress-report';
+import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
+import { DumpStatement, StatementSplitter } from './splitter';
+
+/** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
+export interface DumpSource {
+  /** Opens the dump from its first byte (a resume re-reads and skips: gzip cannot seek). */
+  open(): Promise<Readable>;
+  /** Whether the bytes are gzip (checked from the magic bytes, not the name). */
+  readonly gzip: boolean;
+  /** Size of what `open()` returns (compressed size for gzip), for progress and ETA. */
+  readonly size?: number;
+  /** For messages, e.g. the path or s3:// URL. */
+  readonly description: string;
+}
+
+export interface ImportOptions {
+  readonly source: DumpSource;
+  readonly target: DbTarget;
+  /** Identifies the dump in the progress table: its sha256, or the CDK asset hash. */
+  readonly dumpHash: string;
+  /** Stop (cleanly, at a committed statement) once this much time has passed; the next run resumes. @default no limit */
+  readonly timeBudgetMs?: number;
+  /** Import even if the database holds a different dump's import (overwrites data changed since). @default false */
+  readonly allowReimport?: boolean;
+  /** Upper bound on the bytes of data statements sent in one transaction. @default 8 MiB (less if max_allowed_packet is small) */
+  readonly batchBytes?: number;
+  /** Upper bound on data statements per transaction. @default 2000 */
+  readonly batchStatements?: number;
+  /** How long to retry connecting to a database that is still starting. @default 120000 */
+  readonly connectRetryMs?: number;
+  readonly log?: (message: string) => void;
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportResult {
+  /** True when the whole dump is in (now or by an earlier run). */
+  readonly complete: boolean;
+  /** The dump was already imported completely by an earlier run: nothing was done. */
+  readonly alreadyComplete: boolean;
+  /** Offset in the uncompressed dump up to which statements are committed. */
+  readonly offset: number;
+  readonly statements: number;
+  /** Statements executed by this run (not counting replayed session settings). */
+  readonly statementsThisRun: number;
+  /** Uncompressed bytes imported by this run. */
+  readonly bytesThisRun: number;
+  readonly elapsedMs: number;
+  /** What the RDS rewrites changed, with counts. */
+  readonly rewrites: Record<string, number>;
+}
+
+/** A statement the server refused; the progress record stays so the import can resume after a fix. */
+export class StatementError extends Error {
+  constructor(message: string, readonly offset: number, readonly code?: string, readonly errno?: number) {
+    super(message);
+    this.name = 'StatementError';
+  }
+}
+
+/** The database already holds another dump's import and re-import was not allowed. */
+export class ReimportRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReimportRefusedError';
+  }
+}
+
+/** Another import holds the database's import lock. */
+export class ImportBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImportBusyError';
+  }
+}
+
+/** The dump file could not be read to its end (truncated gzip, read error). */
+export class DumpReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DumpReadError';
+  }
+}
+
+/** Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied. */
+const ALREADY_APPLIED_ERRNOS = new Set([
+  1050, // table/view already exists
+  1007, // database exists
+  1060, // duplicate column
+  1061, // duplicate key name
+  1304, // routine already exists
+  1359, // trigger already exists
+  1537, // event already exists
+  1826, // duplicate foreign key
+  1022, // duplicate key on write (e.g. duplicate constraint)
+]);
+
+interface ProgressRow {
+  dump_hash: string;
+  status: string;
+  committed_offset: string;
+  statements_done: string;
+  pending_offset: string | null;
+  updated_at: string;
+}
+
+/**
+ * Imports a mysqldump statement by statement, resumably. Guarantee (see docs/import.md): every
+ * statement is applied exactly once across any number of runs and crashes, provided data statements
+ * go to transactional (InnoDB) tables. Data statements run in transactions that also advance the
+ * progress record; any other statement is bracketed by a "pending" mark so a re-run after a crash
+ * knows it may already have been applied.
+ */
+export async function importDump(options: ImportOptions): Promise<ImportResult> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  const deadline = options.timeBudgetMs !== undefined ? started + options.timeBudgetMs : Infinity;
+  const { target, dumpHash } = options;
+  const table = quoteId(PROGRESS_TABLE);
+  const conn = await connectWithRetry(target, { retryForMs: options.connectRetryMs, log });
+  let lockName: string | undefined;
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(target.database)} CHARACTER SET utf8mb4`);
+    await conn.query(`USE ${quoteId(target.database)}`);
+    lockName = `rushhour_import_${target.database}`.slice(0, 64);
+    const [lockRows] = await conn.query(`SELECT GET_LOCK(${conn.escape(lockName)}, 10) AS got`);
+    if (String((lockRows as Array<{ got: unknown }>)[0].got) !== '1') {
+      const held = lockName;
+      lockName = undefined;
+      throw new ImportBusyError(`another import into database "${target.database}" is running (it holds the lock ${held}); try again when it has finished`);
+    }
+    await conn.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      dump_hash VARCHAR(128) NOT NULL PRIMARY KEY,
+      status VARCHAR(16) NOT NULL,
+      committed_offset BIGINT NOT NULL DEFAULT 0,
+      statements_done BIGINT NOT NULL DEFAULT 0,
+      pending_offset BIGINT NULL,
+      error TEXT NULL,
+      started_at DATETIME(3) NOT NULL,
+      updated_at DATETIME(3) NOT NULL,
+      completed_at DATETIME(3) NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+    const [rows] = await conn.query(`SELECT dump_hash, status, committed_offset, statements_done, pending_offset, updated_at FROM ${table}`);
+    const all = rows as ProgressRow[];
+    const mine = all.find((r) => r.dump_hash === dumpHash);
+    const others = all.filter((r) => r.dump_hash !== dumpHash);
+    if (mine?.status === 'complete') {
+      log(`dump ${short(dumpHash)} is already imported into "${target.database}" (${mine.statements_done} statements): nothing to do`);
+      return { complete: true, alreadyComplete: true, offset: Number(mine.committed_offset), statements: Number(mine.statements_done),
+        statementsThisRun: 0, bytesThisRun: 0, elapsedMs: Date.now() - started, rewrites: {} };
+    }
+    if (!mine && others.length && !options.allowReimport) {
+      const o = others[others.length - 1];
+      throw new ReimportRefusedError(`database "${target.database}" already holds an import of another dump (${short(o.dump_hash)}, ${o.status}, last change ${o.updated_at}). ` +
+        'Importing a different dump would overwrite data changed since (e.g. registrations). Set import.allowReimport to true (AllowReimport / --allow-reimport) to do it anyway.');
+    }
+    if (!mine) {
+      await conn.query(`INSERT INTO ${table} (dump_hash, status, started_at, updated_at) VALUES (${conn.escape(dumpHash)}, 'running', NOW(3), NOW(3))`);
+    } else {
+      await conn.query(`UPDATE ${table} SET status = 'running', error = NULL, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`);
+    }
+    const resumeOffset = mine ? Number(mine.committed_offset) : 0;
+    const pendingOffset = mine?.pending_offset != null ? Number(mine.pending_offset) : undefined;
+    if (mine) log(`resuming dump ${short(dumpHash)} at byte ${resumeOffset} (${mine.statements_done} statements done${pendingOffset !== undefined ? `, statement at ${pendingOffset} possibly applied` : ''}); re-reading ${options.source.gzip ? 'and decompressing ' : ''}the dump up to there`);
+
+    const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
+    const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
+    const run = new ImportRun(conn, options, log, deadline, started, resumeOffset, Number(mine?.statements_done ?? 0), pendingOffset,
+      Math.min(options.batchBytes ?? 8 * 1024 * 1024, Math.floor(maxPacket / 2)));
+    try {
+      return await run.execute();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await conn.query(`UPDATE ${table} SET status = 'failed', error = ${conn.escape(message.slice(0, 4000))}, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    if (lockName) await conn.query(`DO RELEASE_LOCK(${conn.escape(lockName)})`).catch(() => undefined);
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+class ImportRun {
+  private readonly table = quoteId(PROGRESS_TABLE);
+  private readonly rewriter: DumpRewriter;
+  private batch: PreparedStatement[] = [];
+  private batchSize = 0;
+  /** End offset and statement count of the last statement handled (executed or dropped). */
+  private handledEnd: number;
+  private handledCount: number;
+  private statementsThisRun = 0;
+  private rawBytes = 0;
+  private resumeRawBytes = -1;
+  private lastReport = 0;
+  private index = 0;
+
+  constructor(private readonly conn: Connection, private readonly options: ImportOptions, private readonly log: (m: string) => void,
+    private readonly deadline: number, private readonly started: number, private readonly resumeOffset: number,
+    private readonly resumeCount: number, private pendingOffset: number | undefined, private readonly maxBatchBytes: number) {
+    this.rewriter = new DumpRewriter(options.target.database);
+    this.handledEnd = resumeOffset;
+    this.handledCount = resumeCount;
+  }
+
+  async execute(): Promise<ImportResult> {
+    const { source } = this.options;
+    const raw = await source.open();
+    const counter = new Transform({
+      transform: (chunk: Buffer, _enc, cb) => { this.rawBytes += chunk.length; cb(null, chunk); },
+    });
+    let streamError: Error | undefined;
+    const stages: NodeJS.ReadWriteStream[] = [counter];
+    if (source.gzip) stages.push(zlib.createGunzip());
+    const out = (pipeline as (...args: unknown[]) => Readable)(raw, ...stages, (err: Error | null) => {
+      if (err && (err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') streamError = err;
+    });
+    const splitter = new StatementSplitter();
+    let stopped = false;
+    try {
+      outer: for await (const chunk of out as AsyncIterable<Buffer>) {
+        for (const stmt of splitter.push(chunk)) {
+          if (!(await this.handle(stmt))) { stopped = true; break outer; }
+        }
+      }
+      if (!stopped) {
+        if (streamError) throw streamError;
+        for (const stmt of splitter.end()) {
+          if (!(await this.handle(stmt))) { stopped = true; break; }
+        }
+      }
+    } catch (err) {
+      throw this.describeReadError(err);
+    } finally {
+      out.destroy();
+      raw.destroy();
+    }
+    await this.flush();
+    if (!stopped) {
+      if (this.handledEnd < this.resumeOffset) {
+        throw new DumpReadError(`the dump ends at byte ${this.handledEnd}, before the recorded progress (${this.resumeOffset}): is this the same dump?`);
+      }
+      await this.conn.query(`UPDATE ${this.table} SET status = 'complete', committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, pending_offset = NULL, error = NULL, updated_at = NOW(3), completed_at = NOW(3) WHERE dump_hash = ${this.conn.escape(this.options.dumpHash)}`);
+    } else {
+      await this.saveOffset();
+    }
+    const rewrites = this.rewriter.summary();
+    for (const [what, count] of Object.entries(rewrites)) this.log(`rds rewrite: ${what} x${count}`);
+    this.report(stopped ? 'importing' : 'done', true);
+    const elapsedMs = Date.now() - this.started;
+    this.log(stopped
+      ? `time budget reached after ${Math.round(elapsedMs / 1000)}s: committed up to byte ${this.handledEnd} (${this.handledCount} statements); the next run resumes there`
+      : `import complete: ${this.handledCount} statements, ${this.handledEnd} bytes`);
+    return { complete: !stopped, alreadyComplete: false, offset: this.handledEnd, statements: this.handledCount,
+      statementsThisRun: this.statementsThisRun, bytesThisRun: this.handledEnd - this.resumeOffset, elapsedMs, rewrites };
+  }
+
+  /** Handles one statement; false means "time is up, stop here" (everything before is committed). */
+  private async handle(stmt: DumpStatement): Promise<boolean> {
+    this.index++;
+    const prepared = this.rewriter.prepare(stmt);
+    if (stmt.endOffset <= this.resumeOffset) {
+      // Committed by an earlier run: skip, but replay session settings (SET NAMES, FOREIGN_KEY_CHECKS, sql_mode, ...)
+      // so the rest runs in the same session state as in one uninterrupted run.
+      if (prepared?.kind === 'session') await this.exec(prepared);
+      this.report('skipping');
+      return true;
+    }
+    if (stmt.startOffset < this.resumeOffset) {
+      throw new DumpReadError(`the recorded progress (byte ${this.resumeOffset}) is inside the statement at bytes ${stmt.startOffset}-${stmt.endOffset}: the dump is not the one the progress record was made with`);
+    }
+    if (this.resumeRawBytes < 0) this.resumeRawBytes = this.rawBytes;
+    if (!prepared) { // dropped by a rewrite: just move past it
+      this.handledEnd = stmt.endOffset;
+      this.handledCount++;
+      return true;
+    }
+    if (prepared.kind === 'data') {
+      if (this.batch.length && this.batchSize + prepared.sql.length > this.maxBatchBytes) await this.flush();
+      if (!this.batch.length && Date.now() >= this.deadline) return false;
+      this.batch.push(prepared);
+      this.batchSize += prepared.sql.length;
+      if (this.batch.length >= (this.options.batchStatements ?? 2000) || this.batchSize >= this.maxBatchBytes) await this.flush();
+      return true;
+    }
+    await this.flush();
+    if (prepared.kind === 'session') {
+      await this.exec(prepared);
+      this.handledEnd = stmt.endOffset;
+      this.handledCount++;
+      return true;
+    }
+    if (Date.now() >= this.deadline) return false;
+    await this.execOther(prepared);
+    return true;
+  }
+
+  /** A statement that may commit implicitly (DDL, routines, ...): mark it pending, run it, then record it done. */
+  private async execOther(stmt: PreparedStatement): Promise<void> {
+    const hash = this.conn.escape(this.options.dumpHash);
+    const retry = this.pendingOffset === stmt.startOffset;
+    this.pendingOffset = undefined;
+    await this.conn.query(`UPDATE ${this.table} SET pending_offset = ${stmt.startOffset}, committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, updated_at = NOW(3) WHERE dump_hash = ${hash}`);
+    try {
+      await this.conn.query(stmt.sql.toString('latin1'));
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (!(retry && errno !== undefined && ALREADY_APPLIED_ERRNOS.has(errno))) throw this.statementError(stmt, err);
+      this.log(`statement at byte ${stmt.startOffset} was applied before the last run stopped (${(err as Error).message}); not applying it twice`);
+    }
+    this.statementsThisRun++;
+    this.handledEnd = stmt.endOffset;
+    this.handledCount++;
+    await this.saveOffset();
+    this.report('importing');
+  }
+
+  private async exec(stmt: PreparedStatement): Promise<void> {
+    try {
+      await this.conn.query(stmt.sql.toString('latin1'));
+    } catch (err) {
+      throw this.statementError(stmt, err);
+    }
+  }
+
+  private async saveOffset(): Promise<void> {
+    await this.conn.query(this.progressUpdate(this.handledEnd, this.handledCount));
+  }
+
+  private progressUpdate(offset: number, count: number): string {
+    return `UPDATE ${this.table} SET committed_offset = ${offset}, statements_done = ${count}, pending_offset = NULL, updated_at = NOW(3) WHERE dump_hash = ${this.conn.escape(this.options.dumpHash)}`;
+  }
+
+  /**
+   * Runs the batched data statements and the progress update in one transaction, in one round trip.
+   * If the server refuses one, the batch is rolled back and re-run one by one to commit the statements
+   * before the failing one and name it exactly.
+   */
+  private async flush(): Promise<void> {
+    if (!this.batch.length) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchSize = 0;
+    const last = batch[batch.length - 1];
+    const count = this.handledCount + batch.length;
+    // "\n;" ends a trailing `#`/`--` comment before the separator.
+    const sql = 'START TRANSACTION;\n' + batch.map((s) => s.sql.toString('latin1')).join('\n;\n') + '\n;\n' + this.progressUpdate(last.endOffset, count) + ';\nCOMMIT';
+    try {
+      await this.conn.query(sql);
+    } catch {
+      await this.conn.query('ROLLBACK');
+      await this.conn.query('START TRANSACTION');
+      let done = 0;
+      for (const stmt of batch) {
+        try {
+          await this.conn.query(stmt.sql.toString('latin1'));
+        } catch (err) {
+          if (done) await this.conn.query(this.progressUpdate(batch[done - 1].endOffset, this.handledCount + done));
+          await this.conn.query('COMMIT');
+          this.handledEnd = done ? batch[done - 1].endOffset : this.handledEnd;
+          this.handledCount += done;
+          throw this.statementError(stmt, err);
+        }
+        done++;
+      }
+      // Every statement passed alone (the batch failed for another reason, e.g. packet size): commit them.
+      await this.conn.query(this.progressUpdate(last.endOffset, count) + ';\nCOMMIT');
+    }
+    this.statementsThisRun += batch.length;
+    this.handledEnd = last.endOffset;
+    this.handledCount = count;
+    this.report('importing');
+  }
+
+  private statementError(stmt: DumpStatement, err: unknown): StatementError {
+    const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+    let hint = '';
+    if (e.errno === 1419) hint = ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
+    if (e.errno === 1227) hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
+    return new StatementError(
+      `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.sqlMessage ?? e.message}${hint}\n  statement: ${preview(stmt.sql)}`,
+      stmt.startOffset, e.code, e.errno);
+  }
+
+  private describeReadError(err: unknown): Error {
+    if (err instanceof StatementError || err instanceof DumpReadError) return err;
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? '')) {
+      return new DumpReadError(`${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; fix the file and run again to resume.`);
+    }
+    if (e.code?.startsWith('Z_')) return new DumpReadError(`${this.options.source.description}: not a valid gzip stream (${e.message}) after ${this.rawBytes} bytes`);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private report(phase: ImportProgress['phase'], force = false): void {
+    if (!this.options.onProgress) return;
+    const now = Date.now();
+    if (!force && now - this.lastReport < 250) return;
+    this.lastReport = now;
+    const elapsedMs = now - this.started;
+    const since = this.resumeRawBytes < 0 ? this.rawBytes : this.rawBytes - this.resumeRawBytes;
+    const bytesPerSecond = elapsedMs > 0 ? (since * 1000) / elapsedMs : 0;
+    const total = this.options.source.size;
+    const etaMs = total && bytesPerSecond > 0 && phase === 'importing' ? ((total - this.rawBytes) * 1000) / bytesPerSecond : undefined;
+    this.options.onProgress({ bytesRead: this.rawBytes, totalBytes: total, offset: this.handledEnd, statements: this.handledCount,
+      resumedFrom: this.resumeCount, elapsedMs, bytesPerSecond, etaMs, phase });
+  }
+}
+
+/** The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in logs). */
+function preview(sql: Buffer): string {
+  let text = sql.subarray(0, 400).toString('utf8').replace(/\s+/g, ' ');
+  const values = text.search(/\bVALUES\b/i);
+  if (/^\s*(INSERT|REPLACE)\b/i.test(text) && values >= 0) text = text.slice(0, values + 6) + ' ...';
+  return text.length > 200 ? text.slice(0, 200) + ' ...' : text;
+}
+
+function short(hash: string): string {
+  return hash.length > 16 ? hash.slice(0, 12) + '...' : hash;
+}

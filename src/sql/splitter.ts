@@ -1,0 +1,291 @@
+/**
+ * Streaming statement splitter for mysqldump output.
+ *
+ * Hand-written rather than a SQL parser library: a parser needs whole statements, while a dump is a
+ * client-side script (`DELIMITER` commands, MariaDB's `/*M!999999\- ...` sandbox line) whose
+ * statements may be many MB of binary data. What the `mysql` client does is a small byte-level state
+ * machine (quotes, escapes, comments, delimiter), and that is what this is: it never holds more than
+ * the current statement, works on bytes so binary data and utf8mb4 pass through unchanged, and reports
+ * each statement's byte offsets in the (uncompressed) dump so an import can resume exactly.
+ */
+
+/** One statement of the dump, without its delimiter. */
+export interface DumpStatement {
+  /** The statement's bytes exactly as in the dump (leading comments and whitespace removed). */
+  readonly sql: Buffer;
+  /** Offset of the statement's first byte in the uncompressed dump. */
+  readonly startOffset: number;
+  /** Offset just past its delimiter: where the next statement's search starts, and where a resume starts. */
+  readonly endOffset: number;
+  /** 1-based line of the statement's first byte, for error messages. */
+  readonly line: number;
+  /**
+   * A client-side command rather than SQL (MariaDB's `/*M!999999\- enable the sandbox mode * /`):
+   * the `mysql` client interprets it, the server would reject it.
+   */
+  readonly clientCommand?: boolean;
+}
+
+const enum S { Start, Normal, SQuote, DQuote, Backtick, LineComment, BlockComment, StartLineComment, StartBlockComment, ClientComment }
+
+const SPACE = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c;
+const DELIMITER_WORD = Buffer.from('delimiter', 'latin1');
+
+/** Thrown for input the splitter cannot make sense of (an unterminated string at the end of the dump, a bad DELIMITER line). */
+export class DumpSyntaxError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(message);
+    this.name = 'DumpSyntaxError';
+  }
+}
+
+export class StatementSplitter {
+  private state = S.Start;
+  private delimiter = Buffer.from(';');
+  /** Offset (in the whole dump) of `carry[0]` / of the next chunk's first byte when carry is empty. */
+  private base = 0;
+  private carry: Buffer = Buffer.alloc(0);
+  private pieces: Buffer[] = [];
+  private stmtStart = -1;
+  private stmtLine = 1;
+  private line = 1;
+  /** Offset of the opening quote or comment, for "unterminated" errors. */
+  private openedAt = 0;
+  private finished = false;
+
+  /** Feeds the next chunk of the dump; returns the statements completed by it. */
+  push(chunk: Buffer): DumpStatement[] {
+    if (this.finished) throw new Error('StatementSplitter: push() after end()');
+    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    return this.scan(buf, false);
+  }
+
+  /** Signals the end of the dump; returns the last statement if it had no delimiter (as the mysql client runs it). */
+  end(): DumpStatement[] {
+    this.finished = true;
+    return this.scan(this.carry, true);
+  }
+
+  private scan(buf: Buffer, final: boolean): DumpStatement[] {
+    const out: DumpStatement[] = [];
+    const n = buf.length;
+    let i = 0;
+    let seg = 0; // start of the current statement's bytes in buf
+    let state = this.state;
+    const delim = this.delimiter;
+    const d0 = delim[0];
+    const dlen = delim.length;
+    let line = this.line;
+
+    const need = (k: number) => i + k > n && !final; // true: wait for more bytes before deciding
+    const emit = (endExclusive: number, after: number) => {
+      this.pieces.push(buf.subarray(seg, endExclusive));
+      const sql = trimEnd(this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
+      if (sql.length) out.push({ sql: Buffer.from(sql), startOffset: this.stmtStart, endOffset: this.base + after, line: this.stmtLine });
+      this.pieces = [];
+      this.stmtStart = -1;
+      seg = after;
+    };
+
+    scan: while (i < n) {
+      const b = buf[i];
+      switch (state) {
+        case S.Start: {
+          if (b === 0x0a) { line++; i++; continue; }
+          if (SPACE(b)) { i++; continue; }
+          if (b === 0x23) { state = S.StartLineComment; i++; continue; } // '#'
+          if (b === 0x2d) { // "-- "
+            if (need(3)) break scan;
+            if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.StartLineComment; i += 2; continue; }
+          }
+          if (b === 0x2f) { // "/*"
+            if (need(13)) break scan;
+            if (buf[i + 1] === 0x2a) {
+              if (isClientCommandComment(buf, i)) { state = S.ClientComment; this.stmtStart = this.base + i; this.stmtLine = line; i += 2; continue; }
+              if (buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.StartBlockComment; this.openedAt = this.base + i; i += 2; continue; }
+            }
+          }
+          if (b === 0x44 || b === 0x64) { // DELIMITER at the start of a statement is a client command
+            if (need(DELIMITER_WORD.length + 1)) break scan;
+            const eol = isDelimiterWord(buf, i) ? buf.indexOf(0x0a, i) : -2;
+            if (eol === -1 && !final) break scan;
+            const lineEnd = eol < 0 ? n : eol;
+            if (eol !== -2) {
+              const word = buf.subarray(i + DELIMITER_WORD.length, lineEnd).toString('latin1').trim().split(/\s+/)[0] ?? '';
+              if (!word) throw new DumpSyntaxError(`DELIMITER without a delimiter at line ${line} (offset ${this.base + i})`, this.base + i);
+              this.delimiter = Buffer.from(word, 'latin1');
+              this.state = S.Start;
+              this.line = line;
+              // Restart with the new delimiter (delim/d0 are cached in locals).
+              const rest = buf.subarray(lineEnd);
+              this.base += lineEnd;
+              this.carry = Buffer.alloc(0);
+              return out.concat(this.scan(rest, final));
+            }
+          }
+          this.stmtStart = this.base + i;
+          this.stmtLine = line;
+          seg = i;
+          state = S.Normal;
+          continue;
+        }
+        case S.StartLineComment:
+          if (b === 0x0a) { line++; state = S.Start; }
+          i++;
+          continue;
+        case S.StartBlockComment:
+          if (b === 0x2a) {
+            if (need(2)) break scan;
+            if (buf[i + 1] === 0x2f) { state = S.Start; i += 2; continue; }
+          } else if (b === 0x0a) line++;
+          i++;
+          continue;
+        case S.ClientComment:
+          if (b === 0x2a) {
+            if (need(2)) break scan;
+            if (buf[i + 1] === 0x2f) {
+              i += 2;
+              out.push({ sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)), startOffset: this.stmtStart, endOffset: this.base + i, line: this.stmtLine, clientCommand: true });
+              this.stmtStart = -1;
+              state = S.Start;
+              continue;
+            }
+          } else if (b === 0x0a) line++;
+          i++;
+          continue;
+        case S.Normal:
+          if (b === d0) {
+            if (dlen > 1) {
+              if (need(dlen)) break scan;
+              let match = i + dlen <= n;
+              for (let k = 1; match && k < dlen; k++) if (buf[i + k] !== delim[k]) match = false;
+              if (!match) { i++; continue; }
+            }
+            emit(i, i + dlen);
+            i += dlen;
+            state = S.Start;
+            continue;
+          }
+          switch (b) {
+            case 0x27: state = S.SQuote; this.openedAt = this.base + i; break;
+            case 0x22: state = S.DQuote; this.openedAt = this.base + i; break;
+            case 0x60: state = S.Backtick; this.openedAt = this.base + i; break;
+            case 0x0a: line++; break;
+            case 0x23: state = S.LineComment; break;
+            case 0x2d:
+              if (need(3)) break scan;
+              if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.LineComment; i++; }
+              break;
+            case 0x2f:
+              if (need(4)) break scan;
+              // Executable comments (/*! and /*M!) are SQL to the server: the splitter reads their content as such.
+              if (buf[i + 1] === 0x2a && buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.BlockComment; this.openedAt = this.base + i; i++; }
+              break;
+          }
+          i++;
+          continue;
+        case S.SQuote:
+        case S.DQuote: {
+          const quote = state === S.SQuote ? 0x27 : 0x22;
+          // Tight loop: extended INSERTs spend nearly all their bytes here.
+          while (i < n) {
+            const c = buf[i];
+            if (c === 0x5c) { // backslash escapes the next byte
+              if (i + 1 >= n) { if (!final) break scan; i++; break; }
+              if (buf[i + 1] === 0x0a) line++;
+              i += 2;
+              continue;
+            }
+            if (c === quote) { state = S.Normal; i++; continue scan; }
+            if (c === 0x0a) line++;
+            i++;
+          }
+          continue;
+        }
+        case S.Backtick:
+          if (b === 0x60) state = S.Normal;
+          else if (b === 0x0a) line++;
+          i++;
+          continue;
+        case S.LineComment:
+          if (b === 0x0a) { line++; state = S.Normal; }
+          i++;
+          continue;
+        case S.BlockComment:
+          if (b === 0x2a) {
+            if (need(2)) break scan;
+            if (buf[i + 1] === 0x2f) { state = S.Normal; i += 2; continue; }
+          } else if (b === 0x0a) line++;
+          i++;
+          continue;
+      }
+    }
+
+    // Keep what is undecided (or belongs to the current statement) for the next chunk.
+    if (final) {
+      if (state === S.SQuote || state === S.DQuote || state === S.Backtick) {
+        throw new DumpSyntaxError(`the dump ends inside a quoted string opened at offset ${this.openedAt} (statement at offset ${this.stmtStart}, line ${this.stmtLine}): is the file truncated?`, this.openedAt);
+      }
+      if (state === S.BlockComment || state === S.StartBlockComment) {
+        throw new DumpSyntaxError(`the dump ends inside a /* comment */ opened at offset ${this.openedAt}: is the file truncated?`, this.openedAt);
+      }
+      if (state === S.ClientComment) {
+        throw new DumpSyntaxError(`the dump ends inside a client command comment at offset ${this.stmtStart}: is the file truncated?`, this.stmtStart);
+      }
+      if (this.stmtStart >= 0) emit(n, n);
+      this.carry = Buffer.alloc(0);
+      this.base += n;
+    } else {
+      if (this.stmtStart >= 0 && state !== S.ClientComment) {
+        // Statement bytes before i are final; bytes from i on are re-scanned with the next chunk.
+        this.pieces.push(buf.subarray(seg, i));
+      }
+      // A client comment is short: re-scan it whole with the next chunk.
+      if (state === S.ClientComment) {
+        const from = this.stmtStart - this.base;
+        this.carry = Buffer.from(buf.subarray(from));
+        this.base += from;
+        this.stmtStart = -1;
+        this.state = S.Start;
+        this.line = this.stmtLine;
+        return out;
+      }
+      this.carry = i < n ? Buffer.from(buf.subarray(i)) : Buffer.alloc(0);
+      this.base += i;
+    }
+    this.state = state;
+    this.line = line;
+    return out;
+  }
+}
+
+function trimEnd(b: Buffer): Buffer {
+  let e = b.length;
+  while (e > 0 && SPACE(b[e - 1])) e--;
+  return e === b.length ? b : b.subarray(0, e);
+}
+
+/** `/*M!999999\-` or `/*!999999\-`: a comment carrying a client command (backslash after the version). */
+function isClientCommandComment(buf: Buffer, i: number): boolean {
+  let j = i + 2;
+  if (buf[j] === 0x4d) j++;
+  if (buf[j] !== 0x21) return false;
+  j++;
+  while (j < buf.length && buf[j] >= 0x30 && buf[j] <= 0x39) j++;
+  return buf[j] === 0x5c;
+}
+
+function isDelimiterWord(buf: Buffer, i: number): boolean {
+  if (buf.length - i <= DELIMITER_WORD.length) return false;
+  for (let k = 0; k < DELIMITER_WORD.length; k++) if ((buf[i + k] | 0x20) !== DELIMITER_WORD[k]) return false;
+  return SPACE(buf[i + DELIMITER_WORD.length]);
+}
+
+/** Splits a whole in-memory dump (tests, small files). */
+export function splitAll(dump: Buffer, chunkSize = 64 * 1024): DumpStatement[] {
+  const s = new StatementSplitter();
+  const out: DumpStatement[] = [];
+  for (let i = 0; i < dump.length; i += chunkSize) out.push(...s.push(dump.subarray(i, i + chunkSize)));
+  out.push(...s.end());
+  return out;
+}
