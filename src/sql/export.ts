@@ -215,6 +215,9 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
   const log = options.log ?? (() => undefined);
   const db = quoteIdent(database);
 
+  // With the database as the default one, SHOW CREATE VIEW leaves out the schema qualifiers, so the
+  // export loads into a database of any name (as mysqldump's output does).
+  await c.query(`USE ${db}`);
   await c.query("SET NAMES utf8mb4, SESSION TIME_ZONE = '+00:00'");
   await c.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
   await c.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
