@@ -1,12 +1,18 @@
 /**
  * Entry of the import custom resource for the CDK `custom_resources.Provider` framework:
- * `onEvent` validates and records, `isComplete` imports the dump in time-boxed slices.
- * The logic lives in ./handler (plain functions, AWS edge injected) and src/sql.
+ * `onEvent` validates and records, `isComplete` imports the dump in time-boxed slices and, at the
+ * end, creates the app user and writes the SSM parameters. The logic is in ./handler (plain
+ * functions) and src/sql; these wrappers only bind the AWS edge and the Lambda clock.
  */
-export async function onEvent(_event: unknown, _context?: unknown): Promise<Record<string, unknown>> {
-  throw new Error('import-dump: not implemented yet');
+import { awsEdge } from './aws';
+import { checkComplete, handleEvent, IsCompleteResponse, OnEventResponse, ProviderEvent, timeBudgetMs } from './handler';
+
+interface LambdaContext { getRemainingTimeInMillis?: () => number }
+
+export async function onEvent(event: ProviderEvent): Promise<OnEventResponse> {
+  return handleEvent(event);
 }
 
-export async function isComplete(_event: unknown, _context?: unknown): Promise<{ IsComplete: boolean; Data?: Record<string, string> }> {
-  throw new Error('import-dump: not implemented yet');
+export async function isComplete(event: ProviderEvent, context?: LambdaContext): Promise<IsCompleteResponse> {
+  return checkComplete(event, { edge: awsEdge(), timeBudgetMs: timeBudgetMs(context?.getRemainingTimeInMillis?.()) });
 }

@@ -15,6 +15,11 @@ export interface ConnectOptions {
   /** Allow several statements per round trip (the importer batches data statements). @default true */
   readonly multipleStatements?: boolean;
   readonly log?: (message: string) => void;
+  /**
+   * Talk `binary` on the client side so dump bytes pass unchanged (see below). Turn off for a session
+   * that sends ordinary (utf8) text, e.g. passwords. @default true
+   */
+  readonly binary?: boolean;
 }
 
 const TRANSIENT = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND',
@@ -38,13 +43,14 @@ export async function connectWithRetry(target: Omit<DbTarget, 'database'>, optio
   for (;;) {
     attempt++;
     try {
+      const binary = options.binary ?? true;
       const conn = await mysql.createConnection({
         host: target.host, port: target.port, user: target.user, password: target.password,
-        charset: 'BINARY', multipleStatements: options.multipleStatements ?? true,
+        charset: binary ? 'BINARY' : 'UTF8MB4_UNICODE_CI', multipleStatements: options.multipleStatements ?? true,
         connectTimeout: 10000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
         // Without this, mysql2 follows the server's session tracking and switches its own encoding to
         // utf8 when the dump runs SET NAMES: the latin1-decoded dump bytes would then be encoded twice.
-        flags: ['-SESSION_TRACK'],
+        flags: binary ? ['-SESSION_TRACK'] : [],
       });
       await conn.query('SET NAMES utf8mb4');
       return conn;

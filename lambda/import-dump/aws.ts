@@ -1,0 +1,56 @@
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { Readable } from 'node:stream';
+import { isGzipMagic } from '../../src/sql/dump-source';
+import { AwsEdge } from './handler';
+
+/** Client settings; empty in Lambda (region, credentials and AWS_ENDPOINT_URL come from the environment). */
+export interface AwsEdgeConfig {
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  readonly forcePathStyle?: boolean;
+}
+
+/** The thin AWS edge: S3 get, Secrets Manager get, SSM put. Nothing else talks to AWS. */
+export function awsEdge(config: AwsEdgeConfig = {}): AwsEdge {
+  // A custom endpoint (AWS_ENDPOINT_URL, moto in the rehearsal) rarely serves virtual-hosted buckets.
+  const forcePathStyle = config.forcePathStyle ?? (config.endpoint !== undefined || process.env.AWS_ENDPOINT_URL !== undefined);
+  const s3 = new S3Client({ ...config, forcePathStyle });
+  const secrets = new SecretsManagerClient({ ...config });
+  const ssm = new SSMClient({ ...config });
+  return {
+    async getSecretJson(secretArn) {
+      const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+      try {
+        return JSON.parse(res.SecretString ?? '');
+      } catch {
+        throw new Error(`secret ${secretArn} does not hold a JSON SecretString`); // never echo the value
+      }
+    },
+    async openDump(bucket, key) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const size = head.ContentLength ?? 0;
+      let gzip = false;
+      if (size >= 2) {
+        const first = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-1' }));
+        gzip = isGzipMagic(Buffer.from(await first.Body!.transformToByteArray()));
+      }
+      return {
+        description: `s3://${bucket}/${key}`,
+        gzip,
+        size,
+        open: async () => {
+          const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          return res.Body as Readable;
+        },
+      };
+    },
+    async putParameters(parameters) {
+      for (const [Name, Value] of Object.entries(parameters)) {
+        await ssm.send(new PutParameterCommand({ Name, Value, Type: 'String', Overwrite: true }));
+      }
+    },
+  };
+}
