@@ -4,6 +4,7 @@ import { Command } from 'commander';
 const COMMANDS: Array<() => { register(program: Command): void }> = [
   // one line per command module, e.g. () => require('./commands/import-dump'),
   () => require('./commands/app'), () => require('./commands/seed'),
+  () => require('./commands/import-dump'),
 ];
 
 export function buildProgram(): Command {
