@@ -29,7 +29,7 @@ export interface Settings {
   /** Student ids are `firstStudentId .. firstStudentId + students - 1`, the range `rushhour seed --students N` creates. */
   readonly students: number;
   readonly firstStudentId: number;
-  /** How many courses are "popular" (the first ones by id) and which share of registrations go to them. */
+  /** How many courses are "popular" (the first ones `GET /api/courses` lists) and which share of registrations go to them. */
   readonly hotCourses: number;
   readonly hotShare: number;
   /** Per-request timeout, k6 duration. */
