@@ -6,7 +6,7 @@ export interface Progress {
   stop(): void;
 }
 
-const mib = (n: number) => (n / 1048576).toFixed(1);
+const mib = (n: number) => (n / 1048576).toFixed(n < 1048576 ? 3 : 1);
 
 export function progress(label: string, stream: NodeJS.WriteStream = process.stdout): Progress {
   if (stream.isTTY) {
@@ -24,7 +24,13 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
   let lastDecile = -1;
   return {
     update(done, total) {
-      const decile = total > 0 ? Math.floor((done / total) * 10) : 0;
+      // Unknown total (a stream): a line every 16 MiB instead of every 10%.
+      if (total <= 0) {
+        const step = Math.floor(done / (16 * 1048576));
+        if (step !== lastDecile) { lastDecile = step; stream.write(`${label}: ${mib(done)} MiB\n`); }
+        return;
+      }
+      const decile = Math.floor((done / total) * 10);
       if (decile !== lastDecile) {
         lastDecile = decile;
         stream.write(`${label}: ${mib(done)}/${mib(total)} MiB (${decile * 10}%)\n`);

@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { pullDb } from '../../src/cli/commands/pull-db';
+import { formatComparison, localInvoker, OriginChangedError, syncBack } from '../../src/cli/commands/sync-back';
+import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
+import { LocalMoto, startMoto } from '../../src/local/moto';
+import { LocalSshd, startSshd } from '../../src/local/sshd';
+import { fileDumpSource, sha256File } from '../../src/sql/dump-source';
+import { importDump } from '../../src/sql/importer';
+import { StateFile } from '../../src/state/state-file';
+import { buildExportFixture, fixtureChecksums, fixtureObjects } from '../sql/export-fixture';
+
+/**
+ * The whole way back on real parts: origin MariaDB behind a real sshd, "cloud" MariaDB loaded with the
+ * import library from the pulled dump, the export Lambda's handler with its S3 and Secrets Manager edge
+ * on moto, and the load through the origin's own mysql client over SSH.
+ */
+let sshd: LocalSshd;
+let origin: LocalMariaDb;
+let cloud: LocalMariaDb;
+let moto: LocalMoto;
+let work: string;
+let myCnf: string;
+const password = `pw-${Math.random().toString(36).slice(2)}`; // generated per run
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  [sshd, origin, cloud, moto] = await Promise.all([startSshd(), startMariaDb(), startMariaDb(), startMoto()]);
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-sync-test-'));
+  myCnf = path.join(work, 'origin.cnf');
+  fs.writeFileSync(myCnf, `[client]\nsocket=${origin.socket}\nuser=root\n`, { mode: 0o600 });
+  buildExportFixture(origin, 'courses', 300);
+  cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, ''));
+  const s3 = new S3Client(moto.clientConfig);
+  await s3.send(new CreateBucketCommand({ Bucket: 'rushhour-exports' }));
+  const secret = await new SecretsManagerClient(moto.clientConfig).send(new CreateSecretCommand({
+    Name: 'rushhour/master', SecretString: JSON.stringify({ host: '127.0.0.1', port: cloud.port, username: 'master', password, dbname: 'courses' }),
+  }));
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, AWS_ACCESS_KEY_ID: 'moto-local', AWS_SECRET_ACCESS_KEY: 'moto-local',
+    EXPORT_BUCKET: 'rushhour-exports', MASTER_SECRET_ARN: secret.ARN, DATABASE_NAME: 'courses', RUSHHOUR_TIME_BUDGET_MS: '1',
+  });
+}, 120000);
+
+afterAll(async () => {
+  process.env = savedEnv;
+  await Promise.all([sshd?.stop(), origin?.stop(), cloud?.stop(), moto?.stop()]);
+});
+
+const originOpts = () => ({
+  origin: `${sshd.username}@127.0.0.1:${sshd.port}`,
+  knownHosts: sshd.knownHostsPath,
+  identity: sshd.privateKeyPath,
+  originMyCnf: myCnf,
+  log: () => undefined,
+});
+
+test('sync-back restores every row, routine and trigger of the week on the origin and proves it by checksums', async () => {
+  const stateFile = path.join(work, 'state.json');
+  const pulled = await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull'), stateFile });
+  // The week in the cloud: the pulled dump imported by the import library, then registrations
+  // through the procedure (firing the trigger), a new student with binary data, an edit.
+  const imported = await importDump({ source: fileDumpSource(pulled.dumpFile), dumpHash: await sha256File(pulled.dumpFile),
+    target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' } });
+  expect(imported.complete).toBe(true);
+  cloud.sql(`SET NAMES utf8mb4; USE courses; CALL register(301, 3); CALL register(302, 4); CALL register(303, 4);
+    INSERT INTO students (name, note, photo) VALUES ('new 🎓 student', 'it''s \\\\ new', 0x00FF00);
+    UPDATE courses SET title = 'Renamed ☕' WHERE id = 2;`);
+  expect(fixtureChecksums(cloud, 'courses')).not.toBe(fixtureChecksums(origin, 'courses'));
+  const before = origin.sql('SELECT COUNT(*) FROM courses.registrations').trim();
+
+  const logs: string[] = [];
+  const result = await syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync'), backupDir: path.join(work, 'origin-backups'), replaceOriginData: true, stateFile, log: (m) => logs.push(m) });
+
+  expect(result.identical).toBe(true);
+  expect(result.tables.map((t) => t.table)).toEqual(['audit', 'courses', 'nokey', 'registrations', 'students']);
+  expect(fixtureChecksums(origin, 'courses')).toBe(fixtureChecksums(cloud, 'courses'));
+  expect(fixtureObjects(origin, 'courses')).toBe(fixtureObjects(cloud, 'courses'));
+  expect(Number(origin.sql('SELECT COUNT(*) FROM courses.registrations'))).toBe(Number(before) + 3);
+  expect(origin.sql('SET NAMES utf8mb4; SELECT title FROM courses.courses WHERE id = 2').trim()).toBe('Renamed ☕');
+  expect(logs.join('\n')).toContain(formatComparison(result.tables));
+  expect(logs.join('\n')).toMatch(/all 5 tables identical/);
+  // The backup on the origin holds the data from before the load.
+  const backupSql = execFileSync('gzip', ['-dc', result.backupFile]).toString('utf8');
+  expect(backupSql).toContain('CREATE TABLE `registrations`');
+  expect(backupSql).not.toContain('Renamed');
+  // The state file says it is finished; a second run would start a new sync-back, not replay steps.
+  const op = new StateFile(stateFile).list('sync-back:')[0];
+  expect(op.finishedAt).toBeDefined();
+  expect(Object.keys(op.steps)).toEqual(expect.arrayContaining(['export', 'download', 'origin-unchanged', 'backup', 'load', 'finished']));
+});
+
+test('sync-back refuses when the origin changed since the pull, and changes nothing there', async () => {
+  const stateFile = path.join(work, 'state-changed.json');
+  await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull2'), stateFile });
+  origin.sql("INSERT INTO courses.audit (what) VALUES ('written at the origin during the week')");
+  const originBefore = fixtureChecksums(origin, 'courses');
+  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync2'), backupDir: path.join(work, 'backups2'), replaceOriginData: true, stateFile }))
+    .rejects.toThrow(OriginChangedError);
+  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync2'), backupDir: path.join(work, 'backups2'), replaceOriginData: true, stateFile }))
+    .rejects.toThrow(/changed since the pull .* \(tables audit\): someone wrote to it during the week/);
+  expect(fixtureChecksums(origin, 'courses')).toBe(originBefore);
+  expect(fs.existsSync(path.join(work, 'backups2'))).toBe(false);
+});
+
+test('sync-back without the explicit flag does nothing', async () => {
+  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), replaceOriginData: false, pulled: '/nonexistent' }))
+    .rejects.toThrow(/pass --replace-origin-data to confirm/);
+});
