@@ -196,7 +196,8 @@ class ImportRun {
   private rawBytes = 0;
   private resumeRawBytes = -1;
   private lastReport = 0;
-  private index = 0;
+  /** At least one unit of work per run, so even a zero budget makes progress. */
+  private worked = false;
 
   constructor(private readonly conn: Connection, private readonly options: ImportOptions, private readonly log: (m: string) => void,
     private readonly deadline: number, private readonly started: number, private readonly resumeOffset: number,
@@ -260,7 +261,6 @@ class ImportRun {
 
   /** Handles one statement; false means "time is up, stop here" (everything before is committed). */
   private async handle(stmt: DumpStatement): Promise<boolean> {
-    this.index++;
     const prepared = this.rewriter.prepare(stmt);
     if (stmt.endOffset <= this.resumeOffset) {
       // Committed by an earlier run: skip, but replay session settings (SET NAMES, FOREIGN_KEY_CHECKS, sql_mode, ...)
@@ -280,7 +280,7 @@ class ImportRun {
     }
     if (prepared.kind === 'data') {
       if (this.batch.length && this.batchSize + prepared.sql.length > this.maxBatchBytes) await this.flush();
-      if (!this.batch.length && Date.now() >= this.deadline) return false;
+      if (!this.batch.length && this.timeIsUp()) return false;
       this.batch.push(prepared);
       this.batchSize += prepared.sql.length;
       if (this.batch.length >= (this.options.batchStatements ?? 2000) || this.batchSize >= this.maxBatchBytes) await this.flush();
@@ -293,9 +293,13 @@ class ImportRun {
       this.handledCount++;
       return true;
     }
-    if (Date.now() >= this.deadline) return false;
+    if (this.timeIsUp()) return false;
     await this.execOther(prepared);
     return true;
+  }
+
+  private timeIsUp(): boolean {
+    return this.worked && Date.now() >= this.deadline;
   }
 
   /** A statement that may commit implicitly (DDL, routines, ...): mark it pending, run it, then record it done. */
@@ -312,6 +316,7 @@ class ImportRun {
       this.log(`statement at byte ${stmt.startOffset} was applied before the last run stopped (${(err as Error).message}); not applying it twice`);
     }
     this.statementsThisRun++;
+    this.worked = true;
     this.handledEnd = stmt.endOffset;
     this.handledCount++;
     await this.saveOffset();
@@ -370,6 +375,7 @@ class ImportRun {
       await this.conn.query(this.progressUpdate(last.endOffset, count) + ';\nCOMMIT');
     }
     this.statementsThisRun += batch.length;
+    this.worked = true;
     this.handledEnd = last.endOffset;
     this.handledCount = count;
     this.report('importing');

@@ -64,7 +64,7 @@ export class DumpRewriter {
       return { ...stmt, kind: 'session' };
     }
     if (first === 'USE') {
-      const target = unquoteIdentifier(words.slice(4).trim());
+      const target = unquoteIdentifier(keywordsKeepCase(headRaw).slice(4).trim());
       if (target !== this.database) {
         throw new DumpRewriteError(`the dump switches to database "${target}" at offset ${stmt.startOffset} (made with --databases or --all-databases?), but the import targets "${this.database}": dump a single database without --databases, or import into "${target}"`, stmt.startOffset);
       }
@@ -114,6 +114,10 @@ export function keywords(head: string): string {
     .trim()
     .slice(0, 200)
     .toUpperCase();
+}
+
+function keywordsKeepCase(head: string): string {
+  return stripComments(head).replace(/\/\*M?!\d*|\*\//g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** Removes plain comments (not executable `/*!` ones) from the start of a statement's text. */
