@@ -104,10 +104,25 @@ export const RushhourConfigSchema = z.strictObject({
   schedule: z.array(PrewarmWindowSchema).default([]),
   /** Inputs of `rushhour cost`. */
   cost: z.strictObject({
+    /** Price table (JSON, see pricing/us-east-1.json); relative to the config file, else to the project. */
     priceTable: z.string().default('pricing/us-east-1.json'),
+    /** The web tier's schedule: instances per group, hours per day, days. */
     phases: z.array(CostPhaseSchema).default([]),
+    /** Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases' days when absent. */
+    deploymentDays: z.number().min(0).optional(),
     dataTransferOutGiB: z.number().min(0).default(0),
+    /** LCU-hours each load balancer uses over the deployment (on top of its hourly charge). */
     lcuHoursPerBalancer: z.number().min(0).default(0),
+    /** DNS queries to the weighted records, in millions. */
+    route53QueriesMillions: z.number().min(0).default(0),
+    /** Root volume (gp3) of each instance. */
+    instanceVolumeGiB: z.number().min(0).default(8),
+    /** VPC interface endpoints the stack creates (Secrets Manager, SSM), each in every AZ. */
+    interfaceEndpoints: z.number().int().min(0).default(2),
+    /** Secrets Manager secrets (the RDS master secret and the app's). */
+    secrets: z.number().int().min(0).default(2),
+    /** S3 storage for the dump, the bundle and exports, GiB held over the deployment. */
+    s3StorageGiB: z.number().min(0).default(0),
   }).prefault({}),
 }).superRefine((c, ctx) => {
   const a = c.autoScaling;
