@@ -5,6 +5,7 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   // one line per command module, e.g. () => require('./commands/import-dump'),
   () => require('./commands/app'), () => require('./commands/seed'),
   () => require('./commands/import-dump'),
+  () => require('./commands/pull-db'), () => require('./commands/pull-web'), () => require('./commands/sync-back'), () => require('./commands/status'), () => require('./commands/cost'),
 ];
 
 export function buildProgram(): Command {
