@@ -5,7 +5,7 @@
  * Exits 1 when a threshold failed or a course is oversold, 2 on bad input or when k6 is missing.
  * The same runner is importable: `import { runLoadTest } from './loadtest/run'`.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { NAMED_MIXES, SCENARIO_DEFAULTS, SCENARIOS, ScenarioName } from './lib/plan';
 import { runLoadTest } from './lib/runner';
 import { parseTarget } from './lib/targets';
@@ -36,7 +36,6 @@ export function buildProgram(): Command {
   const defaults = SCENARIOS.map((s) => `${s}: ${SCENARIO_DEFAULTS[s].peak}/s for ${SCENARIO_DEFAULTS[s].duration}`).join('; ');
   return new Command('loadtest')
     .description('Run a k6 load test against a rushhour deployment (or the local app) and write a summary, JSON and a chart.')
-    .addOption(new Option('--scenario <name>').hideHelp())
     .argument('<scenario>', `one of ${SCENARIOS.join(', ')}`)
     .requiredOption('-t, --target <url[=weight]>', 'base URL of a load balancer; repeat with =WEIGHT for several (weighted DNS)', collectTarget)
     .option('-p, --peak <rate>', `highest arrival rate in requests/s (soak: the steady rate). Defaults: ${defaults}`, positive('--peak'))
