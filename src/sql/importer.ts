@@ -221,8 +221,10 @@ class ImportRun {
     });
     const splitter = new StatementSplitter();
     let stopped = false;
+    let dumpBytes = 0;
     try {
       outer: for await (const chunk of out as AsyncIterable<Buffer>) {
+        dumpBytes += chunk.length;
         for (const stmt of splitter.push(chunk)) {
           if (!(await this.handle(stmt))) { stopped = true; break outer; }
         }
@@ -241,6 +243,8 @@ class ImportRun {
     }
     await this.flush();
     if (!stopped) {
+      // Trailing comments after the last statement belong to the dump too: complete means "up to its last byte".
+      this.handledEnd = Math.max(this.handledEnd, dumpBytes);
       if (this.handledEnd < this.resumeOffset) {
         throw new DumpReadError(`the dump ends at byte ${this.handledEnd}, before the recorded progress (${this.resumeOffset}): is this the same dump?`);
       }
