@@ -114,3 +114,36 @@ test('sync-back without the explicit flag does nothing', async () => {
   await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), replaceOriginData: false, pulled: '/nonexistent' }))
     .rejects.toThrow(/pass --replace-origin-data to confirm/);
 });
+
+test('a sync-back that crashed during the load resumes at the load, without a second backup of the half-loaded origin', async () => {
+  const stateFile = path.join(work, 'state-crash.json');
+  const pulled = await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull3'), stateFile });
+  if (!cloud.sql("SHOW DATABASES LIKE 'courses'").trim()) { // when run alone
+    await importDump({ source: fileDumpSource(pulled.dumpFile), dumpHash: await sha256File(pulled.dumpFile),
+      target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' } });
+  }
+  cloud.sql('USE courses; CALL register(304, 5);');
+  // The origin's mysql fails once in the middle of the load (like a dropped connection or a killed client).
+  const marker = path.join(work, 'fail-once');
+  const wrapper = path.join(work, 'mysql-failing-once');
+  fs.writeFileSync(wrapper, `#!/bin/sh
+case " $* " in
+  *" --default-character-set=utf8mb4 "*) if [ -f '${marker}' ]; then rm -f '${marker}'; head -c 30000 | mariadb "$@"; exit 1; fi ;;
+esac
+exec mariadb "$@"
+`, { mode: 0o755 });
+  fs.writeFileSync(marker, '');
+  const opts = { ...originOpts(), mysqlBin: wrapper, database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync3'), backupDir: path.join(work, 'backups3'), replaceOriginData: true, stateFile };
+  await expect(syncBack(opts)).rejects.toThrow(/loading the export on the origin failed \(exit 1\): ERROR 1064 [^\n]*previous data is in [^\n]*backups3/);
+  expect(fs.readdirSync(path.join(work, 'backups3'))).toHaveLength(1);
+
+  const logs: string[] = [];
+  const result = await syncBack({ ...opts, log: (m) => logs.push(m) });
+  expect(result.identical).toBe(true);
+  expect(logs.join('\n')).toMatch(/step export: already done/);
+  expect(logs.join('\n')).toMatch(/step origin-unchanged: already done/);
+  expect(logs.join('\n')).toMatch(/step backup: already done/);
+  expect(fs.readdirSync(path.join(work, 'backups3'))).toHaveLength(1);
+  expect(fixtureChecksums(origin, 'courses')).toBe(fixtureChecksums(cloud, 'courses'));
+});

@@ -189,7 +189,9 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
         const r = await session.exec(`bash -c ${shq(`set -o pipefail; gzip -dc | ${originClient(o, 'mysql')} --default-character-set=utf8mb4 ${shq(o.database)}`)}`,
           { stdin: fs.createReadStream(exportFile).pipe(counter) });
         if (r.code !== 0) {
-          throw new Error(`loading the export on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}. `
+          // mysql echoes the failing statement (rows of data) before its ERROR line: report only the error.
+          const reason = r.stderr.split('\n').filter((l) => /^ERROR/.test(l)).join('; ') || r.stderr.trim().slice(-500);
+          throw new Error(`loading the export on the origin failed (exit ${r.code ?? r.signal}): ${reason}. `
             + `The origin's previous data is in ${backup.backupFile}; rerun sync-back to retry the load.`);
         }
       } finally {
