@@ -25,7 +25,9 @@ export interface RunningApp {
 
 /** Starts one server process. */
 export async function runServer(opts: RunOptions): Promise<RunningApp> {
-  const pool = createPool(opts.db, { size: opts.limits.dbPoolSize, queueLimit: opts.limits.maxInFlight, timeoutMs: opts.limits.dbTimeoutMs });
+  const pool = createPool(opts.db, { size: opts.limits.dbPoolSize, // A course-list view uses two connections at once, so the wait queue must hold 2 per admitted request:
+  // shedding happens at the in-flight limit, never as a pool error.
+  queueLimit: opts.limits.maxInFlight * 2, timeoutMs: opts.limits.dbTimeoutMs });
   if (opts.migrate) await migrate(pool);
   const { app } = buildApp({ pool, limits: opts.limits, logLevel: opts.logLevel });
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });

@@ -45,6 +45,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     // Keep-alive connections that sit idle are closed on shutdown; busy ones finish first.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    disableRequestLogging: true,
     bodyLimit: 16 * 1024,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });
@@ -77,10 +78,18 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     done();
   });
 
+  let lastDbLog = 0;
+  let loggedDbUnavailable = 0;
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (isDbUnavailable(err)) {
       stats.dbUnavailable++;
-      req.log.warn({ err: err.message }, 'database unavailable');
+      // One line per second at most: an outage under load must not turn into a log flood.
+      const now = Date.now();
+      if (now - lastDbLog >= 1000) {
+        req.log.warn({ err: err.message, since: stats.dbUnavailable - loggedDbUnavailable }, 'database unavailable, answering 503');
+        lastDbLog = now;
+        loggedDbUnavailable = stats.dbUnavailable;
+      }
       return sendBusy(req, reply, limits.retryAfterSeconds);
     }
     if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
@@ -180,7 +189,9 @@ function sendBusy(req: FastifyRequest, reply: FastifyReply, retryAfterSeconds: n
   reply.code(503).header('retry-after', String(retryAfterSeconds)).header('cache-control', 'no-store');
   if (wantsHtml(req)) {
     // A form POST cannot be replayed by a refresh; send the browser back to the page the form is on.
-    const retryUrl = req.method === 'GET' ? req.url : req.url.replace(/\/(register|drop)$/, '');
+    const path = req.method === 'GET' ? req.url : req.url.replace(/\/(register|drop)$/, '');
+    // Only a local path: `//host/...` would make the refresh an open redirect.
+    const retryUrl = /^\/(?![\/\\])/.test(path) ? path : '/courses';
     return reply.type('text/html; charset=utf-8').send(queuePage(retryAfterSeconds, retryUrl));
   }
   return reply.send({ error: 'overloaded, retry later', retryAfterSeconds });

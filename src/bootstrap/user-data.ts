@@ -1,3 +1,5 @@
+import { Token } from 'aws-cdk-lib';
+
 /**
  * Instance bootstrap for the web tier: the bash lines that go into `ec2.UserData.addCommands(...)`.
  *
@@ -149,7 +151,9 @@ export function extractUnitFile(lines: readonly string[]): string {
 
 function validate(o: UserDataOptions): void {
   const problems: string[] = [];
-  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*'()/=+-]+$/.test(o.bundleS3Url)) {
+  // Deploy-time values (the asset bucket in `s3ObjectUrl`, `Stack.region`) are tokens here; CloudFormation fills them in.
+  const known = (v: string) => !Token.isUnresolved(v);
+  if (known(o.bundleS3Url) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*'()/=+-]+$/.test(o.bundleS3Url)) {
     problems.push(`bundleS3Url must look like s3://bucket/key with a plain key, got ${JSON.stringify(o.bundleS3Url)}`);
   }
   if (!/^[0-9a-f]{64}$/.test(o.bundleSha256)) problems.push('bundleSha256 must be 64 lowercase hex characters (sha256 of the bundle file)');
@@ -160,8 +164,8 @@ function validate(o: UserDataOptions): void {
   }
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) problems.push(`port must be an integer 1-65535, got ${o.port}`);
   if (!/^\/[A-Za-z0-9_.~\/?=&-]*$/.test(o.healthCheckPath)) problems.push(`healthCheckPath must start with / and hold only URL-safe characters, got ${JSON.stringify(o.healthCheckPath)}`);
-  if (!/^\/[A-Za-z0-9_.\/-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/')) problems.push(`ssmPrefix must look like /rushhour/<site>/db (no trailing slash), got ${JSON.stringify(o.ssmPrefix)}`);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(o.region)) problems.push(`region must be an AWS region name like eu-west-1, got ${JSON.stringify(o.region)}`);
+  if (known(o.ssmPrefix) && (!/^\/[A-Za-z0-9_.\/-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/'))) problems.push(`ssmPrefix must look like /rushhour/<site>/db (no trailing slash), got ${JSON.stringify(o.ssmPrefix)}`);
+  if (known(o.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(o.region)) problems.push(`region must be an AWS region name like eu-west-1, got ${JSON.stringify(o.region)}`);
   if (o.installDir !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(o.installDir)) problems.push('installDir must be an absolute path of plain characters');
   if (o.stopTimeoutSeconds !== undefined && (!Number.isInteger(o.stopTimeoutSeconds) || o.stopTimeoutSeconds < 1)) problems.push('stopTimeoutSeconds must be a positive integer');
   if (problems.length) throw new Error(`renderUserData: ${problems.join('; ')}`);

@@ -65,7 +65,7 @@ describe('pages and API render the seeded data', () => {
   });
 
   test('JSON API: list and detail with id, code, title, seats, taken', async () => {
-    const list = await (await fetch(`${base}/api/courses`)).json();
+    const list = (await (await fetch(`${base}/api/courses`)).json()) as Array<Record<string, unknown>>;
     expect(list).toHaveLength(43);
     expect(Object.keys(list[0]).sort()).toEqual(['code', 'id', 'seats', 'taken', 'title']);
     const one = await (await fetch(`${base}/api/courses/${list[0].id}`)).json();
@@ -159,7 +159,7 @@ describe('resilience', () => {
       expect(await page.text()).toContain('<meta http-equiv="refresh" content="1; url=/courses">');
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
-      expect((await health.json()).shed).toBeGreaterThanOrEqual(21);
+      expect(((await health.json()) as { shed: number }).shed).toBeGreaterThanOrEqual(21);
       await blocker.query('COMMIT');
       expect((await Promise.all(stuck)).map((r) => r.status)).toEqual([201, 201, 201, 201]);
       expect((await fetch(`${url}/api/courses`)).status).toBe(200);

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { App, Aws, Stack, Token } from 'aws-cdk-lib';
 import { bundleReferenceApp } from '../../app/bundle';
 import { extractUnitFile, renderUserData, UserDataOptions } from '../../src/bootstrap/user-data';
 import { startMoto } from '../../src/local/moto';
@@ -64,6 +65,15 @@ describe('renderUserData', () => {
     expect(unit).toMatch(/^WorkingDirectory=\/opt\/rushhour\/site$/m);
     expect(unit).not.toContain('RUSHHOUR_WORKERS');
     execFileSync('bash', ['-n'], { input: script });
+  });
+
+  test('accepts deploy-time tokens (asset bucket, stack region) and CloudFormation resolves them into the script', () => {
+    const stack = new Stack(new App(), 'S');
+    const url = `s3://${Token.asString({ Ref: 'AssetBucket' })}/abc.js`;
+    const lines = renderUserData({ ...base, bundleS3Url: url, region: Aws.REGION });
+    const resolved = JSON.stringify(stack.resolve(lines.join('\n')));
+    expect(resolved).toContain('{"Ref":"AssetBucket"}');
+    expect(resolved).toContain('{"Ref":"AWS::Region"}');
   });
 
   test('bad options fail with a message naming what to change', () => {
@@ -133,7 +143,7 @@ describe('the app started from the bundle exactly as the instance starts it', ()
       const lines = renderUserData({ ...base, port, ssmPrefix: prefix, installDir: dir, bundleSha256: createHash('sha256').update(fs.readFileSync(path.join(dir, 'app.js'))).digest('hex') });
       const unit = parseUnit(extractUnitFile(lines));
       expect(unit.execStart).toEqual([path.join(dir, 'node'), path.join(dir, 'app.js')]);
-      const env = {
+      const env: Record<string, string> = {
         ...unit.env,
         // Differences from the instance, all outside the unit: loopback only on this shared machine,
         // moto instead of AWS, and dummy credentials where the instance role would answer.
