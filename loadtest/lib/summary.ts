@@ -4,7 +4,7 @@
  * threshold, and a per-second timeline for the chart. Streams the file, so long runs do not load it whole.
  */
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import * as zlib from 'node:zlib';
 
 export interface LatencyStats {
@@ -16,7 +16,7 @@ export interface LatencyStats {
 }
 
 export interface TimelinePoint {
-  /** Seconds since the first measured request, start of the bucket. */
+  /** Wall-clock seconds since the second of the first measured request (one bucket per second). */
   readonly t: number;
   readonly requests: number;
   /** Requests per second in this bucket. */
@@ -101,81 +101,136 @@ function parseTime(text: string): number {
   return ms;
 }
 
-interface RawRequest {
-  readonly time: number;
-  readonly ms: number;
-  readonly status: string;
-  readonly failed: boolean;
-  readonly name: string;
-  readonly target: string;
-}
-
 interface K6Point {
   readonly metric: string;
   readonly type: string;
   readonly data: { time: string; value: number; tags?: Record<string, string> };
 }
 
-/** Streams the points of a k6 JSON output file (plain or gzip, by content). */
-export async function* readK6Points(file: string): AsyncGenerator<K6Point> {
+/** Metrics the analysis reads; the others (about ten per request) are skipped without parsing the line. */
+const WANTED = new Set(['http_req_duration', 'iterations', 'dropped_iterations', 'vus', 'oversold_courses', 'oversold_check_failed']);
+const POINT_PREFIX = '{"metric":"';
+
+/**
+ * Calls `onPoint` for every point of the metrics in `wanted` in a k6 JSON output file (plain or gzip, by content).
+ * Splits chunks into lines itself and stays synchronous per line: readline's per-line events cost more than the
+ * parsing here (measured: bench/loadtest/summary.ts).
+ */
+export async function forEachK6Point(file: string, onPoint: (point: K6Point) => void, wanted: ReadonlySet<string> = WANTED): Promise<void> {
   if (!fs.existsSync(file)) throw new Error(`k6 output ${file} does not exist: did k6 run with --out json=${file}?`);
   const fd = fs.openSync(file, 'r');
   const magic = Buffer.alloc(2);
   fs.readSync(fd, magic, 0, 2, 0);
   fs.closeSync(fd);
-  let input: NodeJS.ReadableStream = fs.createReadStream(file);
-  if (magic[0] === 0x1f && magic[1] === 0x8b) input = input.pipe(zlib.createGunzip());
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let input: NodeJS.ReadableStream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  if (magic[0] === 0x1f && magic[1] === 0x8b) input = input.pipe(zlib.createGunzip({ chunkSize: 1 << 20 }));
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
   let lineNo = 0;
-  for await (const line of lines) {
+  const handle = (line: string) => {
     lineNo += 1;
-    if (!line) continue;
+    if (!line) return;
+    // k6 writes points as {"metric":"NAME","type":"Point",...}: the name decides before the costly JSON.parse.
+    if (line.startsWith(POINT_PREFIX)) {
+      const name = line.slice(POINT_PREFIX.length, line.indexOf('"', POINT_PREFIX.length));
+      if (!wanted.has(name)) return;
+    } else if (line.startsWith('{"type":"Metric"')) {
+      return;
+    }
     let parsed: K6Point;
     try {
       parsed = JSON.parse(line) as K6Point;
     } catch {
       // k6 may be killed mid-line; a torn last line is expected, anything else is not.
-      continue;
+      return;
     }
-    if (parsed.type === 'Point') yield parsed;
-    else if (parsed.type !== 'Metric') throw new Error(`${file}:${lineNo} is not k6 JSON output (type ${String(parsed.type)})`);
+    if (parsed.type === 'Point') {
+      if (wanted.has(parsed.metric)) onPoint(parsed);
+    } else if (parsed.type !== 'Metric') {
+      throw new Error(`${file}:${lineNo} is not k6 JSON output (type ${String(parsed.type)})`);
+    }
+  };
+  for await (const chunk of input) {
+    const text = rest + decoder.write(chunk as Buffer);
+    let start = 0;
+    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
+      handle(text.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  handle(rest + decoder.end());
+}
+
+/** Latencies and failures of one group of requests (a name, a target, a second). */
+class Bucket {
+  readonly latencies: number[] = [];
+  failed = 0;
+  overloaded = 0;
+
+  add(ms: number, failed: boolean, status: string): void {
+    this.latencies.push(ms);
+    if (failed) this.failed += 1;
+    if (status === '503') this.overloaded += 1;
+  }
+
+  stats(): GroupStats {
+    return { requests: this.latencies.length, failed: this.failed, p95: round(percentile(sortedCopy(this.latencies), 95)) };
   }
 }
 
-function groupStats(requests: readonly RawRequest[], key: (r: RawRequest) => string): Record<string, GroupStats> {
-  const groups = new Map<string, RawRequest[]>();
-  for (const r of requests) {
-    const k = key(r);
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k)!.push(r);
-  }
+function bucketIn<K>(map: Map<K, Bucket>, key: K): Bucket {
+  let b = map.get(key);
+  if (!b) map.set(key, (b = new Bucket()));
+  return b;
+}
+
+function sortedRecord(map: Map<string, Bucket>): Record<string, GroupStats> {
   const out: Record<string, GroupStats> = {};
-  for (const [k, rs] of [...groups.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    out[k] = { requests: rs.length, failed: rs.filter((r) => r.failed).length, p95: round(percentile(sortedCopy(rs.map((r) => r.ms)), 95)) };
-  }
+  for (const k of [...map.keys()].sort()) out[k] = map.get(k)!.stats();
   return out;
 }
 
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 
-/** Analyses a k6 JSON output file. Setup and teardown requests (the course list fetch, the oversold check) are left out. */
+/**
+ * Analyses a k6 JSON output file. Setup and teardown requests (the course list fetch, the oversold check) are left
+ * out. Aggregates while streaming (per name, target and wall-clock second), so memory grows with the number of
+ * requests only by one number each per group.
+ */
 export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}): Promise<K6Analysis> {
-  const requests: RawRequest[] = [];
+  const all = new Bucket();
+  const byName = new Map<string, Bucket>();
+  const byTarget = new Map<string, Bucket>();
+  const bySecond = new Map<number, Bucket>();
+  const statusCounts: Record<string, number> = {};
+  const errorsByStatus: Record<string, number> = {};
+  let first = Infinity;
+  let last = -Infinity;
   let iterations = 0;
   let dropped = 0;
   let maxVUs = 0;
   let oversold: number | undefined;
   let checkFailed: number | undefined;
-  for await (const p of readK6Points(file)) {
+  await forEachK6Point(file, (p) => {
     const tags = p.data.tags ?? {};
     switch (p.metric) {
-      case 'http_req_duration':
+      case 'http_req_duration': {
         if (!tags.scenario || (tags.group ?? '').startsWith('::')) break;
-        requests.push({
-          time: parseTime(p.data.time), ms: p.data.value, status: tags.status ?? '0',
-          failed: tags.expected_response === 'false', name: tags.name ?? tags.url ?? '?', target: tags.target ?? '?',
-        });
+        const time = parseTime(p.data.time);
+        const ms = p.data.value;
+        const status = tags.status ?? '0';
+        const failed = tags.expected_response === 'false';
+        first = Math.min(first, time);
+        last = Math.max(last, time);
+        all.add(ms, failed, status);
+        bucketIn(byName, tags.name ?? tags.url ?? '?').add(ms, failed, status);
+        bucketIn(byTarget, tags.target ?? '?').add(ms, failed, status);
+        bucketIn(bySecond, Math.floor(time / 1000)).add(ms, failed, status);
+        statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+        if (failed) errorsByStatus[status] = (errorsByStatus[status] ?? 0) + 1;
         break;
+      }
       case 'iterations': iterations += p.data.value; break;
       case 'dropped_iterations': dropped += p.data.value; break;
       case 'vus': maxVUs = Math.max(maxVUs, p.data.value); break;
@@ -183,44 +238,38 @@ export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}
       case 'oversold_check_failed': checkFailed = (checkFailed ?? 0) + p.data.value; break;
       default: break;
     }
+  });
+  const requests = all.latencies.length;
+  const t0 = requests ? first : 0;
+  const duration = requests ? (last - first) / 1000 : 0;
+  // One bucket per wall-clock second from the first request's second to the last's, empty seconds included.
+  const perSecond: Bucket[] = [];
+  if (requests) {
+    const s0 = Math.floor(first / 1000);
+    for (let s = s0; s <= Math.floor(last / 1000); s++) perSecond.push(bySecond.get(s) ?? new Bucket());
   }
-  requests.sort((a, b) => a.time - b.time);
-  const t0 = requests.length ? requests[0].time : 0;
-  const duration = requests.length ? (requests[requests.length - 1].time - t0) / 1000 : 0;
-
-  const statusCounts: Record<string, number> = {};
-  const errorsByStatus: Record<string, number> = {};
-  let failed = 0;
-  for (const r of requests) {
-    statusCounts[r.status] = (statusCounts[r.status] ?? 0) + 1;
-    if (r.failed) {
-      failed += 1;
-      errorsByStatus[r.status] = (errorsByStatus[r.status] ?? 0) + 1;
-    }
-  }
-  const all = sortedCopy(requests.map((r) => r.ms));
-  const perSecond = latenciesPerSecond(requests, t0);
-  const timeline = perSecond.map((rs, t) => timelinePoint(rs, t));
+  const timeline = perSecond.map((b, t) => timelinePoint(b, t));
   const breakingPoint = options.p95ThresholdMs === undefined ? undefined
-    : findBreakingPoint(perSecond.map((rs) => rs.map((r) => r.ms)), options.p95ThresholdMs);
+    : findBreakingPoint(perSecond.map((b) => b.latencies), options.p95ThresholdMs);
+  const sorted = sortedCopy(all.latencies);
   return {
     startTime: new Date(t0).toISOString(),
     durationSeconds: round(duration),
-    requests: requests.length,
-    requestsPerSecond: round(requests.length / Math.max(1, duration), 2),
+    requests,
+    requestsPerSecond: round(requests / Math.max(1, duration), 2),
     peakRequestsPerSecond: timeline.reduce((m, b) => Math.max(m, b.rps), 0),
     latencyMs: {
-      avg: round(requests.length ? requests.reduce((s, r) => s + r.ms, 0) / requests.length : 0),
-      p50: round(percentile(all, 50)), p95: round(percentile(all, 95)), p99: round(percentile(all, 99)),
-      max: round(all.length ? all[all.length - 1] : 0),
+      avg: round(requests ? all.latencies.reduce((s, x) => s + x, 0) / requests : 0),
+      p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)),
+      max: round(requests ? sorted[sorted.length - 1] : 0),
     },
     statusCounts,
-    failed,
-    errorRate: round(requests.length ? failed / requests.length : 0, 5),
+    failed: all.failed,
+    errorRate: round(requests ? all.failed / requests : 0, 5),
     errorsByStatus,
-    overloaded: statusCounts['503'] ?? 0,
-    byName: groupStats(requests, (r) => r.name),
-    byTarget: groupStats(requests, (r) => r.target),
+    overloaded: all.overloaded,
+    byName: sortedRecord(byName),
+    byTarget: sortedRecord(byTarget),
     iterations,
     droppedIterations: dropped,
     maxVUs,
@@ -231,22 +280,14 @@ export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}
   };
 }
 
-function latenciesPerSecond(requests: readonly RawRequest[], t0: number): RawRequest[][] {
-  if (requests.length === 0) return [];
-  const seconds = Math.floor((requests[requests.length - 1].time - t0) / 1000) + 1;
-  const buckets: RawRequest[][] = Array.from({ length: seconds }, () => []);
-  for (const r of requests) buckets[Math.floor((r.time - t0) / 1000)].push(r);
-  return buckets;
-}
-
-function timelinePoint(rs: readonly RawRequest[], t: number): TimelinePoint {
-  const sorted = sortedCopy(rs.map((r) => r.ms));
+function timelinePoint(b: Bucket, t: number): TimelinePoint {
+  const sorted = sortedCopy(b.latencies);
   return {
     t,
-    requests: rs.length,
-    rps: rs.length,
-    errorsPerSecond: rs.filter((r) => r.failed).length,
-    overloadedPerSecond: rs.filter((r) => r.status === '503').length,
+    requests: b.latencies.length,
+    rps: b.latencies.length,
+    errorsPerSecond: b.failed,
+    overloadedPerSecond: b.overloaded,
     p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)),
   };
 }
