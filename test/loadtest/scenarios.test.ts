@@ -153,6 +153,14 @@ test('the oversold check fails when the database holds more registrations than s
   }
 });
 
+test('a target where nothing listens: the run fails and says why (no course list in setup)', async () => {
+  const r = await runLoadTest({ scenario: 'rush', targets: [`http://127.0.0.1:${await freePort()}`], peak: 5, duration: '7s', outDir: out('down') });
+  expect(r.passed).toBe(false);
+  expect(r.analysis.requests).toBe(0);
+  expect(r.failures[0]).toMatch(/^k6 exited with 107 \(not a threshold failure\): Error: GET http:\/\/127\.0\.0\.1:\d+\/api\/courses answered .*is the app running and seeded/);
+  expect(r.oversold.error).toMatch(/fetch failed|ECONNREFUSED/);
+});
+
 test('bad input is refused before k6 starts, with a message that says what to change', async () => {
   await expect(runLoadTest({ scenario: 'rush', targets: ['127.0.0.1:8080'], outDir: out('bad') })).rejects.toThrow(/not an http\(s\) base URL/);
   await expect(runLoadTest({ scenario: 'rush', targets: [dep.urls[0]], duration: '3s', outDir: out('bad') })).rejects.toThrow(/too short/);
