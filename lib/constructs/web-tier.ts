@@ -123,8 +123,8 @@ export class WebTier extends Construct {
       defaultInstanceWarmup: props.instanceWarmup,
       cooldown: Duration.seconds(props.scaling.cooldownSeconds),
       groupMetrics: [autoscaling.GroupMetrics.all()],
-      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ minInstancesInService: props.minCapacity, maxBatchSize: 1 }),
-      notifications: undefined,
+      // No update policy: a deploy only writes a new launch template version, which instances launched
+      // afterwards use; a rolling replacement mid-rush would take capacity away.
     });
 
     this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {

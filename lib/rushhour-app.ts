@@ -1,0 +1,45 @@
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { RushhourConfig } from './config';
+import { DataStack } from './data-stack';
+import { WebStack } from './web-stack';
+
+export interface RushhourStacks {
+  readonly data: DataStack;
+  readonly web: WebStack;
+}
+
+export interface AddRushhourStacksOptions {
+  /** Scheduled actions before this time are left out. @default new Date() */
+  readonly now?: Date;
+}
+
+/** The stack names of a deployment: the CLI finds its outputs by these. */
+export function stackNames(siteName: string): { data: string; web: string } {
+  return { data: `rushhour-${siteName}-data`, web: `rushhour-${siteName}-web` };
+}
+
+/**
+ * Creates the stateful and the stateless stack of one deployment and checks the whole app with
+ * cdk-nag's AwsSolutions pack (3.x API). The CDK app entry and the tests both build the app this way.
+ */
+export function addRushhourStacks(app: App, config: RushhourConfig, options: AddRushhourStacksOptions = {}): RushhourStacks {
+  const env = { account: config.account, region: config.region };
+  const names = stackNames(config.siteName);
+  const data = new DataStack(app, names.data, {
+    env,
+    config,
+    description: `rushhour ${config.siteName}: network, database, import, export (stateful)`,
+  });
+  const web = new WebStack(app, names.web, {
+    env,
+    config,
+    data,
+    now: options.now,
+    description: `rushhour ${config.siteName}: load balancers, groups, DNS, dashboard (stateless)`,
+  });
+  // cfn-lint's resource schemas have no Tags on ALB listeners and dashboards, though aws-cdk-lib renders them.
+  Tags.of(app).add('rushhour:site', config.siteName, { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::CloudWatch::Dashboard'] });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { data, web };
+}

@@ -1,0 +1,160 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Network } from '../../lib/constructs/network';
+import { resourcesOf, synth, Synthesized } from './synth-helpers';
+
+let example: Synthesized;
+let data: Template;
+
+beforeAll(() => {
+  example = synth();
+  data = example.dataTemplate;
+});
+
+describe('network', () => {
+  test('no NAT gateway by default; public and isolated subnets in two named AZs', () => {
+    data.resourceCountIs('AWS::EC2::NatGateway', 0);
+    data.resourceCountIs('AWS::EC2::Subnet', 4);
+    const azs = resourcesOf(data, 'AWS::EC2::Subnet').map(([, s]) => s.Properties.AvailabilityZone);
+    expect(new Set(azs)).toEqual(new Set(['ap-east-1a', 'ap-east-1b']));
+  });
+
+  test('endpoints for the isolated parts: S3 gateway, Secrets Manager and SSM interfaces', () => {
+    const endpoints = resourcesOf(data, 'AWS::EC2::VPCEndpoint').map(([, e]) => e.Properties);
+    expect(endpoints).toHaveLength(3);
+    const names = endpoints.map((e) => JSON.stringify(e.ServiceName));
+    expect(names.filter((n) => n.includes('.s3'))).toHaveLength(1);
+    expect(endpoints.find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!.VpcEndpointType).toBe('Gateway');
+    for (const svc of ['secretsmanager', 'ssm']) {
+      const e = endpoints.find((x) => JSON.stringify(x.ServiceName).endsWith(`.${svc}"`));
+      expect(e).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+    }
+  });
+
+  test('NAT gateways and private web subnets only when the config asks for them', () => {
+    const stack = new Stack(new App(), 'T', { env: { region: 'ap-east-1' } });
+    const net = new Network(stack, 'Network', { availabilityZones: ['ap-east-1a', 'ap-east-1b'], natGateways: 1 });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::EC2::NatGateway', 1);
+    t.resourceCountIs('AWS::EC2::Subnet', 6);
+    expect(net.webInstancesNeedPublicIp).toBe(false);
+    expect(example.data.network.webInstancesNeedPublicIp).toBe(true);
+  });
+});
+
+describe('database', () => {
+  test('RDS MySQL at the pinned 8.4 version, private, encrypted, generated master secret', () => {
+    data.resourceCountIs('AWS::RDS::DBInstance', 1);
+    data.hasResourceProperties('AWS::RDS::DBInstance', {
+      Engine: 'mysql', EngineVersion: '8.4.7', DBInstanceClass: 'db.t4g.medium', StorageEncrypted: true, PubliclyAccessible: false,
+      MultiAZ: false, DeletionProtection: true, BackupRetentionPeriod: 7, DBName: 'courses',
+      MasterUserPassword: { 'Fn::Join': ['', [Match.stringLikeRegexp('resolve:secretsmanager'), Match.anyValue(), Match.anyValue()]] },
+    });
+  });
+
+  test('removal policy SNAPSHOT: a destroy leaves a final snapshot', () => {
+    data.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
+  });
+
+  test('runs in the isolated subnets', () => {
+    const [, group] = resourcesOf(data, 'AWS::RDS::DBSubnetGroup')[0];
+    for (const s of group.Properties.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
+  });
+
+  test('its security group admits only the import and export Lambdas here (the web tiers add theirs)', () => {
+    const [[dbSgId, dbSg]] = resourcesOf(data, 'AWS::EC2::SecurityGroup').filter(([id]) => id.startsWith('DatabaseSecurityGroup'));
+    expect(dbSg.Properties.SecurityGroupIngress).toBeUndefined();
+    const rules = resourcesOf(data, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === dbSgId);
+    const sources = rules.map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort();
+    expect(sources).toEqual([expect.stringMatching(/^DumpImportSecurityGroup/), expect.stringMatching(/^ExportSecurityGroup/)]);
+    for (const [, r] of rules) expect(r.Properties.FromPort).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'] });
+  });
+
+  test('the app secret follows the contract: {"username":"rushhour_app"} plus a generated password without punctuation', () => {
+    data.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { SecretStringTemplate: '{"username":"rushhour_app"}', GenerateStringKey: 'password', ExcludePunctuation: true },
+    });
+  });
+});
+
+describe('dump import custom resource', () => {
+  test('has the contract\'s properties', () => {
+    const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
+    expect(Object.keys(cr.Properties).sort()).toEqual(['AllowReimport', 'AppSecretArn', 'DatabaseName', 'DumpAssetHash', 'DumpBucket', 'DumpKey',
+      'MasterSecretArn', 'ServiceToken', 'SsmPrefix'].sort());
+    expect(cr.Properties).toMatchObject({ DatabaseName: 'courses', SsmPrefix: '/rushhour/course-select/db', AllowReimport: 'false' });
+    expect(cr.Properties.DumpAssetHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(cr.Properties.DumpKey).toMatch(/^[0-9a-f]{64}\.gz$/);
+  });
+
+  test('waits for the database', () => {
+    const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
+    expect(cr.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/)]));
+  });
+
+  test('onEvent (1 min) and isComplete (15 min) are bundled handlers in the isolated subnets', () => {
+    const fns: Record<string, any>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({ id, ...f.Properties }));
+    const onEvent = fns.find((f) => f.id.startsWith('DumpImportOnEvent'))!;
+    const isComplete = fns.find((f) => f.id.startsWith('DumpImportIsComplete'))!;
+    expect(onEvent).toMatchObject({ Handler: 'index.onEvent', Timeout: 60, Runtime: 'nodejs24.x' });
+    expect(isComplete).toMatchObject({ Handler: 'index.isComplete', Timeout: 900, Runtime: 'nodejs24.x' });
+    for (const f of [onEvent, isComplete]) {
+      for (const s of f.VpcConfig.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
+    }
+  });
+
+  test('the Provider polls isComplete every 30 s for at most one hour', () => {
+    const [[, sm]] = resourcesOf(data, 'AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(sm.Properties.DefinitionString);
+    expect(definition).toMatch(/\\"IntervalSeconds\\":30/);
+    expect(definition).toMatch(/\\"MaxAttempts\\":120/);
+  });
+
+  test('its roles read exactly the dump object and write exactly the contract\'s five parameters', () => {
+    const policies = resourcesOf(data, 'AWS::IAM::Policy').filter(([id]) => /^DumpImport(OnEvent|IsComplete)ServiceRole/.test(id));
+    expect(policies).toHaveLength(2);
+    for (const [, p] of policies) {
+      const text = JSON.stringify(p.Properties.PolicyDocument);
+      expect(text).not.toMatch(/\*"/);
+      for (const name of ['host', 'port', 'name', 'user', 'password-secret-arn']) expect(text).toContain(`:parameter/rushhour/course-select/db/${name}"`);
+    }
+  });
+});
+
+describe('export function', () => {
+  test('handler with the contract\'s environment, 15 minutes, in the isolated subnets', () => {
+    const [[, fn]] = resourcesOf(data, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('ExportFunction'));
+    expect(fn.Properties).toMatchObject({ Handler: 'index.handler', Timeout: 900 });
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual(['DATABASE_NAME', 'EXPORT_BUCKET', 'MASTER_SECRET_ARN']);
+    for (const s of fn.Properties.VpcConfig.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
+  });
+
+  test('export bucket: encrypted, private, TLS only, retained', () => {
+    const [[id, bucket]] = resourcesOf(data, 'AWS::S3::Bucket').filter(([i]) => i.startsWith('ExportBucket'));
+    expect(bucket.Properties.BucketEncryption).toBeDefined();
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    const policy = resourcesOf(data, 'AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id)![1];
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+  });
+
+  test('outputs: ExportFunctionName, ExportBucketName, SsmPrefix', () => {
+    data.hasOutput('ExportFunctionName', { Value: { Ref: Match.stringLikeRegexp('^ExportFunction') } });
+    data.hasOutput('ExportBucketName', { Value: { Ref: Match.stringLikeRegexp('^ExportBucket') } });
+    data.hasOutput('SsmPrefix', { Value: '/rushhour/course-select/db' });
+  });
+});
+
+describe('logical IDs of the stateful resources never change (a rename would replace the database)', () => {
+  test.each([
+    ['NetworkVpc7FB7348F', 'AWS::EC2::VPC'],
+    ['DatabaseInstanceAA8A5FDE', 'AWS::RDS::DBInstance'],
+    ['rushhourcourseselectdataDatabaseInstanceSecret55C4703C3fdaad7efa858a3daf9490cf0a702aeb', 'AWS::SecretsManager::Secret'],
+    ['DatabaseAppSecret2E50FD00', 'AWS::SecretsManager::Secret'],
+    ['DumpImport45E20CB6', 'Custom::RushhourDumpImport'],
+    ['ExportBucketFD42BCED', 'AWS::S3::Bucket'],
+    ['LogsBucket9C4D8843', 'AWS::S3::Bucket'],
+  ])('%s (%s)', (logicalId, type) => {
+    expect(data.toJSON().Resources[logicalId]?.Type).toBe(type);
+  });
+});

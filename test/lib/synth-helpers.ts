@@ -1,0 +1,66 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { loadConfig, parseConfig, RushhourConfig, RushhourConfigInput } from '../../lib/config';
+import { addRushhourStacks, RushhourStacks } from '../../lib/rushhour-app';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const EXAMPLE_CONFIG = path.join(ROOT, 'examples', 'rushhour.config.json');
+/** A fixed clock before the example's windows, so every scheduled action is in the template. */
+export const NOW = new Date('2026-12-01T00:00:00Z');
+
+// Tests get the feature flags cdk.json gives the CLI (launch templates, etc.); without them they would differ.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const CDK_CONTEXT = require('../../cdk.json').context;
+
+export function exampleConfig(): RushhourConfig {
+  return loadConfig(EXAMPLE_CONFIG);
+}
+
+/** The example config with changes, validated like a file next to the example. */
+export function configWith(changes: (raw: RushhourConfigInput) => void): RushhourConfig {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const raw = JSON.parse(JSON.stringify(require(EXAMPLE_CONFIG))) as RushhourConfigInput;
+  changes(raw);
+  return parseConfig(raw, { baseDir: path.dirname(EXAMPLE_CONFIG) });
+}
+
+export interface Synthesized extends RushhourStacks {
+  readonly app: App;
+  readonly assembly: CloudAssembly;
+  readonly dataTemplate: Template;
+  readonly webTemplate: Template;
+}
+
+export interface SynthOptions {
+  readonly now?: Date;
+  /**
+   * Also run aws-cdk-lib's default CloudFormation rules (as `cdk synth` does). They cost several seconds of
+   * engine start-up, so only the validation test turns them on; cdk-nag always runs.
+   * @default false
+   */
+  readonly defaultRules?: boolean;
+}
+
+/** Builds the app as bin/app.ts does and synthesizes it once. */
+export function synth(config: RushhourConfig = exampleConfig(), options: SynthOptions = {}): Synthesized {
+  const context = { ...CDK_CONTEXT, '@aws-cdk/core:validateAgainstDefaultRules': options.defaultRules ?? false };
+  const app = new App({ context, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-cdk-test-')) });
+  const stacks = addRushhourStacks(app, config, { now: options.now ?? NOW });
+  const assembly = app.synth();
+  return {
+    app,
+    assembly,
+    ...stacks,
+    dataTemplate: Template.fromJSON(assembly.getStackByName(stacks.data.stackName).template),
+    webTemplate: Template.fromJSON(assembly.getStackByName(stacks.web.stackName).template),
+  };
+}
+
+/** Resources of one type as [logicalId, resource] pairs. */
+export function resourcesOf(template: Template, type: string): [string, { Properties: Record<string, any>; [k: string]: any }][] {
+  return Object.entries(template.findResources(type)) as [string, { Properties: Record<string, any> }][];
+}
