@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChildProcess } from 'node:child_process';
-import { freePort, waitForPort } from './ports';
-import { requireTool, spawnOwned, stopProcess } from './process';
+import { freePort } from './ports';
+import { requireTool, spawnOwned, stopProcess, waitUntilListening } from './process';
 
 const INSTALL = 'apt-get install -y --no-install-recommends mariadb-server mariadb-client';
 
@@ -52,7 +52,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
     '--collation-server=utf8mb4_unicode_ci', '--event-scheduler=OFF', '--max-connections=500',
     ...(options.serverArgs ?? []),
   ]);
-  await waitForPort(port, '127.0.0.1', 60000).catch((err) => {
+  await waitUntilListening(child, port, 'mariadbd', 60000).catch((err) => {
     const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000) : '';
     throw new Error(`MariaDB did not start: ${err.message}\n${log}`);
   });

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, waitForPort } from './ports';
-import { requireTool, spawnOwned, stopProcess } from './process';
+import { freePort } from './ports';
+import { requireTool, spawnOwned, stopProcess, waitUntilListening } from './process';
 
 /** moto's server on loopback: S3, SSM and Secrets Manager APIs for tests and the rehearsal, no AWS account needed. */
 export interface LocalMoto {
@@ -22,7 +22,7 @@ export async function startMoto(region = 'us-east-1'): Promise<LocalMoto> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-moto-'));
   const log = fs.openSync(path.join(dir, 'moto.log'), 'a');
   const child = spawnOwned(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', log, log] });
-  await waitForPort(port, '127.0.0.1', 60000);
+  await waitUntilListening(child, port, `moto_server (log: ${path.join(dir, 'moto.log')})`, 60000);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint, region,

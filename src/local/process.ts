@@ -1,5 +1,5 @@
-import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, SpawnOptions } from 'node:child_process';
+import { waitForPort } from './ports';
 
 /** Absolute path of an executable on PATH (plus the sbin directories, where Debian puts daemons), or undefined. */
 export function which(name: string): string | undefined {
@@ -39,4 +39,26 @@ export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Waits until `child` listens on `port`; fails at once with the child's last output if it exits first,
+ * instead of waiting out the timeout on a server that already died.
+ */
+export async function waitUntilListening(child: ChildProcess, port: number, name: string, timeoutMs = 60000): Promise<void> {
+  let output = '';
+  const collect = (b: Buffer) => { output = (output + b.toString()).slice(-4000); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let onExit: (code: number | null) => void = () => undefined;
+  const exited = new Promise<never>((_, reject) => {
+    onExit = (code) => reject(new Error(`${name} exited (code ${code}) before listening on port ${port}:\n${output}`));
+    child.once('exit', onExit);
+  });
+  try {
+    await Promise.race([waitForPort(port, '127.0.0.1', timeoutMs), exited]);
+  } finally {
+    child.removeListener('exit', onExit);
+    exited.catch(() => undefined);
+  }
 }

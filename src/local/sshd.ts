@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, waitForPort } from './ports';
-import { requireTool, spawnOwned, stopProcess } from './process';
+import { freePort } from './ports';
+import { requireTool, spawnOwned, stopProcess, waitUntilListening } from './process';
 
 const INSTALL = 'apt-get install -y --no-install-recommends openssh-server openssh-client';
 
@@ -60,7 +60,7 @@ export async function startSshd(options: { dir?: string } = {}): Promise<LocalSs
   ].join('\n'));
   execFileSync(sshd, ['-t', '-f', config]);
   const child = spawnOwned(sshd, ['-D', '-e', '-f', config]);
-  await waitForPort(port);
+  await waitUntilListening(child, port, 'sshd');
   const pub = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const knownHostsPath = path.join(dir, 'known_hosts');
   fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${pub}\n`);

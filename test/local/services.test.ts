@@ -40,3 +40,34 @@ describe('local services used by tests and the rehearsal', () => {
     }
   });
 });
+
+describe('local load balancers (HAProxy)', () => {
+  test('each balancer spreads over its own backends and skips a backend whose health check fails', async () => {
+    const http = await import('node:http');
+    const { startBalancers } = await import('../../src/local/haproxy');
+    const { freePort } = await import('../../src/local/ports');
+    const servers: import('node:http').Server[] = [];
+    const ports: number[] = [];
+    for (const name of ['a1', 'a2', 'b1']) {
+      const port = await freePort();
+      const healthy = name !== 'a2';
+      const s = http.createServer((req, res) => {
+        if (req.url === '/healthz') { res.writeHead(healthy ? 200 : 500); res.end(); return; }
+        res.end(name);
+      });
+      await new Promise<void>((r) => s.listen(port, '127.0.0.1', () => r()));
+      servers.push(s); ports.push(port);
+    }
+    const lbs = await startBalancers([{ backendPorts: [ports[0], ports[1]] }, { backendPorts: [ports[2]] }]);
+    try {
+      await new Promise((r) => setTimeout(r, 4500)); // two failed checks at 2 s mark a2 down
+      const seenA = new Set<string>();
+      for (let i = 0; i < 10; i++) seenA.add(await (await fetch(lbs.urls[0] + '/x')).text());
+      expect([...seenA]).toEqual(['a1']);
+      expect(await (await fetch(lbs.urls[1] + '/x')).text()).toBe('b1');
+    } finally {
+      await lbs.stop();
+      servers.forEach((s) => s.close());
+    }
+  });
+});
