@@ -191,7 +191,9 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
 function runK6(k6: string, args: string[], logFile: string, hardLimitMs: number, echo: boolean, signal?: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const log = fs.createWriteStream(logFile);
-    const child = spawn(k6, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
+    // Own process group: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT
+    // (a second SIGINT makes k6 abort without teardown, so without the oversold check and the summary).
+    const child = spawn(k6, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
     child.stdout.on('data', (d: Buffer) => { log.write(d); if (echo) process.stdout.write(d); });
     child.stderr.on('data', (d: Buffer) => { log.write(d); if (echo) process.stderr.write(d); });
     // SIGINT lets k6 stop the scenario, run teardown and write its output; SIGKILL only if it does not.
