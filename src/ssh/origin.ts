@@ -10,6 +10,8 @@ export interface OriginOptions {
   readonly knownHosts?: string;
   readonly hostKeyFingerprint?: string;
   readonly identity?: string;
+  /** File holding the identity's passphrase. */
+  readonly identityPassphraseFile?: string;
   /** Option file on the origin for its mysql/mysqldump (credentials stay on the origin). */
   readonly originMyCnf?: string;
   readonly mysqlBin?: string;
@@ -21,7 +23,8 @@ export function addOriginOptions(cmd: Command): Command {
     .requiredOption('--origin <user@host[:port]>', 'SSH login of the origin server')
     .option('--known-hosts <file>', 'known_hosts file holding the origin\'s host key')
     .option('--host-key-fingerprint <SHA256:...>', 'pinned host key fingerprint, as `ssh-keygen -lf` prints it')
-    .option('--identity <keyfile>', 'private key for the SSH login (passphrase from RUSHHOUR_SSH_PASSPHRASE); the SSH agent when absent')
+    .option('--identity <keyfile>', 'private key for the SSH login; the SSH agent when absent')
+    .option('--identity-passphrase-file <file>', 'file holding the key\'s passphrase (or set RUSHHOUR_SSH_PASSPHRASE, or be asked on a terminal)')
     .option('--origin-my-cnf <remote-file>', 'option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin\'s defaults when absent')
     .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
     .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
@@ -38,7 +41,29 @@ export function sshTarget(o: OriginOptions): SshTarget {
     if (!fs.existsSync(dflt)) throw new Error('the origin\'s host key must be verified: pass --known-hosts FILE or --host-key-fingerprint SHA256:...');
     hostKey = { knownHostsFile: dflt };
   }
-  return { username, host, port, hostKey, identityFile: o.identity, passphrase: process.env.RUSHHOUR_SSH_PASSPHRASE };
+  const passphrase = o.identityPassphraseFile ? fs.readFileSync(o.identityPassphraseFile, 'utf8').replace(/\r?\n$/, '') : process.env.RUSHHOUR_SSH_PASSPHRASE;
+  return { username, host, port, hostKey, identityFile: o.identity, passphrase, askPassphrase: process.stdin.isTTY ? () => promptHidden(`passphrase for ${o.identity}: `) : undefined };
+}
+
+/** Reads a line from the terminal without echoing it. */
+export function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    let answer = '';
+    stdin.setRawMode?.(true);
+    stdin.resume();
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') { done(); resolve(answer); return; }
+        if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
+        if (ch === '\u007f') answer = answer.slice(0, -1);
+        else answer += ch;
+      }
+    };
+    const done = () => { stdin.removeListener('data', onData); stdin.setRawMode?.(false); stdin.pause(); process.stderr.write('\n'); };
+    stdin.on('data', onData);
+  });
 }
 
 /** `mysql`/`mysqldump` on the origin with the origin's own option file; the option file must come first. */

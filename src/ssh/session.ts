@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
-import { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { Client, ConnectConfig, SFTPWrapper, utils } from 'ssh2';
 import { HostKeyPolicy, hostVerifier } from './host-keys';
 
 /** Where and how to log in to the origin. */
@@ -13,8 +13,10 @@ export interface SshTarget {
   readonly hostKey: HostKeyPolicy;
   /** Private key file; when absent the SSH agent at SSH_AUTH_SOCK is used. */
   readonly identityFile?: string;
-  /** Passphrase of the private key (from the environment or a prompt, never from config). */
+  /** Passphrase of the private key (from the environment, a file or a prompt, never from config). */
   readonly passphrase?: string;
+  /** Asked for the passphrase when the key is encrypted and none was given (a terminal prompt). */
+  readonly askPassphrase?: () => Promise<string>;
   /** @default 20000 */
   readonly readyTimeoutMs?: number;
 }
@@ -63,7 +65,18 @@ export class SshSession {
       } catch (err) {
         throw new Error(`cannot read the SSH identity ${target.identityFile}: ${(err as Error).message}`);
       }
-      if (target.passphrase) config.passphrase = target.passphrase;
+      let passphrase = target.passphrase;
+      if (!passphrase && utils.parseKey(config.privateKey as Buffer) instanceof Error) {
+        if (!target.askPassphrase) {
+          throw new Error(`the SSH identity ${target.identityFile} is encrypted: set RUSHHOUR_SSH_PASSPHRASE, pass --identity-passphrase-file, run on a terminal to be asked, or use the SSH agent`);
+        }
+        passphrase = await target.askPassphrase();
+      }
+      if (passphrase) {
+        const parsed = utils.parseKey(config.privateKey as Buffer, passphrase);
+        if (parsed instanceof Error) throw new Error(`cannot use the SSH identity ${target.identityFile}: ${parsed.message}`);
+        config.passphrase = passphrase;
+      }
     } else if (process.env.SSH_AUTH_SOCK) {
       config.agent = process.env.SSH_AUTH_SOCK;
     } else {

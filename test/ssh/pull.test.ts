@@ -171,3 +171,22 @@ test('pull-db survives a connection cut mid-stream: the dump finishes on the ori
     relay.close();
   }
 });
+
+test('an encrypted identity needs its passphrase from a file or the environment, never from argv or config', async () => {
+  const key = path.join(work, 'encrypted_key');
+  fs.copyFileSync(sshd.privateKeyPath, key);
+  fs.chmodSync(key, 0o600);
+  const passphrase = `pp-${Math.random().toString(36).slice(2)}`; // generated per run
+  execFileSync('ssh-keygen', ['-q', '-p', '-f', key, '-P', '', '-N', passphrase]);
+  const { sshTarget } = await import('../../src/ssh/origin');
+  const base = { origin: `${sshd.username}@127.0.0.1:${sshd.port}`, knownHosts: sshd.knownHostsPath, identity: key };
+  await expect(SshSession.connect({ ...sshTarget(base), passphrase: undefined, askPassphrase: undefined }))
+    .rejects.toThrow(/is encrypted: set RUSHHOUR_SSH_PASSPHRASE, pass --identity-passphrase-file/);
+  const file = path.join(work, 'passphrase');
+  fs.writeFileSync(file, `${passphrase}\n`, { mode: 0o600 });
+  const s = await SshSession.connect(sshTarget({ ...base, identityPassphraseFile: file }));
+  expect((await s.run('echo in', 'echo')).trim()).toBe('in');
+  s.close();
+  fs.writeFileSync(file, 'wrong\n');
+  await expect(SshSession.connect(sshTarget({ ...base, identityPassphraseFile: file }))).rejects.toThrow(/cannot use the SSH identity/);
+});
