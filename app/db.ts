@@ -1,4 +1,5 @@
 import * as mysql from 'mysql2/promise';
+import { GroupInserter, ReadCoalescer } from './coalesce';
 import type { DbConfig } from './config';
 
 /** One course as the JSON API returns it. */
@@ -212,11 +213,30 @@ export const SQL = {
 
 /** Data access with a deadline on every call, so a hung database turns into 503s instead of piling up. */
 export class CourseStore {
-  constructor(readonly pool: mysql.Pool, private readonly timeoutMs: number) {}
+  private readonly sharedList: ReadCoalescer<Course[]>;
+  private readonly views: GroupInserter<string>;
 
-  /** The course list, and one access row for this view (both at once, on two connections). */
+  /**
+   * @param coalesce share course-list reads among concurrent views and group the access rows into
+   *   multi-row INSERTs (see ./coalesce). Off, every view runs its own SELECT and INSERT.
+   */
+  constructor(readonly pool: mysql.Pool, private readonly timeoutMs: number, private readonly coalesce = true) {
+    this.sharedList = new ReadCoalescer(() => this.listCourses());
+    this.views = new GroupInserter(async (pages) => {
+      await this.q(`INSERT INTO access_log (page) VALUES ${pages.map(() => '(?)').join(', ')}`, pages, 'query');
+    });
+  }
+
+  /**
+   * The course list, and one access row for this view (both at once, on two connections).
+   * The response waits for its own access row, so a view is counted before it is answered.
+   */
   async listCoursesAndRecordView(page = 'courses'): Promise<Course[]> {
-    const [courses] = await Promise.all([this.listCourses(), this.q(SQL.recordView, [page])]);
+    if (!this.coalesce) {
+      const [courses] = await Promise.all([this.listCourses(), this.q(SQL.recordView, [page])]);
+      return courses;
+    }
+    const [courses] = await Promise.all([this.sharedList.get(), withDeadline(this.views.add(page), this.timeoutMs)]);
     return courses;
   }
 
@@ -272,9 +292,13 @@ export class CourseStore {
     });
   }
 
-  private async q<T>(sql: string, params: unknown[]): Promise<T> {
+  private async q<T>(sql: string, params: unknown[], protocol: 'execute' | 'query' = 'execute'): Promise<T> {
     try {
-      const [rows] = await withDeadline(this.pool.execute({ sql, timeout: this.timeoutMs }, params as never[]), this.timeoutMs);
+      // Prepared statements for the fixed statements; the text protocol for variable-length batches
+      // (a prepared statement per batch size would fill the server's statement cache).
+      const run = protocol === 'execute' ? this.pool.execute({ sql, timeout: this.timeoutMs }, params as never[])
+        : this.pool.query({ sql, timeout: this.timeoutMs }, params);
+      const [rows] = await withDeadline(run, this.timeoutMs);
       return rows as T;
     } catch (err) {
       throw wrap(err);

@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Milliseconds to wait for in-flight requests on SIGTERM before giving up. @default 25000 */
   readonly drainTimeoutMs?: number;
   readonly logLevel?: string;
+  /** See AppOptions.coalesce. @default true */
+  readonly coalesce?: boolean;
 }
 
 export interface RunningApp {
@@ -29,7 +31,7 @@ export async function runServer(opts: RunOptions): Promise<RunningApp> {
   // shedding happens at the in-flight limit, never as a pool error.
   queueLimit: opts.limits.maxInFlight * 2, timeoutMs: opts.limits.dbTimeoutMs });
   if (opts.migrate) await migrate(pool);
-  const { app } = buildApp({ pool, limits: opts.limits, logLevel: opts.logLevel });
+  const { app } = buildApp({ pool, limits: opts.limits, logLevel: opts.logLevel, coalesce: opts.coalesce });
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
@@ -62,7 +64,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const db = await resolveDbConfig(env);
   const running = await runServer({
     port: parsePort(env.PORT ?? '8080', 'PORT'), host: env.HOST ?? '127.0.0.1', db, limits,
-    migrate: env.RUSHHOUR_MIGRATE === 'true', logLevel: env.LOG_LEVEL ?? 'warn',
+    migrate: env.RUSHHOUR_MIGRATE === 'true', logLevel: env.LOG_LEVEL ?? 'warn', coalesce: env.RUSHHOUR_COALESCE !== 'false',
   });
   console.log(`rushhour app listening on ${env.HOST ?? '127.0.0.1'}:${running.port} (pid ${process.pid}, db ${db.host}:${db.port}/${db.database}, ` +
     `max in flight ${limits.maxInFlight}, pool ${limits.dbPoolSize})`);

@@ -7,6 +7,11 @@ import { courseDetailPage, courseListPage, messagePage, queuePage } from './html
 export interface AppOptions {
   readonly pool: Pool;
   readonly limits?: Partial<AppLimits>;
+  /**
+   * Share course-list reads among concurrent views and group access rows into multi-row INSERTs
+   * (no staleness: see app/coalesce.ts). @default true
+   */
+  readonly coalesce?: boolean;
   /** Fastify/pino log level. @default 'warn' */
   readonly logLevel?: string;
 }
@@ -38,7 +43,7 @@ const idParams = {
 /** The course-selection app: routes, overload protection and error mapping. Listening and shutdown are the caller's. */
 export function buildApp(options: AppOptions): { app: FastifyInstance; stats: AppStats } {
   const limits: AppLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const store = new CourseStore(options.pool, limits.dbTimeoutMs);
+  const store = new CourseStore(options.pool, limits.dbTimeoutMs, options.coalesce ?? true);
   const stats: AppStats = { inFlight: 0, shed: 0, dbUnavailable: 0 };
   const app = Fastify({
     logger: { level: options.logLevel ?? 'warn' },

@@ -22,7 +22,7 @@ import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
-const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['list', 'php', 'register'];
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['list', 'php', 'plain', 'register'];
 // Same as the instance's unit (RUSHHOUR_WORKERS=auto): one app process per core.
 const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
 const STAGE_S = QUICK ? 4 : 8;
@@ -80,6 +80,15 @@ async function main(): Promise<void> {
     });
     started.push(() => stopProcess(app));
     await waitForPort(appPort);
+    // The same app with coalescing off: per view the same statements as PHP and the direct loop.
+    const plainPort = await freePort();
+    const plain = spawnOwned(process.execPath, [bundle], {
+      env: { PATH: process.env.PATH, PORT: String(plainPort), DB_HOST: config.host, DB_PORT: String(config.port), DB_USER: config.user,
+        DB_PASSWORD: config.password, DB_NAME: config.database, RUSHHOUR_WORKERS: WORKERS, RUSHHOUR_DB_POOL: String(POOL), RUSHHOUR_COALESCE: 'false' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    started.push(() => stopProcess(plain));
+    await waitForPort(plainPort);
     const php = await startPhp(nginx, fpm, work, config);
     started.push(php.stop);
 
@@ -141,14 +150,18 @@ async function main(): Promise<void> {
     const listTargets = [
       ...(ONLY.includes('list') ? [{ name: 'app course list', url: `http://127.0.0.1:${appPort}/courses`, mode: 'list' }] : []),
       ...(ONLY.includes('php') ? [{ name: 'php course list', url: `http://127.0.0.1:${php.port}/courses.php`, mode: 'list' }] : []),
+      ...(ONLY.includes('plain') ? [{ name: 'app list, no coalescing', url: `http://127.0.0.1:${plainPort}/courses`, mode: 'list' }] : []),
     ];
     const listResults = findMaxInterleaved(listTargets);
-    const appList = ONLY.includes('list') ? listResults[0] : undefined;
-    const phpList = ONLY.includes('php') ? listResults[listResults.length - 1] : undefined;
+    const pick = (name: string) => listResults[listTargets.findIndex((t) => t.name === name)];
+    const appList = pick('app course list');
+    const phpList = pick('php course list');
+    const plainList = pick('app list, no coalescing');
     const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register' }])[0] : undefined;
     const health = (await (await fetch(`http://127.0.0.1:${appPort}/healthz`)).json()) as { shed: number; dbUnavailable: number };
     console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}`);
-    await stopProcess(app); // the direct loop gets the machine the app had
+    await stopProcess(app); // the direct loop gets the machine the apps had
+    await stopProcess(plain);
     await php.stop();
     resetRegistrations();
     const dbListAfter = await directLoop(config, 'list');
@@ -160,7 +173,8 @@ async function main(): Promise<void> {
     const rows: Array<[string, number | undefined, string]> = [
       ['app: course list page (HTML, 1 access row per view)', appList?.rate, appList ? `p95 ${appList.p95.toFixed(1)} ms` : 'no passing rate'],
       ['PHP on nginx + php-fpm: same page', phpList?.rate, phpList ? `p95 ${phpList.p95.toFixed(1)} ms` : 'no passing rate'],
-      ['DB direct: same list statements (mysql2, 16 conns)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
+      ['app, coalescing off (per view 1 SELECT + 1 INSERT, like PHP)', plainList?.rate, plainList ? `p95 ${plainList.p95.toFixed(1)} ms` : 'no passing rate'],
+      ['DB direct: same list statements per view (mysql2, 16 conns, no HTTP)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
       ['app: registration (POST /api/registrations)', appReg?.rate, appReg ? `p95 ${appReg.p95.toFixed(1)} ms` : 'no passing rate'],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
     ];
@@ -169,6 +183,8 @@ async function main(): Promise<void> {
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
     console.log(`\napp / PHP, course list:               ${ratio(appList?.rate, phpList?.rate)}x  (target >= 2)`);
     console.log(`app / DB direct, course list:         ${ratio(appList?.rate, dbList.rate)}  (target >= 0.60)`);
+    console.log(`app without coalescing / PHP:         ${ratio(plainList?.rate, phpList?.rate)}x`);
+    console.log(`app without coalescing / DB direct:   ${ratio(plainList?.rate, dbList.rate)}`);
     console.log(`app / DB direct, registration:        ${ratio(appReg?.rate, dbReg.rate)}  (target >= 0.60)`);
   } finally {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
@@ -193,7 +209,8 @@ async function prepareDb(db: LocalMariaDb): Promise<DbConfig> {
 /** The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees it. */
 async function directLoop(config: DbConfig, mode: 'list' | 'register'): Promise<{ rate: number; p95: number }> {
   const pool = createPool(config, { size: POOL, queueLimit: 1000, timeoutMs: 10000 });
-  const store = new CourseStore(pool, 10000);
+  // Coalescing off: one SELECT and one single-row INSERT per view, exactly what the PHP page runs.
+  const store = new CourseStore(pool, 10000, false);
   const latencies: number[] = [];
   let counter = 0;
   const until = Date.now() + STAGE_S * 1000;
