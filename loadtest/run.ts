@@ -45,6 +45,8 @@ export function buildProgram(): Command {
     .option('--max-error-rate <share>', 'highest share of failed requests, 0.01 = 1% (409 is not a failure; 503 is)', Number, 0.01)
     .option('--mix <read:write>', `read:write mix for register/rush/soak: ${NAMED_MIXES.join(', ')}`, '50:50')
     .option('--students <n>', 'students the seed created (ids 1..N; rushhour seed --students N)', positive('--students'), 500)
+    .option('--hot-courses <n>', 'register/rush/soak: how many courses are popular (the first ones GET /api/courses lists)', positive('--hot-courses'), 3)
+    .option('--hot-share <share>', 'register/rush/soak: share of registrations that go to the popular courses (0..1)', Number, 0.5)
     .option('--max-vus <n>', 'upper bound on k6 virtual users (default twice the peak, 20..5000)', positive('--max-vus'))
     .option('--request-timeout <duration>', 'per-request timeout', '10s')
     .option('--k6 <path>', 'k6 binary (default ~/go/bin/k6, then PATH)')
@@ -53,7 +55,7 @@ export function buildProgram(): Command {
 
 interface CliOptions {
   target: string[]; peak?: number; duration?: string; out?: string; p95: number; maxErrorRate: number; mix: string;
-  students: number; maxVus?: number; requestTimeout: string; k6?: string; quiet?: boolean;
+  students: number; hotCourses: number; hotShare: number; maxVus?: number; requestTimeout: string; k6?: string; quiet?: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -76,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       scenario: scenario as ScenarioName, targets: opts.target, peak: opts.peak, duration: opts.duration, outDir: opts.out,
       p95Ms: opts.p95, maxErrorRate: opts.maxErrorRate, mix: opts.mix, students: opts.students, maxVUs: opts.maxVus,
       requestTimeout: opts.requestTimeout, k6Path: opts.k6, echo: !opts.quiet, signal: controller.signal,
+      hotCourses: opts.hotCourses, hotShare: opts.hotShare,
     });
     console.log(`\n${result.summaryText}\n`);
     console.log(`summary: ${result.files.summaryText}\njson:    ${result.files.summaryJson}\nchart:   ${result.files.chartHtml}`);

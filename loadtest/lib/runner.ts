@@ -31,6 +31,10 @@ export interface LoadTestOptions {
   readonly mix?: string;
   /** Seeded students (ids 1..N, as `rushhour seed --students N` creates them). @default 500 */
   readonly students?: number;
+  /** How many courses are popular (the first ones `GET /api/courses` lists): seat contention. @default 3 */
+  readonly hotCourses?: number;
+  /** Share of registrations that go to the popular courses, 0..1. @default 0.5 */
+  readonly hotShare?: number;
   /** Upper bound on k6 virtual users. @default twice the peak, 20 to 5000 */
   readonly maxVUs?: number;
   /** Per-request timeout. @default '10s' */
@@ -119,6 +123,12 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
   if (options.students !== undefined && !(Number.isInteger(options.students) && options.students >= 1)) {
     throw new Error(`students ${options.students} must be a positive integer (the N of rushhour seed --students N)`);
   }
+  if (options.hotCourses !== undefined && !(Number.isInteger(options.hotCourses) && options.hotCourses >= 0)) {
+    throw new Error(`hotCourses ${options.hotCourses} must be a whole number of courses (0 for no popular courses)`);
+  }
+  if (options.hotShare !== undefined && !(options.hotShare >= 0 && options.hotShare <= 1)) {
+    throw new Error(`hotShare ${options.hotShare} must be between 0 and 1 (0.5 = half the registrations go to the popular courses)`);
+  }
   const k6 = findK6(options.k6Path);
 
   const dir = path.resolve(options.outDir ?? path.join('.rushhour', 'loadtest', `${options.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
@@ -144,6 +154,8 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     ...(options.mix ? { MIX: options.mix } : {}),
     ...(options.students ? { STUDENTS: String(options.students) } : {}),
     ...(options.requestTimeout ? { REQUEST_TIMEOUT: options.requestTimeout } : {}),
+    ...(options.hotCourses !== undefined ? { HOT_COURSES: String(options.hotCourses) } : {}),
+    ...(options.hotShare !== undefined ? { HOT_SHARE: String(options.hotShare) } : {}),
     ...options.extraEnv,
   };
   const args = [

@@ -15,6 +15,8 @@ import { LocalDeployment, startDeployment } from './support';
 let dep: LocalDeployment;
 /** Students the seed creates; the scenarios pick ids 1..STUDENTS (an id the seed did not create answers 404). */
 const STUDENTS = 300;
+/** The runs that must pass test the scripts, not this shared machine's speed: a p95 limit no loopback run misses. */
+const P95_MS = 5000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-loadtest-'));
 const out = (name: string) => path.join(tmp, name);
 
@@ -29,7 +31,7 @@ afterAll(async () => {
 
 test('browse: list and detail pages at a climbing rate, every answer 200, one access row per list view', async () => {
   const accessBefore = dep.count('SELECT COUNT(*) FROM access_log');
-  const r = await runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], peak: 20, duration: '5s', outDir: out('browse') });
+  const r = await runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], peak: 20, duration: '5s', p95Ms: P95_MS, outDir: out('browse') });
   expect(r.failures).toEqual([]);
   expect(r.passed).toBe(true);
   expect(r.k6ExitCode).toBe(0);
@@ -42,7 +44,7 @@ test('browse: list and detail pages at a climbing rate, every answer 200, one ac
   expect(a.oversoldCourses).toBe(0);
   expect(r.oversold).toEqual({ checkedCourses: 43, courses: [] });
   expect(r.thresholds.map((t) => `${t.metric} ${t.threshold} ${t.ok}`)).toEqual([
-    'http_req_duration p(95)<500 true', 'http_req_failed rate<0.01 true', 'oversold_check_failed count<1 true', 'oversold_courses count<1 true',
+    'http_req_duration p(95)<5000 true', 'http_req_failed rate<0.01 true', 'oversold_check_failed count<1 true', 'oversold_courses count<1 true',
   ]);
   for (const f of [r.files.summaryText, r.files.summaryJson, r.files.chartHtml]) expect(fs.statSync(f).size).toBeGreaterThan(100);
   expect(fs.readFileSync(r.files.chartHtml, 'utf8')).toContain('<polyline');
@@ -55,8 +57,8 @@ test('register: seat contention fills the popular course exactly, 409 counts as 
   dep.db.sql(`UPDATE courses SET seats = 5 WHERE id = ${hot.id}`, 'course_selection');
   const before = dep.count('SELECT COUNT(*) FROM registrations');
   const r = await runLoadTest({
-    scenario: 'register', targets: [dep.urls[0]], peak: 30, duration: '5s', mix: '50:50', students: STUDENTS,
-    extraEnv: { HOT_COURSES: '1', HOT_SHARE: '0.8' }, outDir: out('register'),
+    scenario: 'register', targets: [dep.urls[0]], peak: 30, duration: '5s', mix: '50:50', students: STUDENTS, p95Ms: P95_MS,
+    hotCourses: 1, hotShare: 0.8, outDir: out('register'),
   });
   expect(r.failures).toEqual([]);
   const a = r.analysis;
@@ -71,7 +73,7 @@ test('register: seat contention fills the popular course exactly, 409 counts as 
 
 test('rush: ramps up and back across two weighted targets; the heavier one gets about its share', async () => {
   const r = await runLoadTest({
-    scenario: 'rush', targets: [`${dep.urls[0]}=3`, `${dep.urls[1]}=1`], peak: 30, duration: '8s', mix: '60:40', students: STUDENTS, outDir: out('rush'),
+    scenario: 'rush', targets: [`${dep.urls[0]}=3`, `${dep.urls[1]}=1`], peak: 30, duration: '8s', mix: '60:40', students: STUDENTS, p95Ms: P95_MS, outDir: out('rush'),
   });
   expect(r.failures).toEqual([]);
   const a = r.analysis;
@@ -88,7 +90,7 @@ test('rush: ramps up and back across two weighted targets; the heavier one gets 
 });
 
 test('soak: a steady rate with registrations and drops (404 for a drop not held is an answer)', async () => {
-  const r = await runLoadTest({ scenario: 'soak', targets: [dep.urls[1]], peak: 15, duration: '4s', mix: '20:80', students: STUDENTS, outDir: out('soak') });
+  const r = await runLoadTest({ scenario: 'soak', targets: [dep.urls[1]], peak: 15, duration: '4s', mix: '20:80', students: STUDENTS, p95Ms: P95_MS, outDir: out('soak') });
   expect(r.failures).toEqual([]);
   expect(r.analysis.byName['api: drop'].requests).toBeGreaterThan(0);
   expect(r.analysis.byName['api: register'].requests).toBeGreaterThan(0);
@@ -164,6 +166,7 @@ test('a target where nothing listens: the run fails and says why (no course list
 test('bad input is refused before k6 starts, with a message that says what to change', async () => {
   await expect(runLoadTest({ scenario: 'rush', targets: ['127.0.0.1:8080'], outDir: out('bad') })).rejects.toThrow(/not an http\(s\) base URL/);
   await expect(runLoadTest({ scenario: 'rush', targets: [dep.urls[0]], duration: '3s', outDir: out('bad') })).rejects.toThrow(/too short/);
+  await expect(runLoadTest({ scenario: 'register', targets: [dep.urls[0]], hotShare: 2 })).rejects.toThrow(/between 0 and 1/);
   await expect(runLoadTest({ scenario: 'nope' as never, targets: [dep.urls[0]] })).rejects.toThrow(/choose one of browse, register, rush, soak/);
   await expect(runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], k6Path: '/nonexistent/k6' }))
     .rejects.toThrow(/go install go.k6.io\/k6@v1.4.2/);
