@@ -76,6 +76,8 @@ export interface LoadTestResult {
   readonly k6ExitCode: number;
   readonly thresholds: ThresholdResult[];
   readonly analysis: K6Analysis;
+  /** The planned arrival rate (requests/s) when p95 first broke the threshold; undefined when it never did. */
+  readonly breakingArrivalRate?: number;
   /** Checked by this runner through `GET /api/courses` on every target after k6 ended. */
   readonly oversold: { readonly checkedCourses: number; readonly courses: OversoldCourse[]; readonly error?: string };
   readonly summaryText: string;
@@ -185,9 +187,11 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
   if (oversold.error) failures.push(`oversold check failed: ${oversold.error}`);
   for (const c of oversold.courses) failures.push(`OVERSOLD: course ${c.id} (${c.code}) has ${c.taken} registrations for ${c.seats} seats`);
 
+  const bp = analysis.breakingPoint;
   const base = {
     passed: failures.length === 0, failures, scenario: options.scenario, targets, plan, p95ThresholdMs: p95Ms, maxErrorRate,
     k6ExitCode, thresholds, analysis, oversold,
+    ...(bp ? { breakingArrivalRate: Math.round(plannedRateAt(plan, Math.max(0, bp.atSecond - 0.5)) * 10) / 10 } : {}),
   };
   const lines = formatSummary(base);
   const result: LoadTestResult = { ...base, summaryText: lines.join('\n'), files };
@@ -292,7 +296,8 @@ export function formatSummary(r: Omit<LoadTestResult, 'summaryText' | 'files'>):
     `answers: ${statuses.join(', ') || 'none'}`,
     `errors: ${(a.errorRate * 100).toFixed(2)}% (threshold < ${(r.maxErrorRate * 100).toFixed(2)}%)${errors.length ? ` — ${errors.join(', ')}` : ''}; 503 overload: ${n(a.overloaded)}`,
     a.breakingPoint
-      ? `p95 first broke ${r.p95ThresholdMs} ms ${a.breakingPoint.atSecond} s in, at ${n(a.breakingPoint.requestsPerSecond)} requests/s (p95 ${ms(a.breakingPoint.p95Ms)} over 5 s)`
+      ? `p95 first broke ${r.p95ThresholdMs} ms ${a.breakingPoint.atSecond} s in, at ${n(a.breakingPoint.requestsPerSecond)} requests/s reached` +
+        `${r.breakingArrivalRate !== undefined ? ` (planned arrivals ${n(r.breakingArrivalRate)}/s)` : ''}; p95 ${ms(a.breakingPoint.p95Ms)} over the last 5 s`
       : `p95 stayed under ${r.p95ThresholdMs} ms at every rate reached (5 s windows)`,
     ...(a.droppedIterations > 0 ? [`dropped arrivals: ${n(a.droppedIterations)} (every k6 VU was busy: the target is too slow, or raise --max-vus)`] : []),
     ...(r.targets.length > 1 ? [`by target: ${Object.entries(a.byTarget).map(([t, g]) => `${t} ${n(g.requests)} req, ${n(g.failed)} failed, p95 ${ms(g.p95)}`).join('; ')}`] : []),

@@ -295,8 +295,10 @@ function timelinePoint(b: Bucket, t: number): TimelinePoint {
 export interface BreakingPoint {
   /** Seconds since the start of the run when the window ended. */
   readonly atSecond: number;
-  /** Requests per second reached over the window. */
+  /** Requests per second reached in the window's last second: the rate at that moment. */
   readonly requestsPerSecond: number;
+  /** Requests per second averaged over the window. */
+  readonly windowRequestsPerSecond: number;
   /** p95 over the window, ms. */
   readonly p95Ms: number;
 }
@@ -317,7 +319,10 @@ export function findBreakingPoint(latencyMsPerSecond: readonly (readonly number[
     if (window.length === 0 || window.length < need) continue;
     const p95 = percentile(sortedCopy(window), 95);
     if (p95 >= p95ThresholdMs) {
-      return { atSecond: end, requestsPerSecond: round(window.length / (end - start), 2), p95Ms: round(p95) };
+      return {
+        atSecond: end, requestsPerSecond: latencyMsPerSecond[end - 1].length,
+        windowRequestsPerSecond: round(window.length / (end - start), 2), p95Ms: round(p95),
+      };
     }
   }
   return undefined;

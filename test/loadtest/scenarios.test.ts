@@ -107,7 +107,7 @@ test('an impossible p95 threshold fails the run: npm run loadtest exits 1 and sa
   });
   expect(res.status).toBe(1);
   expect(res.stdout).toContain('result: FAILED — threshold crossed: http_req_duration p(95)<0.001');
-  expect(res.stdout).toMatch(/p95 first broke 0\.001 ms \d+ s in, at [\d.]+ requests\/s/);
+  expect(res.stdout).toMatch(/p95 first broke 0\.001 ms \d+ s in, at [\d.]+ requests\/s reached \(planned arrivals [\d.]+\/s\)/);
   const json = JSON.parse(fs.readFileSync(out('p95/summary.json'), 'utf8'));
   expect(json.passed).toBe(false);
   expect(json.k6ExitCode).toBe(99);

@@ -86,7 +86,8 @@ describe('findBreakingPoint', () => {
     const bp = findBreakingPoint(seconds, 200)!;
     // Window [8, 13): 90+100+110+120 fast, 130 slow of 550 → p95 slow; window [7, 12) has none slow.
     expect(bp.atSecond).toBe(13);
-    expect(bp.requestsPerSecond).toBe((90 + 100 + 110 + 120 + 130) / 5);
+    expect(bp.requestsPerSecond).toBe(130);
+    expect(bp.windowRequestsPerSecond).toBe((90 + 100 + 110 + 120 + 130) / 5);
     expect(bp.p95Ms).toBe(300);
   });
 
