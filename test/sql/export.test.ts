@@ -10,7 +10,7 @@ import { handler, s3Store } from '../../lambda/export-db';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { bufferDumpSource } from '../../src/sql/dump-source';
-import { exportSlice, ExportStore, quoteString, readExportManifest, readExportParts, stripDefiner } from '../../src/sql/export';
+import { exportSlice, ExportStore, keysetAfter, quoteString, readExportManifest, readExportParts, stripDefiner } from '../../src/sql/export';
 import { importDump } from '../../src/sql/importer';
 import { buildExportFixture, fixtureChecksums, fixtureObjects } from './export-fixture';
 
@@ -47,6 +47,9 @@ afterAll(async () => {
 test('escaping: quotes, backslashes, NUL, newlines, Ctrl-Z', () => {
   expect(quoteString("a'b\\c\0d\ne\rf\x1ag\"")).toBe("'a\\'b\\\\c\\0d\\ne\\rf\\Zg\\\"'");
   expect(stripDefiner('CREATE DEFINER=`admin`@`%` TRIGGER t')).toBe('CREATE TRIGGER t');
+  // Composite keys: a range on the leading column plus the exact "after" condition.
+  expect(keysetAfter(['`a`', '`b`'], ['1', "'x'"])).toBe("`a` >= 1 AND ((`a` > 1) OR (`a` = 1 AND `b` > 'x'))");
+  expect(keysetAfter(['`id`'], ['7'])).toBe('`id` > 7');
   expect(stripDefiner("CREATE ALGORITHM=UNDEFINED DEFINER='a'@'localhost' SQL SECURITY DEFINER VIEW v")).toBe('CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW v');
 });
 
