@@ -63,6 +63,9 @@ export function createPool(db: DbConfig, opts: PoolOptions): mysql.Pool {
     connectionLimit: opts.size, maxIdle: opts.size, idleTimeout: 60000, queueLimit: opts.queueLimit,
     waitForConnections: true, connectTimeout: Math.min(opts.timeoutMs, 5000), enableKeepAlive: true,
     keepAliveInitialDelay: 10000, charset: 'utf8mb4_unicode_ci', supportBigNumbers: true, dateStrings: true,
+    // Lets a registration send BEGIN+UPDATE and INSERT+COMMIT as two round trips. Every statement
+    // is a constant with ? placeholders (values escaped by mysql2), so no input can add a statement.
+    multipleStatements: true,
   });
 }
 
@@ -204,8 +207,8 @@ export const SQL = {
   listCourses: 'SELECT id, code, title, seats, taken FROM courses ORDER BY code',
   recordView: 'INSERT INTO access_log (page) VALUES (?)',
   courseDetail: 'SELECT id, code, title, seats, taken, teacher, description FROM courses WHERE id = ?',
-  takeSeat: 'UPDATE courses SET taken = taken + 1 WHERE id = ? AND taken < seats',
-  insertRegistration: 'INSERT INTO registrations (student_id, course_id) VALUES (?, ?)',
+  beginTakeSeat: 'START TRANSACTION; UPDATE courses SET taken = taken + 1 WHERE id = ? AND taken < seats',
+  insertRegistrationCommit: 'INSERT INTO registrations (student_id, course_id) VALUES (?, ?); COMMIT',
   deleteRegistration: 'DELETE FROM registrations WHERE student_id = ? AND course_id = ?',
   freeSeat: 'UPDATE courses SET taken = taken - 1 WHERE id = ? AND taken > 0',
   courseExists: 'SELECT 1 FROM courses WHERE id = ?',
@@ -262,24 +265,25 @@ export class CourseStore {
    * UPDATE and a ROLLBACK, no more.
    */
   async register(studentId: number, courseId: number): Promise<RegisterResult> {
+    // Two round trips on the success path: BEGIN+UPDATE, then INSERT+COMMIT. When the INSERT fails
+    // the server skips the COMMIT, and the ROLLBACK below gives the seat back.
     return this.tx(async (conn) => {
-      const [upd] = await conn.execute<mysql.ResultSetHeader>({ sql: SQL.takeSeat, timeout: this.timeoutMs }, [courseId]);
-      if (upd.affectedRows === 0) {
+      const [begin] = await conn.query<mysql.ResultSetHeader[]>({ sql: SQL.beginTakeSeat, timeout: this.timeoutMs }, [courseId]);
+      if (begin[1].affectedRows === 0) {
         await conn.query('ROLLBACK');
         const [exists] = await conn.execute<Row[]>({ sql: SQL.courseExists, timeout: this.timeoutMs }, [courseId]);
         return exists.length ? 'full' : 'no-such-course';
       }
       try {
-        await conn.execute({ sql: SQL.insertRegistration, timeout: this.timeoutMs }, [studentId, courseId]);
+        await conn.query({ sql: SQL.insertRegistrationCommit, timeout: this.timeoutMs }, [studentId, courseId]);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === 'ER_DUP_ENTRY') { await conn.query('ROLLBACK'); return 'duplicate'; }
         if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_NO_REFERENCED_ROW') { await conn.query('ROLLBACK'); return 'no-such-student'; }
         throw err;
       }
-      await conn.query('COMMIT');
       return 'registered';
-    });
+    }, false);
   }
 
   async drop(studentId: number, courseId: number): Promise<DropResult> {
@@ -317,12 +321,12 @@ export class CourseStore {
   }
 
   /** Runs `work` in a transaction; retries once on deadlock; a broken connection is destroyed, not returned. */
-  private async tx<T>(work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  private async tx<T>(work: (conn: mysql.PoolConnection) => Promise<T>, begin = true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let conn: mysql.PoolConnection | undefined;
       try {
         conn = await this.acquire();
-        await conn.query('START TRANSACTION');
+        if (begin) await conn.query('START TRANSACTION');
         const result = await work(conn);
         conn.release();
         return result;

@@ -50,7 +50,6 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     // Keep-alive connections that sit idle are closed on shutdown; busy ones finish first.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    disableRequestLogging: true,
     bodyLimit: 16 * 1024,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });

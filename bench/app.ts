@@ -64,6 +64,7 @@ async function main(): Promise<void> {
   const scriptPath = path.join(work, 'bench.js');
   fs.writeFileSync(scriptPath, K6_SCRIPT);
   const started: Array<() => Promise<void>> = [];
+  const loadAtStart = os.loadavg()[0];
   try {
     const db = await startMariaDb();
     started.push(() => db.stop());
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
     console.log('\n| target | highest rate with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|');
     for (const [name, rate, note] of rows) console.log(`| ${name} | ${rate ?? '-'} | ${note} |`);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
+    console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores (other sessions share this machine)`);
     console.log(`\napp / PHP, course list:               ${ratio(appList?.rate, phpList?.rate)}x  (target >= 2)`);
     console.log(`app / DB direct, course list:         ${ratio(appList?.rate, dbList.rate)}  (target >= 0.60)`);
     console.log(`app without coalescing / PHP:         ${ratio(plainList?.rate, phpList?.rate)}x`);
