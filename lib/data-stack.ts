@@ -33,13 +33,15 @@ export class DataStack extends Stack {
   /** Access logs of the load balancers and of the export bucket. */
   readonly logsBucket: s3.Bucket;
   readonly ssmPrefix: string;
+  private readonly zones: string[];
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.zones = availabilityZonesFor(config);
     this.ssmPrefix = ssmPrefixFor(config.siteName);
 
-    this.network = new Network(this, 'Network', { availabilityZones: availabilityZonesFor(config), natGateways: config.network.natGateways });
+    this.network = new Network(this, 'Network', { availabilityZones: this.zones, natGateways: config.network.natGateways });
     const vpc = this.network.vpc;
 
     this.logsBucket = new s3.Bucket(this, 'LogsBucket', {
@@ -90,5 +92,13 @@ export class DataStack extends Stack {
     new CfnOutput(this, 'SsmPrefix', { value: this.ssmPrefix, description: 'DB config parameters written by the import' });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });
+  }
+
+  /**
+   * The configured zones. Vpc checks explicit zones against this property, which for a stack with a fixed
+   * account would otherwise be a context lookup (an AWS call at synth).
+   */
+  override get availabilityZones(): string[] {
+    return this.zones;
   }
 }

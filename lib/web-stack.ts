@@ -27,7 +27,7 @@ export class WebStack extends Stack {
   readonly dashboard: RushDashboard;
   readonly dns?: WeightedDns;
 
-  constructor(scope: Construct, id: string, props: WebStackProps) {
+  constructor(scope: Construct, id: string, private readonly props: WebStackProps) {
     super(scope, id, props);
     const { config, data } = props;
     const a = config.autoScaling;
@@ -104,5 +104,10 @@ export class WebStack extends Stack {
     this.tiers.forEach((t, k) => new CfnOutput(this, `LoadBalancer${k + 1}DnsName`, { value: t.loadBalancer.loadBalancerDnsName }));
     this.tiers.forEach((t, k) => new CfnOutput(this, `AutoScalingGroup${k + 1}Name`, { value: t.autoScalingGroup.autoScalingGroupName }));
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url });
+  }
+
+  /** The data stack's zones: no context lookup for a stack with a fixed account. */
+  override get availabilityZones(): string[] {
+    return this.props.data.availabilityZones;
   }
 }

@@ -45,6 +45,8 @@ export class Network extends Construct {
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       flowLogs: { Rejected: { trafficType: ec2.FlowLogTrafficType.REJECT } },
     });
+    acknowledge(this.vpc, 'CloudFormation-Validate::W3010',
+      'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.');
     this.webInstancesNeedPublicIp = natGateways === 0;
     this.webSubnets = natGateways > 0 ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : { subnetType: ec2.SubnetType.PUBLIC };
 

@@ -45,7 +45,10 @@ export class WebBundle extends Construct {
       // Deterministic esbuild output: the asset hash changes only when the app does.
       file = path.join(PROJECT_ROOT, '.rushhour', 'bundle', 'reference-app.js');
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      bundleReferenceApp(file);
+      // Build aside and rename into place: parallel synths (test workers) never read a half-written file.
+      const partial = `${file}.${process.pid}.partial.js`;
+      bundleReferenceApp(partial);
+      fs.renameSync(partial, file);
       kind = 'node-single-file';
     }
     this.asset = new s3assets.Asset(this, 'Asset', { path: file });

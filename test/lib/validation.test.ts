@@ -23,11 +23,12 @@ test('cdk-nag AwsSolutions and the default CloudFormation rules report nothing u
   }
 });
 
-test('the variant with HTTPS, NAT, multi-AZ, 2 balancers and a tarball site is nag-clean too', () => {
+test('a variant with a fixed account, HTTPS, NAT, multi-AZ, 2 balancers and a tarball site is nag-clean and needs no lookup', () => {
   const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rushhour-site-'));
   const tarball = path.join(dir, 'site.tar.gz');
   require('node:child_process').execFileSync('tar', ['-czf', tarball, '-C', dir, '--files-from', '/dev/null']);
   const s = synth(configWith((c) => {
+    c.account = '123456789012';
     c.certificateArn = 'arn:aws:acm:ap-east-1:123456789012:certificate/abcd-1234';
     c.network = { maxAzs: 2, natGateways: 1 };
     c.database = { ...c.database, multiAz: true };
@@ -35,6 +36,9 @@ test('the variant with HTTPS, NAT, multi-AZ, 2 balancers and a tarball site is n
     c.web = { bundlePath: tarball, startCommand: 'node server.js', port: 3000, healthCheckPath: '/up' };
   }));
   for (const p of report(s.assembly.directory).pluginReports) expect(p.violations).toEqual([]);
+  // A fixed account and region still needs no context lookup (AZs are named, the AMI is an SSM parameter).
+  expect(s.assembly.manifest.missing ?? []).toEqual([]);
+  expect(s.data.network.vpc.availabilityZones).toEqual(['ap-east-1a', 'ap-east-1b']);
 });
 
 test('the check is wired into the app: one unacknowledged finding stops the synth', () => {
