@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { ExportEvent, ExportResponse } from '../../../lambda/export-db';
+import { ExportEvent, ExportResponse, handler as exportHandler, s3Store } from '../../../lambda/export-db';
 import { readExportManifest, readExportParts } from '../../sql/export';
 import { addOriginOptions, diffStats, OriginOptions, originClient, originTableStats, sshTarget, TableStat } from '../../ssh/origin';
 import { progress } from '../../ssh/progress';
@@ -34,8 +34,7 @@ export function lambdaInvoker(functionName: string): ExportInvoker {
 export function localInvoker(): ExportInvoker {
   return {
     async invoke(event) {
-      const { handler } = await import('../../../lambda/export-db');
-      return handler(event, {});
+      return exportHandler(event, {});
     },
   };
 }
@@ -136,7 +135,6 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
   // 2. Download and verify every part; keep the cloud's checksums from the manifest.
   const exportFile = path.join(outDir, `${o.database}.export-${exported.exportId}.sql.gz`);
   const downloaded = await op.step('download', async () => {
-    const { s3Store } = await import('../../../lambda/export-db');
     const store = s3Store(o.s3 ?? new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) }), String(exported.bucket));
     const manifest = (await readExportManifest(store, String(exported.exportId)))!;
     const tmp = `${exportFile}.part`;
@@ -227,7 +225,7 @@ export function register(program: Command): void {
   addOriginOptions(program.command('sync-back'))
     .description('After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it by CHECKSUM TABLE')
     .requiredOption('--database <name>', 'database on the origin')
-    .requiredOption('--site <siteName>', 'the deployment (stack rushhour-<site>-data has the export function)')
+    .option('--site <siteName>', 'the deployment: stack rushhour-<site>-data has the export function (not needed with --export-function or --local-export)')
     .option('--pulled <file>', 'the <db>.checksums.json written by pull-db (default: the last pull in the state file)')
     .option('--export-function <name>', 'export function name (default: the stack output ExportFunctionName)')
     .option('--local-export', 'run the export handler in this process instead of invoking the Lambda (rehearsal; uses EXPORT_BUCKET, MASTER_SECRET_ARN, DATABASE_NAME, AWS_ENDPOINT_URL)')
@@ -241,6 +239,7 @@ export function register(program: Command): void {
       let invoker: ExportInvoker;
       if (opts.localExport) invoker = localInvoker();
       else {
+        if (!opts.exportFunction && !opts.site) throw new Error('pass --site <siteName> (to find the export function in the stack outputs) or --export-function <name>');
         const fn = opts.exportFunction ?? (await stackOutputs(stackNames(opts.site).data)).ExportFunctionName;
         if (!fn) throw new Error(`stack ${stackNames(opts.site).data} has no output ExportFunctionName: is the data stack deployed?`);
         invoker = lambdaInvoker(fn);
