@@ -25,9 +25,13 @@ describe('network', () => {
     const names = endpoints.map((e) => JSON.stringify(e.ServiceName));
     expect(names.filter((n) => n.includes('.s3'))).toHaveLength(1);
     expect(endpoints.find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!.VpcEndpointType).toBe('Gateway');
+    // The isolated subnets (database, Lambdas) reach S3 through the gateway endpoint's routes.
+    const s3Routes = endpoints.find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!.RouteTableIds.map((r: { Ref: string }) => r.Ref);
+    expect(s3Routes.filter((r: string) => r.startsWith('NetworkVpcIsolatedSubnet'))).toHaveLength(2);
     for (const svc of ['secretsmanager', 'ssm']) {
       const e = endpoints.find((x) => JSON.stringify(x.ServiceName).endsWith(`.${svc}"`));
       expect(e).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+      for (const subnet of e!.SubnetIds) expect(subnet.Ref).toMatch(/^NetworkVpcIsolatedSubnet/);
     }
   });
 
