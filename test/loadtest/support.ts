@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { DbConfig, DEFAULT_LIMITS } from '../../app/config';
 import { createPool, seed } from '../../app/db';
 import { runServer, RunningApp } from '../../app/main';
@@ -40,11 +41,13 @@ export async function startDeployment(opts: { apps?: number; courses?: number; s
       stop: async () => {
         for (const a of apps) await a.close();
         await db.stop();
+        fs.rmSync(db.dir, { recursive: true, force: true }); // ~120 MB of datadir per run otherwise stays in /tmp
       },
     };
   } catch (err) {
     for (const a of apps) await a.close().catch(() => undefined);
     await db.stop();
+    fs.rmSync(db.dir, { recursive: true, force: true });
     throw err;
   }
 }
