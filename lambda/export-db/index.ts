@@ -58,7 +58,6 @@ export async function handler(event: ExportEvent = {}, context: LambdaContext = 
   const secretArn = required('MASTER_SECRET_ARN');
   const database = required('DATABASE_NAME');
   const exportId = event.exportId ?? `export-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  // A local endpoint (moto in the rehearsal) serves buckets by path, not by DNS name.
   // Leave two minutes for the last batch, the upload and the manifest.
   const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60 * 1000;
   const timeBudgetMs = Number(process.env.RUSHHOUR_TIME_BUDGET_MS) || Math.max(10000, remaining - 120000);
@@ -74,6 +73,7 @@ export async function handler(event: ExportEvent = {}, context: LambdaContext = 
   });
   try {
     const result = await exportSlice({
+      // A local endpoint (moto in the rehearsal) serves buckets by path, not by DNS name.
       connection, store: s3Store(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) }), bucket), database, exportId, timeBudgetMs,
       log: (m) => console.log(m),
     });

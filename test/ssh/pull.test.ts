@@ -190,3 +190,15 @@ test('an encrypted identity needs its passphrase from a file or the environment,
   fs.writeFileSync(file, 'wrong\n');
   await expect(SshSession.connect(sshTarget({ ...base, identityPassphraseFile: file }))).rejects.toThrow(/cannot use the SSH identity/);
 });
+
+test('pull-db fails when the origin is written to during the pull, and cleans up on the origin', async () => {
+  // A mysqldump that lets a "student" register while it dumps.
+  const wrapper = path.join(work, 'mysqldump-with-writer');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nmariadb --no-defaults --socket='${origin.socket}' -uroot -e "INSERT INTO courses.registration (student, course) VALUES (99, 2)"\nexec mysqldump "$@"\n`, { mode: 0o755 });
+  const stateFile = path.join(work, 'changing-state.json');
+  await expect(pullDb({ ...originOpts(), mysqldumpBin: wrapper, database: 'courses', out: path.join(work, 'changing'), stateFile }))
+    .rejects.toThrow(/the origin changed while it was dumped \(tables course, registration\).*Stop the site's writers/);
+  expect(fs.existsSync(path.join(work, 'changing', 'courses.checksums.json'))).toBe(false);
+  const op = new StateFile(stateFile).list('pull-db:')[0];
+  expect(op.steps.dump).toBeUndefined(); // the next run starts over
+});

@@ -120,6 +120,7 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
     const changed = diffStats(before.tables, after);
     if (changed.length > 0) {
       state.update(op.key, (s) => { delete s.steps['checksums-before']; delete s.steps.dump; delete s.steps['remote-temp']; });
+      await session.run(`rm -rf ${shq(remoteDir)}`, 'removing the origin\'s temp dump');
       throw new Error(`the origin changed while it was dumped (tables ${changed.join(', ')}): the dump is consistent, but the recorded `
         + 'checksums would not match it. Stop the site\'s writers (maintenance mode) and rerun pull-db.');
     }
