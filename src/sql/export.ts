@@ -268,7 +268,8 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
         if (cursor.lastKey) sql += ` WHERE ${keysetAfter(keyCols, cursor.lastKey)}`;
         sql += ` ORDER BY ${keyCols.join(', ')} LIMIT ${batchRows}`;
       }
-      const [result] = await c.query<RowDataPacket[]>({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() });
+      // typeCast false: every value as the server's bytes (NULL as null), formatted by column type below.
+      const [result] = await c.query<RowDataPacket[]>({ sql, rowsAsArray: true, typeCast: false });
       const batch = result as unknown as Array<Array<Buffer | null>>;
       let insert = '';
       const head = `INSERT INTO ${quoteIdent(t.name)} (${cols}) VALUES `;

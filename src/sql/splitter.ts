@@ -77,15 +77,8 @@ export class StatementSplitter {
     const dlen = delim.length;
     let line = this.line;
 
-    const need = (k: number) => i + k > n && !final; // true: wait for more bytes before deciding
-    const emit = (endExclusive: number, after: number) => {
-      this.pieces.push(buf.subarray(seg, endExclusive));
-      const sql = trimEnd(this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
-      if (sql.length) out.push({ sql: Buffer.from(sql), startOffset: this.stmtStart, endOffset: this.base + after, line: this.stmtLine });
-      this.pieces = [];
-      this.stmtStart = -1;
-      seg = after;
-    };
+    // Lookahead checks are written inline as `(i + k > n && !final)`: "wait for more bytes before deciding".
+    // A closure over `i` would make V8 keep `i` in a heap context and slow the byte loop several times.
 
     scan: while (i < n) {
       const b = buf[i];
@@ -95,18 +88,18 @@ export class StatementSplitter {
           if (SPACE(b)) { i++; continue; }
           if (b === 0x23) { state = S.StartLineComment; i++; continue; } // '#'
           if (b === 0x2d) { // "-- "
-            if (need(3)) break scan;
+            if ((i + 3 > n && !final)) break scan;
             if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.StartLineComment; i += 2; continue; }
           }
           if (b === 0x2f) { // "/*"
-            if (need(13)) break scan;
+            if ((i + 13 > n && !final)) break scan;
             if (buf[i + 1] === 0x2a) {
               if (isClientCommandComment(buf, i)) { state = S.ClientComment; this.stmtStart = this.base + i; this.stmtLine = line; i += 2; continue; }
               if (buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.StartBlockComment; this.openedAt = this.base + i; i += 2; continue; }
             }
           }
           if (b === 0x44 || b === 0x64) { // DELIMITER at the start of a statement is a client command
-            if (need(DELIMITER_WORD.length + 1)) break scan;
+            if ((i + DELIMITER_WORD.length + 1 > n && !final)) break scan;
             const eol = isDelimiterWord(buf, i) ? buf.indexOf(0x0a, i) : -2;
             if (eol === -1 && !final) break scan;
             const lineEnd = eol < 0 ? n : eol;
@@ -135,14 +128,14 @@ export class StatementSplitter {
           continue;
         case S.StartBlockComment:
           if (b === 0x2a) {
-            if (need(2)) break scan;
+            if ((i + 2 > n && !final)) break scan;
             if (buf[i + 1] === 0x2f) { state = S.Start; i += 2; continue; }
           } else if (b === 0x0a) line++;
           i++;
           continue;
         case S.ClientComment:
           if (b === 0x2a) {
-            if (need(2)) break scan;
+            if ((i + 2 > n && !final)) break scan;
             if (buf[i + 1] === 0x2f) {
               i += 2;
               out.push({ sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)), startOffset: this.stmtStart, endOffset: this.base + i, line: this.stmtLine, clientCommand: true });
@@ -156,12 +149,13 @@ export class StatementSplitter {
         case S.Normal:
           if (b === d0) {
             if (dlen > 1) {
-              if (need(dlen)) break scan;
+              if ((i + dlen > n && !final)) break scan;
               let match = i + dlen <= n;
               for (let k = 1; match && k < dlen; k++) if (buf[i + k] !== delim[k]) match = false;
               if (!match) { i++; continue; }
             }
-            emit(i, i + dlen);
+            this.emit(buf, seg, i, i + dlen, out);
+            seg = i + dlen;
             i += dlen;
             state = S.Start;
             continue;
@@ -173,11 +167,11 @@ export class StatementSplitter {
             case 0x0a: line++; break;
             case 0x23: state = S.LineComment; break;
             case 0x2d:
-              if (need(3)) break scan;
+              if ((i + 3 > n && !final)) break scan;
               if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.LineComment; i++; }
               break;
             case 0x2f:
-              if (need(4)) break scan;
+              if ((i + 4 > n && !final)) break scan;
               // Executable comments (/*! and /*M!) are SQL to the server: the splitter reads their content as such.
               if (buf[i + 1] === 0x2a && buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.BlockComment; this.openedAt = this.base + i; i++; }
               break;
@@ -213,7 +207,7 @@ export class StatementSplitter {
           continue;
         case S.BlockComment:
           if (b === 0x2a) {
-            if (need(2)) break scan;
+            if ((i + 2 > n && !final)) break scan;
             if (buf[i + 1] === 0x2f) { state = S.Normal; i += 2; continue; }
           } else if (b === 0x0a) line++;
           i++;
@@ -232,7 +226,7 @@ export class StatementSplitter {
       if (state === S.ClientComment) {
         throw new DumpSyntaxError(`the dump ends inside a client command comment at offset ${this.stmtStart}: is the file truncated?`, this.stmtStart);
       }
-      if (this.stmtStart >= 0) emit(n, n);
+      if (this.stmtStart >= 0) this.emit(buf, seg, n, n, out);
       this.carry = Buffer.alloc(0);
       this.base += n;
     } else {
@@ -256,6 +250,15 @@ export class StatementSplitter {
     this.state = state;
     this.line = line;
     return out;
+  }
+
+  /** Completes the current statement with buf[seg, endExclusive); `after` is just past its delimiter. */
+  private emit(buf: Buffer, seg: number, endExclusive: number, after: number, out: DumpStatement[]): void {
+    this.pieces.push(buf.subarray(seg, endExclusive));
+    const sql = trimEnd(this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
+    if (sql.length) out.push({ sql: Buffer.from(sql), startOffset: this.stmtStart, endOffset: this.base + after, line: this.stmtLine });
+    this.pieces = [];
+    this.stmtStart = -1;
   }
 }
 

@@ -1,0 +1,116 @@
+/**
+ * bench/import: the import's code path (streamed splitter, RDS rewrites, batched transactions with
+ * progress records) against the `mariadb` command-line client, importing the same generated mysqldump
+ * (>= 200 MB) into the same MariaDB in one run. Prints the throughput of both and their ratio.
+ *
+ *   npx tsx bench/import.ts [--mb 200] [--rounds 2] [--gzip]
+ *
+ * The dump is generated here (seeded tables filled by SQL, then mysqldump) in a temp dir and removed
+ * at the end. Rounds alternate CLI / importer so a warmer cache does not favour one side.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { RDS_LIKE_MASTER_PRIVILEGES, startMariaDb, LocalMariaDb } from '../src/local/mariadb';
+import { fileDumpSource } from '../src/sql/dump-source';
+import { importDump } from '../src/sql/importer';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
+const TARGET_MB = arg('--mb', 200);
+const ROUNDS = arg('--rounds', 2);
+const GZIP = args.includes('--gzip');
+const PASSWORD = `bench-${process.pid}-${Date.now()}`;
+
+function generate(db: LocalMariaDb, dir: string): string {
+  // Roughly the shape of a course-selection database, scaled: many small rows plus some blobs and utf8mb4 text.
+  const students = Math.round((TARGET_MB * 1024 * 1024 * 0.75) / 150);
+  const registrations = students * 2;
+  const blobs = Math.round((TARGET_MB * 1024 * 1024 * 0.1) / 3000);
+  db.sql(`SET NAMES utf8mb4;
+    CREATE DATABASE origin CHARACTER SET utf8mb4;
+    USE origin;
+    CREATE TABLE courses (id INT PRIMARY KEY, code VARCHAR(16) NOT NULL UNIQUE, title VARCHAR(200) NOT NULL, seats INT NOT NULL, taken INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
+    CREATE TABLE students (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL, note VARCHAR(255), KEY (email)) ENGINE=InnoDB;
+    CREATE TABLE registrations (student_id INT NOT NULL, course_id INT NOT NULL, created_at DATETIME(3) NOT NULL, PRIMARY KEY (student_id, course_id), KEY (course_id)) ENGINE=InnoDB;
+    CREATE TABLE photos (id INT PRIMARY KEY, student_id INT NOT NULL, data MEDIUMBLOB NOT NULL) ENGINE=InnoDB;
+    INSERT INTO courses SELECT seq, CONCAT('C', seq), CONCAT('Course 選課 ', seq, ' 🎓'), 20 + seq % 100, 0 FROM seq_1_to_43;
+    INSERT INTO students SELECT seq, CONCAT('Student ', seq, ' Müller'), CONCAT('s', seq, '@example.edu'), CONCAT(MD5(seq), ' ', SHA1(seq), ' ; -- ''quoted'' 수강') FROM seq_1_to_${students};
+    INSERT INTO registrations SELECT 1 + (seq DIV 2), 1 + (seq * 7) % 43, '2026-09-01 08:00:00.000' + INTERVAL seq SECOND FROM seq_0_to_${registrations - 1};
+    INSERT INTO photos SELECT seq, seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM seq_1_to_${blobs};
+    DELIMITER ;;
+    CREATE TRIGGER reg_taken AFTER INSERT ON registrations FOR EACH ROW UPDATE courses SET taken = taken + 1 WHERE id = NEW.course_id;;
+    DELIMITER ;
+  `);
+  const file = path.join(dir, 'bench.sql');
+  execFileSync('bash', ['-c', `mysqldump ${db.clientArgs.join(' ')} --routines --triggers --events --single-transaction origin > ${file}`]);
+  return file;
+}
+
+function checksums(db: LocalMariaDb, database: string): string {
+  return db.sql(`CHECKSUM TABLE courses, students, registrations, photos`, database).replace(new RegExp(`${database}\\.`, 'g'), '');
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-bench-import-'));
+  const db = await startMariaDb({ dir: path.join(dir, 'db'), serverArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=512M'] });
+  try {
+    const privileges = RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, '');
+    db.sql(`CREATE USER 'master'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ${privileges} TO 'master'@'127.0.0.1';`);
+    // The CLI gets every privilege: it runs the dump unmodified, DEFINER clauses included (which need SUPER).
+    db.sql(`CREATE USER 'cli'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO 'cli'@'127.0.0.1';`);
+    let t = Date.now();
+    let file = generate(db, path.join(dir));
+    const plainSize = fs.statSync(file).size;
+    console.log(`generated a ${(plainSize / 1048576).toFixed(1)} MiB mysqldump in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    if (plainSize < 200 * 1024 * 1024 && TARGET_MB >= 200) throw new Error('the generated dump is smaller than 200 MiB: raise --mb');
+    if (GZIP) {
+      await pipeline(fs.createReadStream(file), zlib.createGzip({ level: 6 }), fs.createWriteStream(`${file}.gz`));
+      fs.rmSync(file);
+      file = `${file}.gz`;
+    }
+    const reference = checksums(db, 'origin');
+    db.sql('DROP DATABASE origin');
+
+    const results: Array<{ tool: string; seconds: number }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const tool of round % 2 ? ['mariadb CLI', 'importer'] : ['importer', 'mariadb CLI']) {
+        const database = `r${round}_${tool === 'importer' ? 'importer' : 'cli'}`;
+        db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
+        t = Date.now();
+        if (tool === 'importer') {
+          const res = await importDump({ source: fileDumpSource(file), dumpHash: 'bench', target: { host: db.host, port: db.port, user: 'master', password: PASSWORD, database } });
+          if (!res.complete) throw new Error('importer did not complete');
+        } else {
+          // The way an operator would: over TCP, streaming the file in (gunzip in a pipe for .gz).
+          const cmd = `${GZIP ? `gzip -dc '${file}'` : `cat '${file}'`} | mariadb --no-defaults -h127.0.0.1 -P${db.port} -ucli ${database}`;
+          await new Promise<void>((resolve, reject) => {
+            const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ['ignore', 'ignore', 'inherit'] });
+            child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mariadb CLI exited ${code}`))));
+          });
+        }
+        const seconds = (Date.now() - t) / 1000;
+        if (checksums(db, database) !== reference) throw new Error(`${tool}: checksums differ from the original`);
+        results.push({ tool, seconds });
+        console.log(`round ${round} ${tool.padEnd(12)} ${seconds.toFixed(1)} s  ${(plainSize / 1048576 / seconds).toFixed(1)} MiB/s (uncompressed), checksums identical`);
+        db.sql(`DROP DATABASE ${database}`);
+      }
+    }
+    const best = (tool: string) => Math.min(...results.filter((r) => r.tool === tool).map((r) => r.seconds));
+    const cli = best('mariadb CLI');
+    const ours = best('importer');
+    console.log(`\nimport of a ${(plainSize / 1048576).toFixed(0)} MiB dump${GZIP ? ' (.sql.gz)' : ''}, best of ${ROUNDS}: mariadb CLI ${(plainSize / 1048576 / cli).toFixed(1)} MiB/s, importer ${(plainSize / 1048576 / ours).toFixed(1)} MiB/s`);
+    console.log(`ratio importer/CLI throughput: ${(cli / ours).toFixed(2)}`);
+  } finally {
+    await db.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
