@@ -19,9 +19,9 @@ set -e
 echo "== cdk synth + cfn-lint"
 bash scripts/cfn-lint.sh
 
-if [ -f src/rehearsal/cli.ts ] && [ $# -eq 0 ]; then
+if [ $# -eq 0 ]; then
   echo "== rehearsal (short)"
-  npx tsx src/rehearsal/cli.ts --short
+  node bin/rushhour.js rehearse --short --out .rushhour/rehearsal
 fi
 
 node -e '

@@ -149,6 +149,15 @@ export function extractUnitFile(lines: readonly string[]): string {
   return lines.slice(start + 1, end).join('\n') + '\n';
 }
 
+/** `Environment=` pairs and the ExecStart argv of a unit file, the way systemd reads them (values double-quoted). */
+export function parseUnitFile(unit: string): { env: Record<string, string>; execStart: string[] } {
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment="([^=]+)=(.*)"$/gm)) env[m[1]] = m[2];
+  const exec = /^ExecStart=(.*)$/m.exec(unit);
+  if (!exec) throw new Error('no ExecStart in the unit file');
+  return { env, execStart: exec[1].split(' ') };
+}
+
 function validate(o: UserDataOptions): void {
   const problems: string[] = [];
   // Deploy-time values (the asset bucket in `s3ObjectUrl`, `Stack.region`) are tokens here; CloudFormation fills them in.

@@ -6,6 +6,7 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/app'), () => require('./commands/seed'),
   () => require('./commands/import-dump'),
   () => require('./commands/pull-db'), () => require('./commands/pull-web'), () => require('./commands/sync-back'), () => require('./commands/status'), () => require('./commands/cost'),
+  () => require('../rehearsal/cli'),
 ];
 
 export function buildProgram(): Command {

@@ -59,6 +59,9 @@ export async function startBalancers(specs: BalancerSpec[], options: StartBalanc
     urls: withPorts.map((b) => `http://127.0.0.1:${b.port}`),
     statsUrl: `http://127.0.0.1:${statsPort}/stats`,
     configPath,
-    stop: () => stopProcess(child),
+    async stop() {
+      await stopProcess(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

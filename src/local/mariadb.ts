@@ -19,8 +19,11 @@ export interface LocalMariaDb {
   /** Runs SQL as root through the `mariadb` client and returns its tab-separated output. */
   sql(statements: string, database?: string): string;
   /** Creates a TCP user with a password and the given privileges (default: ALL on *.*). */
-  createUser(user: string, password: string, privileges?: string): void;
-  stop(): Promise<void>;
+  createUser(user: string, password: string, privileges?: string, options?: { withGrantOption?: boolean }): void;
+  /** Creates a master user like RDS's: `RDS_LIKE_MASTER_PRIVILEGES` with grant option, no SUPER. */
+  createRdsLikeMaster(user: string, password: string): void;
+  /** Stops the server; removes its directory too when `startMariaDb` created it, unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface StartMariaDbOptions {
@@ -30,6 +33,8 @@ export interface StartMariaDbOptions {
   readonly serverArgs?: string[];
   /** Port to listen on. @default a free port */
   readonly port?: number;
+  /** Remove `dir` on stop. @default true when `dir` is not given (a temp directory made here) */
+  readonly removeDirOnStop?: boolean;
 }
 
 export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<LocalMariaDb> {
@@ -57,19 +62,26 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
     throw new Error(`MariaDB did not start: ${err.message}\n${log}`);
   });
   const clientArgs = ['--no-defaults', `--socket=${socket}`, '-uroot'];
+  function createUser(name: string, password: string, privileges = 'ALL PRIVILEGES ON *.*', opts: { withGrantOption?: boolean } = {}): void {
+    const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const grantOption = opts.withGrantOption ? ' WITH GRANT OPTION' : '';
+    for (const host of ['127.0.0.1', 'localhost']) {
+      sql(`CREATE USER IF NOT EXISTS ${q(name)}@'${host}' IDENTIFIED BY ${q(password)};
+           GRANT ${privileges} TO ${q(name)}@'${host}'${grantOption};`);
+    }
+  }
   const sql = (statements: string, database?: string) =>
     execFileSync(client, [...clientArgs, '--batch', '--skip-column-names', ...(database ? [database] : [])], {
       input: statements, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
     });
   return {
     host: '127.0.0.1', port, socket, dir, clientArgs, sql,
-    createUser(name, password, privileges = 'ALL PRIVILEGES ON *.*') {
-      const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-      sql(`CREATE USER IF NOT EXISTS ${q(name)}@'127.0.0.1' IDENTIFIED BY ${q(password)};
-           CREATE USER IF NOT EXISTS ${q(name)}@'localhost' IDENTIFIED BY ${q(password)};
-           GRANT ${privileges} TO ${q(name)}@'127.0.0.1'; GRANT ${privileges} TO ${q(name)}@'localhost';`);
+    createUser,
+    createRdsLikeMaster: (name, password) => createUser(name, password, RDS_LIKE_MASTER_PRIVILEGES, { withGrantOption: true }),
+    async stop(stopOptions = {}) {
+      await stopProcess(child, 20000);
+      if ((options.removeDirOnStop ?? options.dir === undefined) && !stopOptions.keepData) fs.rmSync(dir, { recursive: true, force: true });
     },
-    stop: () => stopProcess(child, 20000),
   };
 }
 
@@ -80,4 +92,4 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
 export const RDS_LIKE_MASTER_PRIVILEGES =
   'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, ' +
   'CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, ' +
-  'CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* WITH GRANT OPTION';
+  'CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.*';

@@ -31,6 +31,9 @@ export async function startMoto(region = 'us-east-1'): Promise<LocalMoto> {
       // Not a secret: moto accepts any credentials. Named so nobody mistakes it for a real key.
       credentials: { accessKeyId: 'moto-local', secretAccessKey: 'moto-local' },
     },
-    stop: () => stopProcess(child),
+    async stop() {
+      await stopProcess(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

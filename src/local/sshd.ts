@@ -67,6 +67,9 @@ export async function startSshd(options: { dir?: string } = {}): Promise<LocalSs
   const hostKeyFingerprint = execFileSync(requireTool('ssh-keygen', INSTALL), ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1];
   return {
     host: '127.0.0.1', port, username, privateKeyPath: clientKey, knownHostsPath, hostKeyFingerprint, dir,
-    stop: () => stopProcess(child),
+    async stop() {
+      await stopProcess(child);
+      if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -120,7 +120,7 @@ describe('resilience', () => {
   test('survives a database restart: 503 during the outage, recovers without a process restart', async () => {
     expect((await fetch(`${base}/api/courses`)).status).toBe(200);
     const { dir, port } = db;
-    await db.stop();
+    await db.stop({ keepData: true });
     const t = Date.now();
     const during = await fetch(`${base}/api/courses`);
     expect(during.status).toBe(503);
@@ -128,7 +128,7 @@ describe('resilience', () => {
     expect(Date.now() - t).toBeLessThan(DEFAULT_LIMITS.dbTimeoutMs + 500);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    db = await startMariaDb({ dir, port });
+    db = await startMariaDb({ dir, port, removeDirOnStop: true });
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
       status = (await fetch(`${base}/api/courses`)).status;

@@ -7,7 +7,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { App, Aws, Stack, Token } from 'aws-cdk-lib';
 import { bundleReferenceApp } from '../../app/bundle';
-import { extractUnitFile, renderUserData, UserDataOptions } from '../../src/bootstrap/user-data';
+import { extractUnitFile, parseUnitFile, renderUserData, UserDataOptions } from '../../src/bootstrap/user-data';
 import { startMoto } from '../../src/local/moto';
 import { freePort, waitForPort } from '../../src/local/ports';
 import { startSeededDb } from '../app/support';
@@ -17,15 +17,6 @@ const base: UserDataOptions = {
   bundleS3Url: 's3://cdk-assets-bucket/3f1c0d.js', bundleSha256: SHA, kind: 'node-single-file',
   port: 8080, healthCheckPath: '/healthz', ssmPrefix: '/rushhour/mysite/db', region: 'eu-west-1',
 };
-
-/** `Key=value` pairs and ExecStart from a unit file, the way systemd reads them (values are double-quoted). */
-function parseUnit(unit: string): { env: Record<string, string>; execStart: string[] } {
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment="([^=]+)=(.*)"$/gm)) env[m[1]] = m[2];
-  const exec = /^ExecStart=(.*)$/m.exec(unit);
-  if (!exec) throw new Error('no ExecStart');
-  return { env, execStart: exec[1].split(' ') };
-}
 
 describe('renderUserData', () => {
   test('installs Node 20, fetches the bundle, checks its sha256 and runs it under systemd as a non-root user', () => {
@@ -44,7 +35,7 @@ describe('renderUserData', () => {
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
     expect(unit).toMatch(/^TimeoutStopSec=30$/m);
     expect(unit).toMatch(/^ExecStart=\/opt\/rushhour\/node \/opt\/rushhour\/app.js$/m);
-    expect(parseUnit(unit).env).toMatchObject({ PORT: '8080', RUSHHOUR_SSM_PREFIX: '/rushhour/mysite/db', AWS_REGION: 'eu-west-1', HOST: '0.0.0.0' });
+    expect(parseUnitFile(unit).env).toMatchObject({ PORT: '8080', RUSHHOUR_SSM_PREFIX: '/rushhour/mysite/db', AWS_REGION: 'eu-west-1', HOST: '0.0.0.0' });
     expect(unit).not.toMatch(/CAP_NET_BIND_SERVICE/);
     expect(extractUnitFile(renderUserData({ ...base, port: 80 }))).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
     execFileSync('bash', ['-n'], { input: script });
@@ -141,7 +132,7 @@ describe('the app started from the bundle exactly as the instance starts it', ()
       fs.symlinkSync(process.execPath, path.join(dir, 'node'));
       const port = await freePort();
       const lines = renderUserData({ ...base, port, ssmPrefix: prefix, installDir: dir, bundleSha256: createHash('sha256').update(fs.readFileSync(path.join(dir, 'app.js'))).digest('hex') });
-      const unit = parseUnit(extractUnitFile(lines));
+      const unit = parseUnitFile(extractUnitFile(lines));
       expect(unit.execStart).toEqual([path.join(dir, 'node'), path.join(dir, 'app.js')]);
       const env: Record<string, string> = {
         ...unit.env,

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { DEFAULT_STATE_FILE, OperationState, StateFile } from '../../state/state-file';
+import { loadConfig } from '../../../lib/config';
 
 /** The stack names of a deployment (the same rule as lib/rushhour-app.ts `stackNames`). */
 export function stackNames(siteName: string): { data: string; web: string } {
@@ -139,7 +140,6 @@ export function register(program: Command): void {
     .action(async (opts) => {
       let site = opts.site as string | undefined;
       if (!site && opts.config) {
-        const { loadConfig } = await import('../../../lib/config');
         site = loadConfig(opts.config, { checkFiles: false }).siteName;
       }
       await status({ site, stateFile: opts.stateFile });
