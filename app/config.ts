@@ -78,7 +78,9 @@ export interface AppLimits {
   readonly retryAfterSeconds: number;
 }
 
-export const DEFAULT_LIMITS: AppLimits = { maxInFlight: 128, dbPoolSize: 16, dbTimeoutMs: 3000, retryAfterSeconds: 1 };
+// Pool 8 per process: with one process per core, 2-vCPU instances and 18 instances at most that is 288
+// connections, inside a small RDS instance's max_connections. More connections than DB cores add no throughput.
+export const DEFAULT_LIMITS: AppLimits = { maxInFlight: 128, dbPoolSize: 8, dbTimeoutMs: 3000, retryAfterSeconds: 1 };
 
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
   const int = (name: string, def: number) => {
