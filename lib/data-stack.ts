@@ -75,8 +75,8 @@ export class DataStack extends Stack {
       allowReimport: config.import.allowReimport,
     });
     this.database.allowFrom(this.dumpImport.securityGroup, 'dump import Lambda');
-    // The import needs the database to be up and reachable before its first slice.
-    this.dumpImport.resource.node.addDependency(this.database.instance);
+    // The import needs the database up and the endpoints (Secrets Manager, SSM, S3) in place before its first slice.
+    this.dumpImport.resource.node.addDependency(this.database.instance, ...this.network.endpoints);
 
     this.exportFunction = new ExportFunction(this, 'Export', {
       vpc,

@@ -41,8 +41,19 @@ export class Database extends Construct {
     });
 
     const major = props.engineVersion.split('.').slice(0, 2).join('.');
+    const engine = rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.of(props.engineVersion, major) });
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'rushhour: lets the import create the dump\'s triggers and routines without SUPER',
+      parameters: {
+        // With backups on, binary logging is on, and RDS's master user (no SUPER) may not create triggers,
+        // functions or procedures from a dump unless this is set (MySQL error 1419).
+        log_bin_trust_function_creators: '1',
+      },
+    });
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
-      engine: rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.of(props.engineVersion, major) }),
+      engine,
+      parameterGroup,
       instanceType: new ec2.InstanceType(props.instanceClass),
       vpc: props.vpc,
       vpcSubnets: props.subnets,

@@ -1,5 +1,5 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { acknowledge } from '../nag/acknowledge';
 
 export interface NetworkProps {
@@ -26,6 +26,8 @@ export class Network extends Construct {
   readonly webInstancesNeedPublicIp: boolean;
   /** Where the database and the Lambdas run: no route to the internet. */
   readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  /** The VPC endpoints (S3 gateway, Secrets Manager, SSM): what the isolated parts need before they run. */
+  readonly endpoints: IDependable[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -45,6 +47,7 @@ export class Network extends Construct {
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       flowLogs: { Rejected: { trafficType: ec2.FlowLogTrafficType.REJECT } },
     });
+    this.endpoints.push(this.vpc.node.findChild('S3'));
     acknowledge(this.vpc, 'CloudFormation-Validate::W3010',
       'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.');
     this.webInstancesNeedPublicIp = natGateways === 0;
@@ -58,6 +61,7 @@ export class Network extends Construct {
     };
     for (const [name, service] of Object.entries(endpoints)) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: this.isolatedSubnets, privateDnsEnabled: true, open: true });
+      this.endpoints.push(endpoint);
       acknowledge(endpoint.node.findChild('SecurityGroup'), 'AwsSolutions-EC23',
         'Admits HTTPS only from the VPC\'s own CIDR (a token, which the rule cannot evaluate), never from the internet.');
     }

@@ -56,6 +56,12 @@ describe('database', () => {
     });
   });
 
+  test('a parameter group lets the master user (no SUPER) create the dump\'s triggers and routines', () => {
+    data.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'mysql8.4', Parameters: { log_bin_trust_function_creators: '1' } });
+    const [[pgId]] = resourcesOf(data, 'AWS::RDS::DBParameterGroup');
+    data.hasResourceProperties('AWS::RDS::DBInstance', { DBParameterGroupName: { Ref: pgId } });
+  });
+
   test('removal policy SNAPSHOT: a destroy leaves a final snapshot', () => {
     data.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
   });
@@ -91,9 +97,10 @@ describe('dump import custom resource', () => {
     expect(cr.Properties.DumpKey).toMatch(/^[0-9a-f]{64}\.gz$/);
   });
 
-  test('waits for the database', () => {
+  test('waits for the database and the VPC endpoints', () => {
     const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
-    expect(cr.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/)]));
+    expect(cr.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/),
+      expect.stringMatching(/^NetworkVpcSecretsManager/), expect.stringMatching(/^NetworkVpcSsm/), expect.stringMatching(/^NetworkVpcS3/)]));
   });
 
   test('onEvent (1 min) and isComplete (15 min) are bundled handlers in the isolated subnets', () => {
