@@ -65,6 +65,14 @@ describe('local load balancers (HAProxy)', () => {
       for (let i = 0; i < 10; i++) seenA.add(await (await fetch(lbs.urls[0] + '/x')).text());
       expect([...seenA]).toEqual(['a1']);
       expect(await (await fetch(lbs.urls[1] + '/x')).text()).toBe('b1');
+      // The rehearsal reads per-process request counts from HAProxy's own stats CSV.
+      const { requestsPerServer } = await import('../../src/rehearsal/runbook');
+      const perServer = requestsPerServer(await (await fetch(`${lbs.statsUrl};csv`)).text());
+      expect(perServer).toEqual([
+        { balancer: 1, process: 1, requests: 10 },
+        { balancer: 1, process: 2, requests: 0 },
+        { balancer: 2, process: 1, requests: 1 },
+      ]);
     } finally {
       await lbs.stop();
       servers.forEach((s) => s.close());
