@@ -139,6 +139,33 @@ describe('resilience', () => {
     expect((await postJson(`${base}/api/registrations`, { studentId: 300, courseId: 13 })).status).toBe(201);
   });
 
+  test('a hung database (SIGSTOP) gives 503 after the deadline, not a hang, and recovers on SIGCONT', async () => {
+    const pid = Number(fs.readFileSync(path.join(db.dir, 'mysqld.pid'), 'utf8'));
+    const fast = await runServer({ port: await freePort(), db: { ...config, port: db.port }, limits: { ...DEFAULT_LIMITS, dbTimeoutMs: 1000 }, logLevel: 'error' });
+    const url = `http://127.0.0.1:${fast.port}`;
+    try {
+      expect((await fetch(`${url}/api/courses`)).status).toBe(200);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const t = Date.now();
+        const res = await fetch(`${url}/api/courses`);
+        expect(res.status).toBe(503);
+        expect(Date.now() - t).toBeLessThan(2500);
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = (await fetch(`${url}/api/courses`)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(200);
+    } finally {
+      await fast.close();
+    }
+  });
+
   test('overload: beyond the in-flight limit 503 + Retry-After at once, /healthz stays 200', async () => {
     const small = await runServer({ port: await freePort(), db: config, limits: { ...DEFAULT_LIMITS, maxInFlight: 4, dbPoolSize: 4, dbTimeoutMs: 20000 }, logLevel: 'error' });
     const url = `http://127.0.0.1:${small.port}`;
