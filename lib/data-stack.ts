@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
@@ -6,6 +6,7 @@ import { Database } from './constructs/database';
 import { DumpImport } from './constructs/dump-import';
 import { ExportFunction } from './constructs/export-function';
 import { Network } from './constructs/network';
+import { acknowledge } from './nag/acknowledge';
 
 export interface DataStackProps extends StackProps {
   readonly config: RushhourConfig;
@@ -53,10 +54,7 @@ export class DataStack extends Stack {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    Validations.of(this.logsBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This is the access-log bucket itself; logging it into itself would loop.',
-    });
+    acknowledge(this.logsBucket, 'AwsSolutions-S1', 'This is the access-log bucket itself; logging it into itself would loop.');
 
     this.database = new Database(this, 'Database', {
       vpc,

@@ -1,8 +1,9 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag/acknowledge';
 
 export interface DatabaseProps {
   readonly vpc: ec2.IVpc;
@@ -86,28 +87,18 @@ export class Database extends Construct {
       },
     });
 
-    Validations.of(this.instance.node.findChild('Secret')).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'The deployment lives for one rush week; rotating the master password mid-week would need a rotation Lambda with DB access and risks the import and export runs. The secret is deleted with the stack.',
-    });
-    Validations.of(this.appSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'Running app instances cache this password; rotating it during the one-week rush would cut live connections. The stack lives one week.',
-    });
+    acknowledge(this.instance.node.findChild('Secret'), 'AwsSolutions-SMG4',
+      'The deployment lives for one rush week; rotating the master password mid-week would need a rotation Lambda with DB access and risks the import and export runs. The secret is deleted with the stack.');
+    acknowledge(this.appSecret, 'AwsSolutions-SMG4',
+      'Running app instances cache this password; rotating it during the one-week rush would cut live connections. The stack lives one week.');
     if (!props.multiAz) {
-      Validations.of(this.instance).acknowledge({
-        id: 'AwsSolutions-RDS3',
-        reason: 'Multi-AZ is off in this deployment\'s config (database.multiAz) to halve the DB cost for a one-week site; backups and the final snapshot protect the data. Set it to true for a standby.',
-      });
+      acknowledge(this.instance, 'AwsSolutions-RDS3',
+      'Multi-AZ is off in this deployment\'s config (database.multiAz) to halve the DB cost for a one-week site; backups and the final snapshot protect the data. Set it to true for a standby.');
     }
-    Validations.of(this.instance.node.findChild('MonitoringRole')).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
-      reason: 'The AWS managed policy RDS enhanced monitoring requires; it only publishes OS metrics to CloudWatch Logs.',
-    });
-    Validations.of(this.instance).acknowledge({
-      id: 'AwsSolutions-RDS11',
-      reason: 'The default MySQL port is kept: the database is in isolated subnets and its security group admits only the web tier and the import/export Lambdas.',
-    });
+    acknowledge(this.instance.node.findChild('MonitoringRole'), 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+      'The AWS managed policy RDS enhanced monitoring requires; it only publishes OS metrics to CloudWatch Logs.');
+    acknowledge(this.instance, 'AwsSolutions-RDS11',
+      'The default MySQL port is kept: the database is in isolated subnets and its security group admits only the web tier and the import/export Lambdas.');
   }
 
   /** Lets a Lambda or other peer connect to the database. */

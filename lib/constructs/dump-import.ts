@@ -115,19 +115,19 @@ export class DumpImport extends Construct {
       acknowledge(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         'Provider framework function (aws-cdk-lib): the AWS managed policy only writes its logs.');
       for (const target of [onEvent, isComplete]) {
-        acknowledge(role, `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+        acknowledge(role.node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
           'Provider framework (aws-cdk-lib): invoke any version of this one handler function; the wildcard is the version qualifier.');
       }
       acknowledge(fn, 'AwsSolutions-L1', 'Provider framework function: aws-cdk-lib pins its runtime; it only relays to our handlers.');
     }
     const waiter = provider.node.findChild('waiter-state-machine');
     for (const target of [framework[1], framework[2]]) {
-      acknowledge(waiter, `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+      acknowledge(waiter.node.findChild('Role').node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
         'Provider framework waiter (aws-cdk-lib): invoke any version of the framework function; the wildcard is the version qualifier.');
     }
-    acknowledge(waiter.node.findChild('Role'), 'AwsSolutions-IAM5[Resource::*]',
+    acknowledge(waiter.node.findChild('Role').node.findChild('DefaultPolicy'), 'AwsSolutions-IAM5[Resource::*]',
       'Provider framework waiter (aws-cdk-lib): CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) accept only Resource "*".');
-    acknowledge(waiter, 'AwsSolutions-SF2', 'The waiter only polls isComplete every 30 s during a deployment; its logs (level ALL) are enough to trace it.');
+    acknowledge(waiter.node.findChild('Resource'), 'AwsSolutions-SF2', 'The waiter only polls isComplete every 30 s during a deployment; its logs (level ALL) are enough to trace it.');
   }
 }
 

@@ -70,7 +70,7 @@ export class ExportFunction extends Construct {
       acknowledge(this.function.role!, `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
         'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.');
     }
-    acknowledge(this.function.role!, `AwsSolutions-IAM5[Resource::${arnRef(this.bucket)}/exports/*]`,
+    acknowledge(this.function.role!.node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(this.bucket)}/exports/*]`,
       'Each export writes objects named by its export id, known only at run time; the grant is limited to the exports/ prefix of this bucket.');
   }
 }

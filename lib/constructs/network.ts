@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct, IDependable } from 'constructs';
 import { acknowledge } from '../nag/acknowledge';
@@ -48,8 +49,9 @@ export class Network extends Construct {
       flowLogs: { Rejected: { trafficType: ec2.FlowLogTrafficType.REJECT } },
     });
     this.endpoints.push(this.vpc.node.findChild('S3'));
-    acknowledge(this.vpc, 'CloudFormation-Validate::W3010',
-      'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.');
+    // aws-cdk-lib's own rule, on every subnet of this VPC.
+    Validations.of(this.vpc).acknowledge({ id: 'CloudFormation-Validate::W3010',
+      reason: 'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.' });
     this.webInstancesNeedPublicIp = natGateways === 0;
     this.webSubnets = natGateways > 0 ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : { subnetType: ec2.SubnetType.PUBLIC };
 

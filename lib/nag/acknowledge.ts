@@ -2,11 +2,12 @@ import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
- * Acknowledges one cdk-nag (3.x) finding on one construct, with the reason written down.
- * The id is the full finding id, e.g. "AwsSolutions-IAM5[Resource::<FnArn>:*]".
+ * Acknowledges one cdk-nag (3.x) finding on one CloudFormation resource, with the reason written down.
+ * Given an L2 construct, the acknowledgement goes on its own resource (`node.defaultChild`), never on
+ * the subtree. The id is the full finding id, e.g. "AwsSolutions-IAM5[Resource::<FnArn>:*]".
  */
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id, reason });
+  Validations.of(scope.node.defaultChild ?? scope).acknowledge({ id, reason });
 }
 
 /** The `<LogicalId.Arn>` form cdk-nag uses for a resource's Arn attribute in finding ids. */
