@@ -149,13 +149,16 @@ export function extractUnitFile(lines: readonly string[]): string {
   return lines.slice(start + 1, end).join('\n') + '\n';
 }
 
-/** `Environment=` pairs and the ExecStart argv of a unit file, the way systemd reads them (values double-quoted). */
+/** What systemd would run: the `Environment=` pairs and the `ExecStart=` words of a unit file from `extractUnitFile`. */
 export function parseUnitFile(unit: string): { env: Record<string, string>; execStart: string[] } {
   const env: Record<string, string> = {};
   for (const m of unit.matchAll(/^Environment="([^=]+)=(.*)"$/gm)) env[m[1]] = m[2];
   const exec = /^ExecStart=(.*)$/m.exec(unit);
-  if (!exec) throw new Error('no ExecStart in the unit file');
-  return { env, execStart: exec[1].split(' ') };
+  if (!exec) throw new Error('the unit file has no ExecStart line');
+  // The node-single-file unit is plain words; a tarball's `/bin/bash -c "..."` keeps its quoted command as one word.
+  const words = exec[1].match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
+  const execStart = words.map((w) => (w.startsWith('"') ? w.slice(1, -1).replace(/\\(.)/g, '$1').replace(/\$\$/g, '$').replace(/%%/g, '%') : w));
+  return { env, execStart };
 }
 
 function validate(o: UserDataOptions): void {

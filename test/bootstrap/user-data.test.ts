@@ -55,6 +55,7 @@ describe('renderUserData', () => {
     expect(unit).toContain('ExecStart=/bin/bash -c "node server.js --port \\"$$PORT\\" 100%%"');
     expect(unit).toMatch(/^WorkingDirectory=\/opt\/rushhour\/site$/m);
     expect(unit).not.toContain('RUSHHOUR_WORKERS');
+    expect(parseUnitFile(unit).execStart).toEqual(['/bin/bash', '-c', 'node server.js --port "$PORT" 100%']);
     execFileSync('bash', ['-n'], { input: script });
   });
 
