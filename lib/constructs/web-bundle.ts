@@ -21,9 +21,6 @@ export interface WebBundleProps {
   readonly region: string;
 }
 
-/** Stand-in URL handed to renderUserData (which checks its shape) and replaced by the asset's token URL. */
-const URL_PLACEHOLDER = 's3://rushhour-bundle-placeholder/bundle';
-
 /** The site bundle as an S3 asset and the user data that installs, verifies and runs it. */
 export class WebBundle extends Construct {
   readonly asset: s3assets.Asset;
@@ -54,8 +51,9 @@ export class WebBundle extends Construct {
     this.asset = new s3assets.Asset(this, 'Asset', { path: file });
     this.sha256 = fileSha256(file);
     this.userData = ec2.UserData.forLinux();
-    const lines = renderUserData({
-      bundleS3Url: URL_PLACEHOLDER,
+    this.userData.addCommands(...renderUserData({
+      // A token (the bootstrap bucket's name is known at deploy); renderUserData checks only resolved values.
+      bundleS3Url: this.asset.s3ObjectUrl,
       bundleSha256: this.sha256,
       kind,
       startCommand: props.startCommand,
@@ -63,8 +61,7 @@ export class WebBundle extends Construct {
       healthCheckPath: props.healthCheckPath,
       ssmPrefix: props.ssmPrefix,
       region: props.region,
-    });
-    this.userData.addCommands(...lines.map((l) => l.split(URL_PLACEHOLDER).join(this.asset.s3ObjectUrl)));
+    }));
   }
 
   /** s3:GetObject on exactly this bundle object: no wildcard. */
