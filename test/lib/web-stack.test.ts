@@ -1,4 +1,8 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { WeightedDns } from '../../lib/constructs/weighted-dns';
 import { configWith, resourcesOf, synth, Synthesized } from './synth-helpers';
 
 /** The web stack of the example config: 3 ALBs, groups of 1-6, seed thresholds, two pre-warm windows, DNS. */
@@ -237,6 +241,20 @@ describe('DNS', () => {
     expect(new Set(records.map((r) => r.SetIdentifier)).size).toBe(3);
     const targets = records.map((r) => JSON.stringify(r.AliasTarget.DNSName));
     for (let i = 1; i <= 3; i++) expect(targets.filter((t) => t.includes(`Tier${i}LoadBalancer`))).toHaveLength(1);
+  });
+
+  test('configured weights go to the records in balancer order', () => {
+    const stack = new Stack(new App(), 'Dns', { env: { region: 'ap-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['ap-east-1a', 'ap-east-1b'], natGateways: 0 });
+    const albs = [1, 2].map((i) => new elbv2.ApplicationLoadBalancer(stack, `Alb${i}`, { vpc, internetFacing: true }));
+    new WeightedDns(stack, 'Dns', { hostedZoneId: 'Z0123456789EXAMPLE01', zoneName: 'example.edu', recordName: 'select.example.edu', loadBalancers: albs, weights: [3, 1] });
+    const records = resourcesOf(Template.fromStack(stack), 'AWS::Route53::RecordSet').map(([, r]) => r.Properties);
+    expect(records.map((r) => [r.SetIdentifier, r.Weight, r.AliasTarget.DNSName['Fn::Join'][1][1]['Fn::GetAtt'][0]])).toEqual([
+      ['alb-1', 3, expect.stringMatching(/^Alb1/)],
+      ['alb-2', 1, expect.stringMatching(/^Alb2/)],
+    ]);
+    expect(() => new WeightedDns(stack, 'Bad', { hostedZoneId: 'Z0123456789EXAMPLE01', zoneName: 'example.edu', recordName: 'x.example.edu', loadBalancers: albs, weights: [1] }))
+      .toThrow(/one weight per load balancer \(2\), got 1/);
   });
 
   test('no records without a DNS config', () => {
