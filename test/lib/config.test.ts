@@ -97,7 +97,7 @@ test('an RDS version outside 8.4', () => {
 });
 
 test('availability zones must be in the region', () => {
-  expect(problem((c) => { c.network.availabilityZones = ['us-east-1a', 'ap-east-1b']; })).toMatch(/network\.availabilityZones\.0: availability zone "us-east-1a" is not in region "ap-east-1"/);
+  expect(problem((c) => { c.network.availabilityZones = ['ap-east-1a', 'us-east-1b']; })).toMatch(/network\.availabilityZones\.0: availability zone "ap-east-1a" is not in region "us-east-1"/);
 });
 
 test('a site bundle needs a start command and must be a .tar.gz', () => {

@@ -29,7 +29,7 @@ test('a variant with a fixed account, HTTPS, NAT, multi-AZ, 2 balancers and a ta
   require('node:child_process').execFileSync('tar', ['-czf', tarball, '-C', dir, '--files-from', '/dev/null']);
   const s = synth(configWith((c) => {
     c.account = '123456789012';
-    c.certificateArn = 'arn:aws:acm:ap-east-1:123456789012:certificate/abcd-1234';
+    c.certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234';
     c.network = { maxAzs: 2, natGateways: 1 };
     c.database = { ...c.database, multiAz: true };
     c.loadBalancers = { count: 2 };
@@ -38,7 +38,7 @@ test('a variant with a fixed account, HTTPS, NAT, multi-AZ, 2 balancers and a ta
   for (const p of report(s.assembly.directory).pluginReports) expect(p.violations).toEqual([]);
   // A fixed account and region still needs no context lookup (AZs are named, the AMI is an SSM parameter).
   expect(s.assembly.manifest.missing ?? []).toEqual([]);
-  expect(s.data.network.vpc.availabilityZones).toEqual(['ap-east-1a', 'ap-east-1b']);
+  expect(s.data.network.vpc.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
 });
 
 test('the check is wired into the app: one unacknowledged finding stops the synth', () => {

@@ -17,7 +17,7 @@ beforeAll(() => {
   variant = synth(configWith((c) => {
     c.loadBalancers = { count: 2, capacityReservationLcu: 200, weights: [3, 1] };
     c.autoScaling = { ...c.autoScaling, minCapacity: 2, maxCapacity: 8, scaleOutCpuPercent: 60, scaleOutFastCpuPercent: 85, scaleInCpuPercent: 15, scaleInEvaluationMinutes: 5, unhealthyHostThreshold: 3, cooldownSeconds: 240 };
-    c.certificateArn = 'arn:aws:acm:ap-east-1:123456789012:certificate/abcd-1234';
+    c.certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234';
     delete c.dns;
   }), { now: new Date('2027-02-02T00:00:00Z') }).webTemplate;
 });
@@ -106,7 +106,7 @@ describe('load balancers and groups', () => {
     web.allResourcesProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
     variant.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 4);
     variant.resourcePropertiesCountIs('AWS::ElasticLoadBalancingV2::Listener', {
-      Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: 'arn:aws:acm:ap-east-1:123456789012:certificate/abcd-1234' }],
+      Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234' }],
     }, 2);
     variant.resourcePropertiesCountIs('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [Match.objectLike({ Type: 'redirect' })] }, 2);
   });
@@ -244,8 +244,8 @@ describe('DNS', () => {
   });
 
   test('configured weights go to the records in balancer order', () => {
-    const stack = new Stack(new App(), 'Dns', { env: { region: 'ap-east-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['ap-east-1a', 'ap-east-1b'], natGateways: 0 });
+    const stack = new Stack(new App(), 'Dns', { env: { region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['us-east-1a', 'us-east-1b'], natGateways: 0 });
     const albs = [1, 2].map((i) => new elbv2.ApplicationLoadBalancer(stack, `Alb${i}`, { vpc, internetFacing: true }));
     new WeightedDns(stack, 'Dns', { hostedZoneId: 'Z0123456789EXAMPLE01', zoneName: 'example.edu', recordName: 'select.example.edu', loadBalancers: albs, weights: [3, 1] });
     const records = resourcesOf(Template.fromStack(stack), 'AWS::Route53::RecordSet').map(([, r]) => r.Properties);
