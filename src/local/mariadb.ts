@@ -45,13 +45,16 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
   const datadir = path.join(dir, 'data');
   const socket = path.join(dir, 'mysqld.sock');
   const user = os.userInfo().username;
+  // A private tmpdir: servers of parallel tests and sessions otherwise collide on /tmp/#sql-temptable-* files.
+  const tmpdir = path.join(dir, 'tmp');
+  fs.mkdirSync(tmpdir, { recursive: true });
   if (!fs.existsSync(path.join(datadir, 'mysql'))) {
-    execFileSync(installDb, ['--no-defaults', `--user=${user}`, `--datadir=${datadir}`, '--skip-test-db', '--auth-root-authentication-method=socket'], { stdio: 'pipe' });
+    execFileSync(installDb, ['--no-defaults', `--user=${user}`, `--datadir=${datadir}`, `--tmpdir=${tmpdir}`, '--skip-test-db', '--auth-root-authentication-method=socket'], { stdio: 'pipe' });
   }
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawnOwned(server, [
     '--no-defaults', `--user=${user}`, `--datadir=${datadir}`, `--socket=${socket}`,
-    `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--tmpdir=${tmpdir}`, `--port=${port}`, '--bind-address=127.0.0.1',
     `--log-error=${path.join(dir, 'error.log')}`, '--skip-name-resolve', '--max-allowed-packet=1G',
     '--innodb-buffer-pool-size=256M', '--innodb-flush-log-at-trx-commit=2', '--character-set-server=utf8mb4',
     '--collation-server=utf8mb4_unicode_ci', '--event-scheduler=OFF', '--max-connections=500',
