@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { localSha256, SshSession } from './session';
 
 export interface ResumableGetOptions {
@@ -17,6 +16,67 @@ export interface ResumableGetOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Called with a line for each retry. */
   readonly log?: (message: string) => void;
+  /** SFTP read requests kept in flight (of 64 KiB each); 1 is a plain sequential read. @default 32 */
+  readonly window?: number;
+}
+
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Reads [offset, total) of a remote file with `window` SFTP reads in flight and appends the bytes in
+ * order to the local file. One read at a time (ssh2's createReadStream) waits a round trip per 64 KiB,
+ * which over a WAN link is a few MB/s at best; a window keeps the link busy.
+ */
+async function pipelinedRead(session: SshSession, remotePath: string, offset: number, total: number, localPath: string,
+  window: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+  const sftp = await session.sftp();
+  const handle = await new Promise<Buffer>((resolve, reject) =>
+    sftp.open(remotePath, 'r', (err, h) => (err ? reject(new Error(`cannot open ${remotePath} on the origin: ${err.message}`)) : resolve(h))));
+  // A lost connection does not always fail outstanding requests; fail them ourselves.
+  let onClose!: () => void;
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(new Error('the SSH connection closed during the transfer'));
+    session.client.once('close', onClose);
+  });
+  closed.catch(() => undefined);
+  const readAt = (position: number, length: number) => {
+    const p = Promise.race([closed, new Promise<Buffer>((resolve, reject) =>
+      sftp.read(handle, Buffer.allocUnsafe(length), 0, length, position, (err, bytesRead, buf) => (err ? reject(err) : resolve(buf.subarray(0, bytesRead)))))]);
+    p.catch(() => undefined); // requests behind a failed one are abandoned; their rejections are expected
+    return p;
+  };
+  const out = await fs.promises.open(localPath, 'a');
+  try {
+    let next = offset;
+    let done = offset;
+    const inFlight: Array<{ position: number; length: number; data: Promise<Buffer> }> = [];
+    const fill = () => {
+      while (next < total && inFlight.length < Math.max(1, window)) {
+        const length = Math.min(READ_SIZE, total - next);
+        inFlight.push({ position: next, length, data: readAt(next, length) });
+        next += length;
+      }
+    };
+    fill();
+    while (inFlight.length > 0) {
+      const req = inFlight.shift()!;
+      let buf = await req.data;
+      // A short read (allowed by SFTP) is completed before anything after it is written.
+      while (buf.length < req.length) {
+        const more = await readAt(req.position + buf.length, req.length - buf.length);
+        if (more.length === 0) throw new Error(`${remotePath} on the origin is shorter than ${total} bytes (it changed during the transfer?)`);
+        buf = Buffer.concat([buf, more]);
+      }
+      await out.write(buf);
+      done += buf.length;
+      onProgress?.(done, total);
+      fill();
+    }
+  } finally {
+    session.client.removeListener('close', onClose);
+    await out.close();
+    sftp.close(handle, () => undefined);
+  }
 }
 
 export interface ResumableGetResult {
@@ -53,18 +113,7 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
         options.log?.(`resuming ${options.remotePath} at byte ${offset} of ${total}`);
       }
       if (offset < total) {
-        const sftp = await session.sftp();
-        let done = offset;
-        const source = sftp.createReadStream(options.remotePath, { start: offset });
-        source.on('data', (chunk: Buffer) => { done += chunk.length; options.onProgress?.(done, total); });
-        // A lost connection does not always error the SFTP stream; make it fail the pipeline.
-        const onClose = () => source.destroy(new Error('the SSH connection closed during the transfer'));
-        session.client.once('close', onClose);
-        try {
-          await pipeline(source, fs.createWriteStream(options.localPath, { flags: 'a' }));
-        } finally {
-          session.client.removeListener('close', onClose);
-        }
+        await pipelinedRead(session, options.remotePath, offset, total, options.localPath, options.window ?? 32, options.onProgress);
       }
       options.onProgress?.(total, total);
       const sha256 = await localSha256(options.localPath);
