@@ -96,6 +96,12 @@ test('an export in many small slices loads back identically with the import libr
   expect(origin.sql('SET NAMES utf8mb4; SELECT GROUP_CONCAT(title ORDER BY id) FROM via_cli.courses')).toBe(cloud.sql('SET NAMES utf8mb4; SELECT GROUP_CONCAT(title ORDER BY id) FROM courses.courses'));
   // Loading fired no trigger: the audit table has exactly the cloud's rows.
   expect(origin.sql('SELECT COUNT(*) FROM via_cli.audit')).toBe(cloud.sql('SELECT COUNT(*) FROM courses.audit'));
+  // A damaged part is caught by its recorded sha256 before anything is loaded.
+  const part = manifest.parts[3].key;
+  const bytes = (await store.get(part))!;
+  bytes[bytes.length - 9] ^= 0xff;
+  await store.put(part, bytes);
+  await expect(collect(store, 'slices')).rejects.toThrow(new RegExp(`part ${part} has sha256 [0-9a-f]{64}, manifest says ${manifest.parts[3].sha256}`));
 });
 
 test('a write during a sliced export fails it with a message that says what to do', async () => {
