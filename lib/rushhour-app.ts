@@ -2,6 +2,7 @@ import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RushhourConfig } from './config';
 import { DataStack } from './data-stack';
+import { stackNames } from './stack-names';
 import { WebStack } from './web-stack';
 
 export interface RushhourStacks {
@@ -14,10 +15,7 @@ export interface AddRushhourStacksOptions {
   readonly now?: Date;
 }
 
-/** The stack names of a deployment: the CLI finds its outputs by these. */
-export function stackNames(siteName: string): { data: string; web: string } {
-  return { data: `rushhour-${siteName}-data`, web: `rushhour-${siteName}-web` };
-}
+export { stackNames } from './stack-names';
 
 /**
  * Creates the stateful and the stateless stack of one deployment and checks the whole app with

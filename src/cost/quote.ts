@@ -73,6 +73,10 @@ export function quote(config: CostInputs, prices: PriceTable): Quote {
   add('Application Load Balancers', `${groups} balancers × ${num(hours)} h`, groups * hours, 'ALB-hour', prices.alb.hourly);
   add('Load balancer capacity units', `${groups} balancers × ${num(c.lcuHoursPerBalancer)} LCU-hours`, groups * c.lcuHoursPerBalancer, 'LCU-hour', prices.alb.lcuHourly);
   add('Public IPv4 addresses (load balancers)', `${groups} balancers × ${azs} AZs × ${num(hours)} h`, groups * azs * hours, 'address-hour', prices.publicIpv4Hourly);
+  // Without NAT the web instances sit in public subnets, each with a public IPv4 address (see docs/cdk.md).
+  if (config.network.natGateways === 0) {
+    add('Public IPv4 addresses (web instances)', `${num(instanceHours)} instance-hours`, instanceHours, 'address-hour', prices.publicIpv4Hourly);
+  }
   add('NAT gateways', `${config.network.natGateways} × ${num(hours)} h`, config.network.natGateways * hours, 'gateway-hour', prices.vpc.natGatewayHourly);
   add('VPC interface endpoints', `${c.interfaceEndpoints} endpoints × ${azs} AZs × ${num(hours)} h`, c.interfaceEndpoints * azs * hours, 'endpoint-AZ-hour', prices.vpc.interfaceEndpointHourlyPerAz);
   add('Route 53 queries', `${num(c.route53QueriesMillions)} million queries`, c.route53QueriesMillions, 'million queries', prices.route53.queriesPerMillion);

@@ -64,7 +64,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
     const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000) : '';
     throw new Error(`MariaDB did not start: ${err.message}\n${log}`);
   });
-  const clientArgs = ['--no-defaults', `--socket=${socket}`, '-uroot'];
+  const clientArgs = ['--no-defaults', `--socket=${socket}`, '-uroot', '--default-character-set=utf8mb4'];
   function createUser(name: string, password: string, privileges = 'ALL PRIVILEGES ON *.*', opts: { withGrantOption?: boolean } = {}): void {
     const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     const grantOption = opts.withGrantOption ? ' WITH GRANT OPTION' : '';

@@ -42,13 +42,14 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
   //   ALB          3 × 168 = 504 h × 0.0225                    = 11.34     -> 11.34
   //   LCU          3 × 400 = 1200 LCU-h × 0.008                =  9.60     ->  9.60
   //   Public IPv4  3 × 2 × 168 = 1008 h × 0.005                =  5.04     ->  5.04
+  //   IPv4 of the instances (no NAT): 48 + 450 + 144 = 642 h × 0.005 = 3.21 -> 3.21
   //   NAT          0 gateways                                  -> no line
   //   Endpoints    2 × 2 × 168 = 672 h × 0.01                  =  6.72     ->  6.72
   //   Route 53     2.5 M × 0.40                                =  1.00     ->  1.00
   //   Data out     150 GiB × 0.09                              = 13.50     -> 13.50
   //   S3           3 × 168 / 730 = 0.690411 GiB-mo × 0.023     =  0.015879 ->  0.02
   //   Secrets      2 × 168 / 730 = 0.460274 secret-mo × 0.40   =  0.184110 ->  0.18
-  //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 6.72 + 1.00 + 13.50 + 0.02 + 0.18 = 72.77
+  //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00 + 13.50 + 0.02 + 0.18 = 75.98
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
     ['EC2 t3.small, phase prewarm', 1.00],
     ['EC2 t3.small, phase rush', 9.36],
@@ -59,16 +60,17 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
     ['Application Load Balancers', 11.34],
     ['Load balancer capacity units', 9.60],
     ['Public IPv4 addresses (load balancers)', 5.04],
+    ['Public IPv4 addresses (web instances)', 3.21],
     ['VPC interface endpoints', 6.72],
     ['Route 53 queries', 1.00],
     ['Data transfer out to the internet', 13.50],
     ['S3 storage (dump, bundle, exports)', 0.02],
     ['Secrets Manager secrets', 0.18],
   ]);
-  expect(q.total).toBe(72.77);
+  expect(q.total).toBe(75.98);
   expect(q.deploymentDays).toBe(7);
   expect(q.warnings).toEqual([]);
-  expect(formatQuote(q)).toMatch(/TOTAL\s+72\.77$/);
+  expect(formatQuote(q)).toMatch(/TOTAL\s+75\.98$/);
 });
 
 test('any price table and schedule: an "old invoice" table, Multi-AZ and an explicit deployment length', () => {
@@ -97,6 +99,7 @@ test('any price table and schedule: an "old invoice" table, Multi-AZ and an expl
   //   ALB              3 × 240 = 720 h × 0.0252                 =  18.144    ->  18.14
   //   (no LCU, IPv4 at 0 is a 0.00 line, no endpoints, no DNS, no data, no S3, no secrets)
   //   IPv4             1440 h × 0                               =   0.00
+  //   IPv4 instances   450 h × 0                                =   0.00
   //   Total = 49.95 + 118.56 + 9.20 + 18.14 + 0.00 = 195.85
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
     ['EC2 c5.large, phase rush', 49.95],
@@ -104,6 +107,7 @@ test('any price table and schedule: an "old invoice" table, Multi-AZ and an expl
     ['RDS storage gp2 (Multi-AZ)', 9.20],
     ['Application Load Balancers', 18.14],
     ['Public IPv4 addresses (load balancers)', 0],
+    ['Public IPv4 addresses (web instances)', 0],
   ]);
   expect(q.total).toBe(195.85);
   expect(q.pricesAsOf).toBe('2023-03-01');
@@ -129,9 +133,9 @@ test('the CLI prints the same quote as JSON with --json', () => {
   fs.writeFileSync(configFile, JSON.stringify(weekConfig()));
   const out = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--json'], { encoding: 'utf8' });
   const q = JSON.parse(out);
-  expect(q.total).toBe(72.77);
-  expect(q.items).toHaveLength(14);
+  expect(q.total).toBe(75.98);
+  expect(q.items).toHaveLength(15);
   const text = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--prices', PRICES], { encoding: 'utf8' });
   expect(text).toMatch(/prices for us-east-1 as of 2025-01-15/);
-  expect(text).toMatch(/TOTAL\s+72\.77/);
+  expect(text).toMatch(/TOTAL\s+75\.98/);
 });

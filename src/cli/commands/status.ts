@@ -1,11 +1,8 @@
 import { Command } from 'commander';
 import { DEFAULT_STATE_FILE, OperationState, StateFile } from '../../state/state-file';
 import { loadConfig } from '../../../lib/config';
+import { stackNames } from '../../../lib/stack-names';
 
-/** The stack names of a deployment (the same rule as lib/rushhour-app.ts `stackNames`). */
-export function stackNames(siteName: string): { data: string; web: string } {
-  return { data: `rushhour-${siteName}-data`, web: `rushhour-${siteName}-web` };
-}
 
 /** A stack's outputs by key; empty when the stack does not exist. */
 export async function stackOutputs(stackName: string): Promise<Record<string, string>> {

@@ -10,7 +10,8 @@ import { progress } from '../../ssh/progress';
 import { localSha256, shq, SshSession } from '../../ssh/session';
 import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
 import { PullRecord } from './pull-db';
-import { stackNames, stackOutputs } from './status';
+import { stackNames } from '../../../lib/stack-names';
+import { stackOutputs } from './status';
 
 /** Runs one slice of the export: the deployed Lambda, or the same handler in-process (rehearsal, tests). */
 export interface ExportInvoker {
