@@ -99,11 +99,15 @@ async function main(): Promise<void> {
         db.sql(`DROP DATABASE ${database}`);
       }
     }
-    const best = (tool: string) => Math.min(...results.filter((r) => r.tool === tool).map((r) => r.seconds));
-    const cli = best('mariadb CLI');
-    const ours = best('importer');
-    console.log(`\nimport of a ${(plainSize / 1048576).toFixed(0)} MiB dump${GZIP ? ' (.sql.gz)' : ''}, best of ${ROUNDS}: mariadb CLI ${(plainSize / 1048576 / cli).toFixed(1)} MiB/s, importer ${(plainSize / 1048576 / ours).toFixed(1)} MiB/s`);
-    console.log(`ratio importer/CLI throughput: ${(cli / ours).toFixed(2)}`);
+    const times = (tool: string) => results.filter((r) => r.tool === tool).map((r) => r.seconds).sort((a, b) => a - b);
+    const median = (xs: number[]) => (xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2);
+    const mib = plainSize / 1048576;
+    for (const [label, pick] of [['best', (xs: number[]) => xs[0]], ['median', median]] as const) {
+      const cli = pick(times('mariadb CLI'));
+      const ours = pick(times('importer'));
+      console.log(`${label} of ${ROUNDS}: mariadb CLI ${(mib / cli).toFixed(1)} MiB/s, importer ${(mib / ours).toFixed(1)} MiB/s, ratio importer/CLI throughput ${(cli / ours).toFixed(2)}`);
+    }
+    console.log(`(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; the machine's other load shows up as spread between rounds)`);
   } finally {
     await db.stop();
     fs.rmSync(dir, { recursive: true, force: true });

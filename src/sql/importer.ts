@@ -135,6 +135,9 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
   const conn = await connectWithRetry(target, { retryForMs: options.connectRetryMs, log });
   let lockName: string | undefined;
   try {
+    // If this process dies without closing the connection (a Lambda killed at its timeout), the server
+    // drops the session, and with it the import lock, after 10 idle minutes instead of the default 8 hours.
+    await conn.query('SET SESSION wait_timeout = 600');
     await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(target.database)} CHARACTER SET utf8mb4`);
     await conn.query(`USE ${quoteId(target.database)}`);
     lockName = `rushhour_import_${target.database}`.slice(0, 64);
@@ -266,11 +269,11 @@ class ImportRun {
     }
     await this.commitData();
     if (!stopped) {
+      if (dumpBytes < this.resumeOffset) {
+        throw new DumpReadError(`the dump ends at byte ${dumpBytes}, before the recorded progress (${this.resumeOffset}): is this the same dump?`);
+      }
       // Trailing comments after the last statement belong to the dump too: complete means "up to its last byte".
       this.handledEnd = Math.max(this.handledEnd, dumpBytes);
-      if (this.handledEnd < this.resumeOffset) {
-        throw new DumpReadError(`the dump ends at byte ${this.handledEnd}, before the recorded progress (${this.resumeOffset}): is this the same dump?`);
-      }
       await this.conn.query(`UPDATE ${this.table} SET status = 'complete', committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, pending_offset = NULL, error = NULL, updated_at = NOW(3), completed_at = NOW(3) WHERE dump_hash = ${this.conn.escape(this.options.dumpHash)}`);
     } else {
       await this.saveOffset();
