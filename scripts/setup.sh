@@ -44,8 +44,12 @@ fi
 
 # Python tools: cfn-lint for the templates, moto's server for S3/SSM/Secrets Manager in tests.
 pip_has() { local v; v=$(python3 -m pip show "$1" 2>/dev/null) || return 1; [[ "$v" == *"Version: $2"* ]]; }
-if ! pip_has cfn-lint "$CFN_LINT_VERSION" || ! pip_has moto "$MOTO_VERSION" || ! command -v moto_server >/dev/null; then
+# moto's server mode needs its [server] extra (flask, flask-cors), which a plain `moto` install lacks.
+if ! pip_has cfn-lint "$CFN_LINT_VERSION" || ! pip_has moto "$MOTO_VERSION" || ! python3 -c 'import flask, flask_cors' 2>/dev/null \
+   || ! command -v moto_server >/dev/null || ! command -v cfn-lint >/dev/null; then
   say "pip install cfn-lint moto[server]"
   python3 -m pip install -q "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION"
+  # pyenv's Python puts new console scripts on PATH only after a rehash.
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
 fi
 say "ready"
