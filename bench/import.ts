@@ -58,8 +58,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-bench-import-'));
   const db = await startMariaDb({ dir: path.join(dir, 'db'), serverArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=512M'] });
   try {
-    const privileges = RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, '');
-    db.sql(`CREATE USER 'master'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ${privileges} TO 'master'@'127.0.0.1';`);
+    db.createUser('master', PASSWORD, RDS_LIKE_MASTER_PRIVILEGES);
     // The CLI gets every privilege: it runs the dump unmodified, DEFINER clauses included (which need SUPER).
     db.sql(`CREATE USER 'cli'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO 'cli'@'127.0.0.1';`);
     let t = Date.now();

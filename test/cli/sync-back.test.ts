@@ -34,7 +34,7 @@ beforeAll(async () => {
   myCnf = path.join(work, 'origin.cnf');
   fs.writeFileSync(myCnf, `[client]\nsocket=${origin.socket}\nuser=root\n`, { mode: 0o600 });
   buildExportFixture(origin, 'courses', 300);
-  cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, ''));
+  cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES);
   const s3 = new S3Client(moto.clientConfig);
   await s3.send(new CreateBucketCommand({ Bucket: 'rushhour-exports' }));
   const secret = await new SecretsManagerClient(moto.clientConfig).send(new CreateSecretCommand({

@@ -8,7 +8,7 @@ import { isComplete, onEvent } from '../../lambda/import-dump';
 import { handleEvent, physicalResourceId, parseProperties, ProviderEvent, timeBudgetMs } from '../../lambda/import-dump/handler';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
-import { buildFixtureSchema, createRdsLikeMaster, describeDatabase, dumpDatabase } from '../sql/fixture';
+import { buildFixtureSchema, describeDatabase, dumpDatabase } from '../sql/fixture';
 
 const secret = () => crypto.randomBytes(18).toString('base64url');
 
@@ -36,7 +36,7 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
 
   beforeAll(async () => {
     [db, moto] = await Promise.all([startMariaDb(), startMoto()]);
-    createRdsLikeMaster(db, 'admin', masterPassword);
+    db.createRdsLikeMaster('admin', masterPassword);
     buildFixtureSchema(db, 'origin', 300);
     const dump = zlib.gzipSync(dumpDatabase(db, 'origin', ['--net-buffer-length=16384']));
     db.sql('CREATE DATABASE cli');

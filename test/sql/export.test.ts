@@ -16,8 +16,6 @@ import { buildExportFixture, fixtureChecksums, fixtureObjects } from './export-f
 
 let cloud: LocalMariaDb;
 let origin: LocalMariaDb;
-// createUser puts the privileges before TO, where WITH GRANT OPTION is a syntax error: drop it (no grants needed here).
-const MASTER = RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, '');
 const password = `pw-${Math.random().toString(36).slice(2)}`; // generated per run, not a secret
 
 /** An ExportStore in a local directory: the same interface the Lambda's S3 edge implements. */
@@ -36,7 +34,7 @@ async function collect(store: ExportStore, id: string): Promise<Buffer> {
 
 beforeAll(async () => {
   [cloud, origin] = await Promise.all([startMariaDb(), startMariaDb()]);
-  cloud.createUser('master', password, MASTER);
+  cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES);
   buildExportFixture(cloud, 'courses');
 }, 120000);
 
@@ -78,7 +76,7 @@ test('an export in many small slices loads back identically with the import libr
   expect(text).not.toMatch(/DEFINER=/);
 
   // (1) The import library (the import Lambda's code path).
-  origin.createUser('loader', password, MASTER);
+  origin.createUser('loader', password, RDS_LIKE_MASTER_PRIVILEGES);
   const result = await importDump({ source: bufferDumpSource(dump, 'export'), target: { host: '127.0.0.1', port: origin.port, user: 'loader', password, database: 'via_importer' }, dumpHash: 'export-slices' });
   expect(result.complete).toBe(true);
   // (2) The mysql CLI, as sync-back loads it on the origin.

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES } from '../../src/local/mariadb';
+import { LocalMariaDb } from '../../src/local/mariadb';
 
 /**
  * A schema with every object kind mysqldump writes specially: tables with blobs (random binary),
@@ -82,15 +82,4 @@ export function describeDatabase(db: LocalMariaDb, database: string): Record<str
 
 export function sha256(b: Buffer): string {
   return crypto.createHash('sha256').update(b).digest('hex');
-}
-
-/**
- * A TCP user with RDS_LIKE_MASTER_PRIVILEGES (no SUPER). `LocalMariaDb.createUser` puts the privilege
- * text before `TO`, which breaks on the constant's trailing `WITH GRANT OPTION`, so the grant is split here.
- */
-export function createRdsLikeMaster(db: LocalMariaDb, user: string, password: string): void {
-  const privileges = RDS_LIKE_MASTER_PRIVILEGES.replace(/\s+WITH GRANT OPTION\s*$/i, '');
-  for (const host of ['127.0.0.1', 'localhost']) {
-    db.sql(`CREATE USER IF NOT EXISTS '${user}'@'${host}' IDENTIFIED BY '${password}'; GRANT ${privileges} TO '${user}'@'${host}' WITH GRANT OPTION;`);
-  }
 }

@@ -7,7 +7,7 @@ import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { bufferDumpSource } from '../../src/sql/dump-source';
 import { DumpReadError, importDump, ImportOptions, ReimportRefusedError, StatementError } from '../../src/sql/importer';
 import { splitAll } from '../../src/sql/splitter';
-import { buildFixtureSchema, createRdsLikeMaster, describeDatabase, dumpDatabase } from './fixture';
+import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
 
 const PASSWORD = `pw-${process.pid}-${Date.now()}`;
 
@@ -21,7 +21,7 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
 
   beforeAll(async () => {
     db = await startMariaDb();
-    createRdsLikeMaster(db, 'master', PASSWORD);
+    db.createRdsLikeMaster('master', PASSWORD);
     buildFixtureSchema(db, 'origin', 400);
     // A small net buffer makes mysqldump write many extended INSERTs: more statements to stop between.
     dump = dumpDatabase(db, 'origin', ['--net-buffer-length=16384']);

@@ -4,7 +4,6 @@ import { bufferDumpSource } from '../../src/sql/dump-source';
 import { importDump } from '../../src/sql/importer';
 import { DumpRewriter, DumpRewriteError } from '../../src/sql/rewrites';
 import { splitAll } from '../../src/sql/splitter';
-import { createRdsLikeMaster } from './fixture';
 
 /** What MySQL 5.7/8.0 mysqldump writes around the data, with the parts RDS refuses. */
 const MYSQL8_STYLE_DUMP = `/*M!999999\\- enable the sandbox mode */
@@ -63,7 +62,7 @@ describe('RDS rewrites', () => {
     let db: LocalMariaDb;
     beforeAll(async () => {
       db = await startMariaDb();
-      createRdsLikeMaster(db, 'master', 'pw-rewrites');
+      db.createRdsLikeMaster('master', 'pw-rewrites');
     });
     afterAll(() => db?.stop());
 
