@@ -9,13 +9,13 @@
  * machine's cores (k6, app, MariaDB, php-fpm, nginx), so the numbers are relative, not absolute.
  */
 import { ChildProcess, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bundleReferenceApp } from '../app/bundle';
 import { DbConfig } from '../app/config';
-import { CourseStore, createPool, seed } from '../app/db';
+import { CourseStore, createPool } from '../app/db';
+import { seedCourseDatabase } from '../src/local/course-db';
 import { LocalMariaDb, startMariaDb } from '../src/local/mariadb';
 import { freePort, waitForPort } from '../src/local/ports';
 import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
@@ -194,18 +194,8 @@ async function main(): Promise<void> {
 }
 
 async function prepareDb(db: LocalMariaDb): Promise<DbConfig> {
-  const password = randomBytes(12).toString('hex');
-  db.sql('CREATE DATABASE course_selection');
-  db.createUser('rushhour_app', password, 'ALL PRIVILEGES ON course_selection.*');
-  const config: DbConfig = { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'course_selection' };
-  const pool = createPool(config, { size: 1, queueLimit: 10, timeoutMs: 30000 });
-  try {
-    // Seats large enough that the registration benchmark measures the write path, not "course full".
-    await seed(pool, { courses: 43, students: STUDENTS, seats: 1_000_000 });
-  } finally {
-    await pool.end();
-  }
-  return config;
+  // Seats large enough that the registration benchmark measures the write path, not "course full".
+  return seedCourseDatabase(db, { courses: 43, students: STUDENTS, seats: 1_000_000, privileges: 'ALL PRIVILEGES' });
 }
 
 /** The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees it. */

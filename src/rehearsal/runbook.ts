@@ -12,7 +12,6 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { bundleReferenceApp } from '../../app/bundle';
-import { createPool, seed } from '../../app/db';
 import { isComplete, onEvent } from '../../lambda/import-dump';
 import { runLoadTest, LoadTestResult } from '../../loadtest/lib/runner';
 import { loadConfig } from '../../lib/config';
@@ -23,6 +22,7 @@ import { localInvoker, syncBack, SyncBackResult } from '../cli/commands/sync-bac
 import { costQuote } from '../cli/commands/cost';
 import { formatQuote, Quote } from '../cost/quote';
 import { startBalancers } from '../local/haproxy';
+import { seedCourseDatabase } from '../local/course-db';
 import { LocalMariaDb, startMariaDb } from '../local/mariadb';
 import { startMoto } from '../local/moto';
 import { freePort } from '../local/ports';
@@ -151,15 +151,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const [db, sshd] = await Promise.all([startMariaDb(), startSshd()]);
       teardown.add('origin MariaDB', () => db.stop());
       teardown.add('origin sshd', () => sshd.stop());
-      db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
-      const adminPassword = secret();
-      db.createUser('origin_admin', adminPassword);
-      const pool = createPool({ host: db.host, port: db.port, user: 'origin_admin', password: adminPassword, database }, { size: 2, queueLimit: 10, timeoutMs: 30000 });
-      try {
-        await seed(pool, { courses: options.courses ?? 43, students });
-      } finally {
-        await pool.end();
-      }
+      await seedCourseDatabase(db, { database, courses: options.courses ?? 43, students });
       // The site's web directory on the origin: the reference app bundle, as the operator's site would be.
       const www = path.join(db.dir, 'www', 'site');
       fs.mkdirSync(www, { recursive: true });

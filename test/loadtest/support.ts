@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { DbConfig, DEFAULT_LIMITS } from '../../app/config';
-import { createPool, seed } from '../../app/db';
 import { runServer, RunningApp } from '../../app/main';
+import { seedCourseDatabase } from '../../src/local/course-db';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { freePort } from '../../src/local/ports';
 
@@ -21,16 +19,7 @@ export async function startDeployment(opts: { apps?: number; courses?: number; s
   const db = await startMariaDb();
   const apps: RunningApp[] = [];
   try {
-    const password = randomBytes(12).toString('hex'); // made up per run: no secret in source
-    db.sql('CREATE DATABASE course_selection');
-    db.createUser('rushhour_app', password, 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES ON course_selection.*');
-    const config: DbConfig = { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'course_selection' };
-    const pool = createPool(config, { size: 2, queueLimit: 10, timeoutMs: 10000 });
-    try {
-      await seed(pool, { courses: opts.courses ?? 43, students: opts.students ?? 200 });
-    } finally {
-      await pool.end();
-    }
+    const config = await seedCourseDatabase(db, { courses: opts.courses ?? 43, students: opts.students ?? 200 });
     for (let i = 0; i < (opts.apps ?? 1); i++) {
       apps.push(await runServer({ port: await freePort(), db: config, limits: DEFAULT_LIMITS, logLevel: 'error' }));
     }
@@ -41,13 +30,11 @@ export async function startDeployment(opts: { apps?: number; courses?: number; s
       stop: async () => {
         for (const a of apps) await a.close();
         await db.stop();
-        fs.rmSync(db.dir, { recursive: true, force: true }); // ~120 MB of datadir per run otherwise stays in /tmp
       },
     };
   } catch (err) {
     for (const a of apps) await a.close().catch(() => undefined);
     await db.stop();
-    fs.rmSync(db.dir, { recursive: true, force: true });
     throw err;
   }
 }
