@@ -23,6 +23,7 @@ import { costQuote } from '../cli/commands/cost';
 import { formatQuote, Quote } from '../cost/quote';
 import { startBalancers } from '../local/haproxy';
 import { seedCourseDatabase } from '../local/course-db';
+import { localOriginOptions } from '../local/origin';
 import { LocalMariaDb, startMariaDb } from '../local/mariadb';
 import { startMoto } from '../local/moto';
 import { freePort } from '../local/ports';
@@ -156,20 +157,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const www = path.join(db.dir, 'www', 'site');
       fs.mkdirSync(www, { recursive: true });
       bundleReferenceApp(path.join(www, 'app.js'));
-      // Credentials stay on the origin: its mysql/mysqldump read this option file there (root over the socket).
-      const myCnf = path.join(db.dir, 'origin.cnf');
-      fs.writeFileSync(myCnf, `[client]\nsocket=${db.socket}\nuser=root\n`, { mode: 0o600 });
       log(`origin MariaDB on 127.0.0.1:${db.port}, sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostKeyFingerprint})`);
-      return { db, sshd, www, myCnf };
+      return { db, sshd, www };
     });
-    const originOptions = {
-      origin: `${origin.sshd.username}@127.0.0.1:${origin.sshd.port}`,
-      knownHosts: origin.sshd.knownHostsPath,
-      identity: origin.sshd.privateKeyPath,
-      originMyCnf: origin.myCnf,
-      stateFile,
-      log,
-    };
+    // Credentials stay on the origin: its mysql/mysqldump read an option file there (root over the socket).
+    const originOptions = { ...localOriginOptions(origin.sshd, origin.db), stateFile, log };
 
     // 2. pull-db and pull-web over SSH, verified by sha256 on both ends.
     const pulled = await step('2. pull-db and pull-web from the origin over SSH', async () => {

@@ -8,6 +8,7 @@ import { pullDb } from '../../src/cli/commands/pull-db';
 import { formatComparison, localInvoker, OriginChangedError, syncBack } from '../../src/cli/commands/sync-back';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
+import { localOriginOptions } from '../../src/local/origin';
 import { LocalSshd, startSshd } from '../../src/local/sshd';
 import { fileDumpSource, sha256File } from '../../src/sql/dump-source';
 import { importDump } from '../../src/sql/importer';
@@ -24,15 +25,12 @@ let origin: LocalMariaDb;
 let cloud: LocalMariaDb;
 let moto: LocalMoto;
 let work: string;
-let myCnf: string;
 const password = `pw-${Math.random().toString(36).slice(2)}`; // generated per run
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   [sshd, origin, cloud, moto] = await Promise.all([startSshd(), startMariaDb(), startMariaDb(), startMoto()]);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-sync-test-'));
-  myCnf = path.join(work, 'origin.cnf');
-  fs.writeFileSync(myCnf, `[client]\nsocket=${origin.socket}\nuser=root\n`, { mode: 0o600 });
   buildExportFixture(origin, 'courses', 300);
   cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES);
   const s3 = new S3Client(moto.clientConfig);
@@ -51,13 +49,7 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), origin?.stop(), cloud?.stop(), moto?.stop()]);
 });
 
-const originOpts = () => ({
-  origin: `${sshd.username}@127.0.0.1:${sshd.port}`,
-  knownHosts: sshd.knownHostsPath,
-  identity: sshd.privateKeyPath,
-  originMyCnf: myCnf,
-  log: () => undefined,
-});
+const originOpts = () => ({ ...localOriginOptions(sshd, origin), log: () => undefined });
 
 test('sync-back restores every row, routine and trigger of the week on the origin and proves it by checksums', async () => {
   const stateFile = path.join(work, 'state.json');

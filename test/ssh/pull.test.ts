@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { pullDb } from '../../src/cli/commands/pull-db';
 import { pullWeb } from '../../src/cli/commands/pull-web';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
+import { localOriginOptions } from '../../src/local/origin';
 import { LocalSshd, startSshd } from '../../src/local/sshd';
 import { fingerprintOf, HostKeyMismatchError } from '../../src/ssh/host-keys';
 import { SshSession } from '../../src/ssh/session';
@@ -19,15 +20,12 @@ import { StateFile } from '../../src/state/state-file';
 let sshd: LocalSshd;
 let origin: LocalMariaDb;
 let work: string;
-let myCnf: string;
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 beforeAll(async () => {
   [sshd, origin] = await Promise.all([startSshd(), startMariaDb()]);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-pull-test-'));
-  myCnf = path.join(work, 'origin.cnf');
-  fs.writeFileSync(myCnf, `[client]\nsocket=${origin.socket}\nuser=root\n`, { mode: 0o600 });
   origin.sql(`SET NAMES utf8mb4; CREATE DATABASE courses;
     USE courses;
     CREATE TABLE course (id INT PRIMARY KEY, code VARCHAR(20), title VARCHAR(200), seats INT, taken INT DEFAULT 0) DEFAULT CHARSET=utf8mb4;
@@ -42,13 +40,7 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), origin?.stop()]);
 });
 
-const originOpts = () => ({
-  origin: `${sshd.username}@127.0.0.1:${sshd.port}`,
-  knownHosts: sshd.knownHostsPath,
-  identity: sshd.privateKeyPath,
-  originMyCnf: myCnf,
-  log: () => undefined,
-});
+const originOpts = () => ({ ...localOriginOptions(sshd, origin), log: () => undefined });
 
 test('pull-db streams a consistent dump, verified by sha256 on both ends, with the origin\'s table checksums', async () => {
   const out = path.join(work, 'db');
