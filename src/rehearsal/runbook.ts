@@ -4,7 +4,7 @@
  * Each step is a plain function call into those modules; nothing here re-implements them.
  */
 import { ChildProcess, execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -241,7 +241,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
           const installDir = path.join(work, `instance-${b + 1}-${i + 1}`);
           fs.mkdirSync(installDir);
           fs.copyFileSync(bundle, path.join(installDir, 'app.js'));
-          if (createHash('sha256').update(fs.readFileSync(path.join(installDir, 'app.js'))).digest('hex') !== bundleSha256) {
+          if (await sha256File(path.join(installDir, 'app.js')) !== bundleSha256) {
             throw new Error(`bundle checksum mismatch in ${installDir}`);
           }
           fs.symlinkSync(process.execPath, path.join(installDir, 'node'));
