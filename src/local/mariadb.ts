@@ -14,6 +14,8 @@ export interface LocalMariaDb {
   readonly port: number;
   readonly socket: string;
   readonly dir: string;
+  /** The server's process id (tests stop and continue it to play a hung database). */
+  readonly pid: number;
   /** Root over the socket: `mariadb --no-defaults --socket=... -uroot`. */
   readonly clientArgs: string[];
   /** Runs SQL as root through the `mariadb` client and returns its tab-separated output. */
@@ -78,7 +80,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
       input: statements, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
     });
   return {
-    host: '127.0.0.1', port, socket, dir, clientArgs, sql,
+    host: '127.0.0.1', port, socket, dir, pid: child.pid!, clientArgs, sql,
     createUser,
     createRdsLikeMaster: (name, password) => createUser(name, password, RDS_LIKE_MASTER_PRIVILEGES, { withGrantOption: true }),
     async stop(stopOptions = {}) {

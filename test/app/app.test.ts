@@ -140,13 +140,15 @@ describe('resilience', () => {
   });
 
   test('a hung database (SIGSTOP) gives 503 after the deadline, not a hang, and recovers on SIGCONT', async () => {
-    const pid = Number(fs.readFileSync(path.join(db.dir, 'mysqld.pid'), 'utf8'));
+    const pid = db.pid;
     const fast = await runServer({ port: await freePort(), db: { ...config, port: db.port }, limits: { ...DEFAULT_LIMITS, dbTimeoutMs: 1000 }, logLevel: 'error' });
     const url = `http://127.0.0.1:${fast.port}`;
     try {
       expect((await fetch(`${url}/api/courses`)).status).toBe(200);
       process.kill(pid, 'SIGSTOP');
       try {
+        // The signal is delivered asynchronously: wait until the kernel reports the server stopped ("T").
+        for (let i = 0; i < 100 && !/^\d+ \(.*\) T /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
         const t = Date.now();
         const res = await fetch(`${url}/api/courses`);
         expect(res.status).toBe(503);
