@@ -28,19 +28,21 @@ export class ReadCoalescer<T> {
 }
 
 /**
- * Group insert: rows offered while an INSERT is running go into the next multi-row INSERT. Each
- * caller's promise settles when its own row is stored (or the insert failed), so nothing is
- * acknowledged before it is written. At low load every row is inserted at once, alone.
+ * Group commit: items offered while a batch is running go into the next batch, one database round
+ * trip for many requests. Each caller's promise settles with its own item's outcome once the whole
+ * batch is stored (or rejects if the batch failed), so nothing is acknowledged before it is written.
+ * At low load every item runs at once, alone.
  */
-export class GroupInserter<R> {
-  private pending: Array<{ row: R; resolve: () => void; reject: (err: unknown) => void }> = [];
+export class GroupBatcher<I, O> {
+  private pending: Array<{ item: I; resolve: (out: O) => void; reject: (err: unknown) => void }> = [];
   private flushing = false;
 
-  constructor(private readonly insert: (rows: R[]) => Promise<void>, private readonly maxBatch = 500) {}
+  /** @param run stores a batch and returns one outcome per item, in order. */
+  constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly maxBatch = 500) {}
 
-  add(row: R): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -51,8 +53,9 @@ export class GroupInserter<R> {
       while (this.pending.length) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          await this.insert(batch.map((b) => b.row));
-          for (const b of batch) b.resolve();
+          const outcomes = await this.run(batch.map((b) => b.item));
+          if (outcomes.length !== batch.length) throw new Error(`batch of ${batch.length} returned ${outcomes.length} outcomes`);
+          batch.forEach((b, i) => b.resolve(outcomes[i]));
         } catch (err) {
           for (const b of batch) b.reject(err);
         }
@@ -60,5 +63,12 @@ export class GroupInserter<R> {
     } finally {
       this.flushing = false;
     }
+  }
+}
+
+/** Group insert: a GroupBatcher whose items are rows and whose outcome is "stored". */
+export class GroupInserter<R> extends GroupBatcher<R, void> {
+  constructor(insert: (rows: R[]) => Promise<void>, maxBatch = 500) {
+    super(async (rows) => { await insert(rows); return rows.map(() => undefined); }, maxBatch);
   }
 }

@@ -1,5 +1,5 @@
 import * as mysql from 'mysql2/promise';
-import { GroupInserter, ReadCoalescer } from './coalesce';
+import { GroupBatcher, GroupInserter, ReadCoalescer } from './coalesce';
 import type { DbConfig } from './config';
 
 /** One course as the JSON API returns it. */
@@ -110,6 +110,57 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    // Group commit for registrations: one round trip and one COMMIT for every registration that
+    // arrived while the previous batch ran. Per item the same rules as the single transaction
+    // (conditional UPDATE, primary key, foreign keys); one letter per item comes back in order:
+    // R registered, F full, D duplicate, C no such course, S no such student. Any other error rolls
+    // the whole batch back and reaches the caller, so no item is half done.
+    version: 2,
+    statements: [
+      'DROP PROCEDURE IF EXISTS rushhour_register_batch',
+      `CREATE PROCEDURE rushhour_register_batch(IN items TEXT)
+        MODIFIES SQL DATA SQL SECURITY INVOKER
+        COMMENT 'rushhour: registers [[studentId, courseId], ...] in one transaction'
+      BEGIN
+        DECLARE n INT DEFAULT JSON_LENGTH(items);
+        DECLARE i INT DEFAULT 0;
+        DECLARE student INT UNSIGNED;
+        DECLARE course INT UNSIGNED;
+        DECLARE failed INT DEFAULT 0;
+        DECLARE outcomes VARCHAR(1000) DEFAULT '';
+        DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+        IF n IS NULL OR n > 1000 THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rushhour_register_batch: items must be a JSON array of at most 1000 pairs';
+        END IF;
+        START TRANSACTION;
+        WHILE i < n DO
+          SET student = JSON_VALUE(items, CONCAT('$[', i, '][0]'));
+          SET course = JSON_VALUE(items, CONCAT('$[', i, '][1]'));
+          UPDATE courses SET taken = taken + 1 WHERE id = course AND taken < seats;
+          IF ROW_COUNT() = 0 THEN
+            SET outcomes = CONCAT(outcomes, IF(EXISTS (SELECT 1 FROM courses WHERE id = course), 'F', 'C'));
+          ELSE
+            BEGIN
+              DECLARE CONTINUE HANDLER FOR 1062 SET failed = 1062;
+              DECLARE CONTINUE HANDLER FOR 1452 SET failed = 1452;
+              SET failed = 0;
+              INSERT INTO registrations (student_id, course_id) VALUES (student, course);
+            END;
+            IF failed = 0 THEN
+              SET outcomes = CONCAT(outcomes, 'R');
+            ELSE
+              UPDATE courses SET taken = taken - 1 WHERE id = course;
+              SET outcomes = CONCAT(outcomes, IF(failed = 1062, 'D', 'S'));
+            END IF;
+          END IF;
+          SET i = i + 1;
+        END WHILE;
+        COMMIT;
+        SELECT outcomes;
+      END`,
+    ],
+  },
 ];
 
 /** Applies missing migrations; a named lock keeps several processes from migrating at once. */
@@ -212,22 +263,44 @@ export const SQL = {
   deleteRegistration: 'DELETE FROM registrations WHERE student_id = ? AND course_id = ?',
   freeSeat: 'UPDATE courses SET taken = taken - 1 WHERE id = ? AND taken > 0',
   courseExists: 'SELECT 1 FROM courses WHERE id = ?',
+  registerBatch: 'CALL rushhour_register_batch(?)',
 } as const;
+
+const BATCH_OUTCOMES: Record<string, RegisterResult> = {
+  R: 'registered', F: 'full', D: 'duplicate', C: 'no-such-course', S: 'no-such-student',
+};
+
+/** The database has no batch routine (a schema before migration 2) or the user may not run it. */
+function isMissingRoutine(err: unknown): boolean {
+  const code = (err as { code?: string; cause?: { code?: string } })?.code;
+  return code === 'ER_SP_DOES_NOT_EXIST' || code === 'ER_PROCACCESS_DENIED_ERROR';
+}
 
 /** Data access with a deadline on every call, so a hung database turns into 503s instead of piling up. */
 export class CourseStore {
   private readonly sharedList: ReadCoalescer<Course[]>;
   private readonly views: GroupInserter<string>;
+  private readonly registrations: GroupBatcher<[number, number], RegisterResult>;
+  /** Cleared when the database has no batch routine; registrations then run one transaction each. */
+  private batchRegistration: boolean;
 
   /**
-   * @param coalesce share course-list reads among concurrent views and group the access rows into
-   *   multi-row INSERTs (see ./coalesce). Off, every view runs its own SELECT and INSERT.
+   * @param coalesce share course-list reads among concurrent views, group the access rows into
+   *   multi-row INSERTs and group-commit registrations (see ./coalesce). Off, every view runs its own
+   *   SELECT and INSERT and every registration its own transaction.
    */
   constructor(readonly pool: mysql.Pool, private readonly timeoutMs: number, private readonly coalesce = true) {
     this.sharedList = new ReadCoalescer(() => this.listCourses());
     this.views = new GroupInserter(async (pages) => {
       await this.q(`INSERT INTO access_log (page) VALUES ${pages.map(() => '(?)').join(', ')}`, pages, 'query');
     });
+    this.registrations = new GroupBatcher((items) => this.registerBatch(items), 500);
+    this.batchRegistration = coalesce;
+  }
+
+  /** How registrations reach the database now (shown on /healthz). */
+  get registrationMode(): 'batched' | 'per-request' {
+    return this.batchRegistration ? 'batched' : 'per-request';
   }
 
   /**
@@ -259,12 +332,53 @@ export class CourseStore {
   }
 
   /**
+   * Registers a student for a course: group-committed with the registrations that arrive meanwhile
+   * (one round trip for the batch), or one transaction of its own when batching is off or the
+   * database lacks the batch routine. The answer comes after the COMMIT either way.
+   */
+  async register(studentId: number, courseId: number): Promise<RegisterResult> {
+    if (this.batchRegistration) {
+      try {
+        return await withDeadline(this.registrations.add([studentId, courseId]), this.timeoutMs);
+      } catch (err) {
+        if (!isMissingRoutine(err)) throw err;
+        this.batchRegistration = false; // nothing of the batch ran: fall back for this and later calls
+      }
+    }
+    return this.registerOne(studentId, courseId);
+  }
+
+  /**
+   * One batch in one CALL. Items are sorted by course then student so that concurrent batches (other
+   * processes, other instances) take the course row locks in the same order and do not deadlock;
+   * a deadlock that still happens rolls the batch back and it is retried once.
+   */
+  private async registerBatch(items: Array<[number, number]>): Promise<RegisterResult[]> {
+    const order = items.map((_, i) => i).sort((a, b) => items[a][1] - items[b][1] || items[a][0] - items[b][0]);
+    const payload = JSON.stringify(order.map((i) => items[i]));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.q<Row[][]>(SQL.registerBatch, [payload], 'query');
+        const letters = String(result[0]?.[0]?.outcomes ?? '');
+        if (letters.length !== items.length) throw new Error(`rushhour_register_batch answered ${letters.length} outcomes for ${items.length} items`);
+        const outcomes: RegisterResult[] = new Array(items.length);
+        order.forEach((original, k) => { outcomes[original] = BATCH_OUTCOMES[letters[k]]; });
+        return outcomes;
+      } catch (err) {
+        const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+        if (code === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
    * Takes a seat and records the registration in one transaction. The conditional UPDATE holds the
    * course row lock until COMMIT, so seats never oversell; the primary key refuses a second
    * registration of the same student, and the ROLLBACK gives the seat back. A full course costs one
    * UPDATE and a ROLLBACK, no more.
    */
-  async register(studentId: number, courseId: number): Promise<RegisterResult> {
+  async registerOne(studentId: number, courseId: number): Promise<RegisterResult> {
     // Two round trips on the success path: BEGIN+UPDATE, then INSERT+COMMIT. When the INSERT fails
     // the server skips the COMMIT, and the ROLLBACK below gives the seat back.
     return this.tx(async (conn) => {

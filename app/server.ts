@@ -105,7 +105,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  app.get('/healthz', { config: { unlimited: true } }, async () => ({ status: 'ok', ...stats }));
+  app.get('/healthz', { config: { unlimited: true } }, async () => ({ status: 'ok', ...stats, registrations: store.registrationMode }));
 
   app.get('/readyz', { config: { unlimited: true } }, async (_req, reply) => {
     try {

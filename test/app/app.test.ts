@@ -78,12 +78,32 @@ describe('pages and API render the seeded data', () => {
 describe('registration', () => {
   test('300 parallel attempts for a 20-seat course give exactly 20 registrations', async () => {
     db.sql('UPDATE courses SET seats = 20, taken = 0 WHERE id = 10', 'course_selection');
+    const callsBefore = count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'");
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(`${base}/api/registrations`, { studentId: i + 1, courseId: 10 })));
+    // Group commit: fewer round trips than registrations (how many fewer depends on arrival timing).
+    expect((await (await fetch(`${base}/healthz`)).json()).registrations).toBe('batched');
+    expect(count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'") - callsBefore).toBeLessThan(300);
     const byStatus = results.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
     expect(byStatus).toEqual({ 201: 20, 409: 280 });
     expect(results.filter((r) => r.status === 409).every((r) => r.json.result === 'full')).toBe(true);
     expect(count('SELECT taken FROM courses WHERE id = 10')).toBe(20);
     expect(count('SELECT COUNT(*) FROM registrations WHERE course_id = 10')).toBe(20);
+  });
+
+  test('with batching off, one transaction per registration: 300 attempts for 20 seats still give exactly 20', async () => {
+    db.sql('UPDATE courses SET seats = 20, taken = 0 WHERE id = 16', 'course_selection');
+    const plain = await runServer({ port: await freePort(), db: config, limits: { ...DEFAULT_LIMITS, maxInFlight: 600, dbPoolSize: 16 }, logLevel: 'error', coalesce: false });
+    try {
+      const url = `http://127.0.0.1:${plain.port}/api/registrations`;
+      const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(url, { studentId: i + 1, courseId: 16 })));
+      expect((await (await fetch(`http://127.0.0.1:${plain.port}/healthz`)).json()).registrations).toBe('per-request');
+      expect(results.filter((r) => r.status === 201)).toHaveLength(20);
+      expect(results.filter((r) => r.status === 409 && r.json.result === 'full')).toHaveLength(280);
+    } finally {
+      await plain.close();
+    }
+    expect(count('SELECT taken FROM courses WHERE id = 16')).toBe(20);
+    expect(count('SELECT COUNT(*) FROM registrations WHERE course_id = 16')).toBe(20);
   });
 
   test('the same student racing for one course 50 times gets it once', async () => {
