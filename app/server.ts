@@ -1,7 +1,7 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { AppLimits, DEFAULT_LIMITS } from './config';
-import { CourseStore, DbUnavailableError, isDbUnavailable, RegisterResult } from './db';
+import { Course, CourseStore, DbUnavailableError, isDbUnavailable, RegisterResult } from './db';
 import { courseDetailPage, courseListPage, messagePage, queuePage } from './html';
 
 export interface AppOptions {
@@ -105,7 +105,9 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  app.get('/healthz', { config: { unlimited: true } }, async () => ({ status: 'ok', ...stats, registrations: store.registrationMode }));
+  app.get('/healthz', { config: { unlimited: true } }, async () => ({
+    status: 'ok', ...stats, registrations: store.registrationMode, registrationBatches: store.batches.calls, registrationsBatched: store.batches.registrations,
+  }));
 
   app.get('/readyz', { config: { unlimited: true } }, async (_req, reply) => {
     try {
@@ -116,9 +118,16 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     }
   });
 
+  // Requests that shared one coalesced read also share its rendered bytes (a fresh read, a fresh render).
+  const rendered = new WeakMap<Course[], Buffer>();
+  const renderOnce = (courses: Course[], render: (c: Course[]) => string): Buffer => {
+    let bytes = rendered.get(courses);
+    if (!bytes) rendered.set(courses, bytes = Buffer.from(render(courses)));
+    return bytes;
+  };
   const listHtml = async (_req: FastifyRequest, reply: FastifyReply) => {
     const courses = await store.listCoursesAndRecordView('courses');
-    return reply.type('text/html; charset=utf-8').send(courseListPage(courses));
+    return reply.type('text/html; charset=utf-8').send(renderOnce(courses, courseListPage));
   };
   app.get('/', listHtml);
   app.get('/courses', listHtml);
@@ -149,7 +158,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
       .send(courseDetailPage(course, result === 'dropped' ? 'You dropped this course.' : 'You were not registered for this course.'));
   });
 
-  app.get('/api/courses', async () => store.listCourses());
+  app.get('/api/courses', async (_req, reply) => {
+    const courses = await store.listCoursesShared();
+    return reply.type('application/json; charset=utf-8').send(renderOnce(courses, JSON.stringify));
+  });
 
   app.get<{ Params: { id: number } }>('/api/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
     const course = await store.course(req.params.id);

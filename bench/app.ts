@@ -2,11 +2,16 @@
  * bench/app: the reference app under k6 on loopback, next to the original study's stack (the same
  * page in PHP on nginx + php-fpm) and the database driven directly with the same statements.
  *
- *   npx tsx bench/app.ts [--quick] [--workers N|auto] [--only list,php,register]
+ *   npx tsx bench/app.ts [--quick] [--workers N|auto] [--only list,php,plain,register] [--no-pin]
  *
  * For each target it steps up the arrival rate (doubling, then bisecting) and reports the highest
- * rate with p95 < 200 ms, < 1% errors and < 1% iterations k6 could not start. Everything shares this
- * machine's cores (k6, app, MariaDB, php-fpm, nginx), so the numbers are relative, not absolute.
+ * rate with p95 < 200 ms, < 1% errors and < 1% iterations k6 could not start.
+ *
+ * The load generator must not take CPU from the system it measures, or the comparison is unfair:
+ * k6 costs about as much CPU per request as the app, while the direct-DB loop has no k6. So by
+ * default the cores are split: the systems under test (MariaDB, the app, nginx + php-fpm) run on the
+ * first half, the drivers (k6, and this process, which drives the direct-DB loop) on the second half.
+ * Every arm then gets the same CPU budget. `--no-pin` lets everything share all cores.
  */
 import { ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,11 +31,39 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',
 // Same as the instance's unit (RUSHHOUR_WORKERS=auto): one app process per core.
 const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
 const STAGE_S = QUICK ? 4 : 8;
+const CORES = os.availableParallelism();
+const PIN = !args.includes('--no-pin') && CORES >= 2;
+/** cpu lists for taskset: systems under test on the first half, drivers on the rest. */
+const SUT_CPUS = `0-${Math.floor(CORES / 2) - 1}`;
+const DRIVER_CPUS = `${Math.floor(CORES / 2)}-${CORES - 1}`;
 const STUDENTS = 20000;
 const P95_LIMIT_MS = 200;
 const POOL = 16;
+let DB_PID = 0;
 
-interface StageResult { rate: number; achieved: number; p95: number; errorRate: number; dropped: number; ok: boolean }
+interface Target { name: string; url: string; mode: 'list' | 'register'; pids: number[] }
+interface StageResult { rate: number; achieved: number; p95: number; errorRate: number; dropped: number; ok: boolean; cpu: string }
+
+/** CPU seconds (user + system) used so far by a process and its live descendants, from /proc. */
+function treeCpuSeconds(rootPid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / tick });
+    } catch { /* exited meanwhile */ }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 50; p = stats.get(p)?.ppid ?? 0, hops++) if (p === rootPid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, st] of stats) if (inTree(pid)) total += st.cpu;
+  return total;
+}
 
 const K6_SCRIPT = `
 import http from 'k6/http';
@@ -68,13 +101,21 @@ async function main(): Promise<void> {
   try {
     const db = await startMariaDb();
     started.push(() => db.stop());
+    DB_PID = db.pid;
+    if (PIN) {
+      // -a: every thread, and the threads MariaDB starts later inherit it.
+      execFileSync('taskset', ['-a', '-p', '-c', SUT_CPUS, String(db.pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-a', '-p', '-c', DRIVER_CPUS, String(process.pid)], { stdio: 'ignore' });
+    }
     const config = await prepareDb(db);
-    console.log(`MariaDB on ${db.port}; app workers: ${WORKERS}; ${os.cpus().length} cores shared by k6, app, MariaDB, nginx and php-fpm; stages of ${STAGE_S} s`);
+    console.log(PIN
+      ? `MariaDB on ${db.port}; app workers: ${WORKERS}; systems under test (MariaDB, app, nginx + php-fpm) on cpus ${SUT_CPUS}, drivers (k6, the direct-DB loop) on cpus ${DRIVER_CPUS}; stages of ${STAGE_S} s`
+      : `MariaDB on ${db.port}; app workers: ${WORKERS}; ${CORES} cores shared by k6, app, MariaDB, nginx and php-fpm (--no-pin); stages of ${STAGE_S} s`);
 
     const bundle = path.join(work, 'app.js');
     bundleReferenceApp(bundle);
     const appPort = await freePort();
-    const app = spawnOwned(process.execPath, [bundle], {
+    const app = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
       env: { PATH: process.env.PATH, PORT: String(appPort), DB_HOST: config.host, DB_PORT: String(config.port), DB_USER: config.user,
         DB_PASSWORD: config.password, DB_NAME: config.database, RUSHHOUR_WORKERS: WORKERS, RUSHHOUR_DB_POOL: String(POOL) },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -83,7 +124,7 @@ async function main(): Promise<void> {
     await waitForPort(appPort);
     // The same app with coalescing off: per view the same statements as PHP and the direct loop.
     const plainPort = await freePort();
-    const plain = spawnOwned(process.execPath, [bundle], {
+    const plain = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
       env: { PATH: process.env.PATH, PORT: String(plainPort), DB_HOST: config.host, DB_PORT: String(config.port), DB_USER: config.user,
         DB_PASSWORD: config.password, DB_NAME: config.database, RUSHHOUR_WORKERS: WORKERS, RUSHHOUR_DB_POOL: String(POOL), RUSHHOUR_COALESCE: 'false' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -93,12 +134,16 @@ async function main(): Promise<void> {
     const php = await startPhp(nginx, fpm, work, config);
     started.push(php.stop);
 
-    const k6run = (url: string, mode: string, rate: number, duration = `${STAGE_S}s`): StageResult => {
+    /** Runs one k6 stage; `pids` are the server's processes, whose CPU per request is reported beside MariaDB's. */
+    const k6run = (url: string, mode: string, rate: number, pids: number[], duration = `${STAGE_S}s`): StageResult => {
+      const cpu = () => [pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0), treeCpuSeconds(db.pid)];
+      const cpuBefore = cpu();
       const summary = path.join(work, `summary-${mode}-${rate}.json`);
-      execFileSync(k6, ['run', '--quiet', '--no-usage-report', scriptPath], {
+      execFileSync(...onCpus(DRIVER_CPUS, k6, ['run', '--quiet', '--no-usage-report', scriptPath]), {
         env: { ...process.env, URL: url, MODE: mode, RATE: String(rate), DURATION: duration, SUMMARY: summary, STUDENTS: String(STUDENTS) },
         stdio: ['ignore', 'ignore', 'pipe'], timeout: 120000,
       });
+      const cpuAfter = cpu();
       const m = JSON.parse(fs.readFileSync(summary, 'utf8'));
       const requests = m.http_reqs?.values.count ?? 0;
       const dropped = m.dropped_iterations?.values.count ?? 0;
@@ -106,7 +151,8 @@ async function main(): Promise<void> {
       const errorRate = m.http_req_failed?.values.rate ?? 1;
       const planned = rate * parseFloat(duration);
       const ok = p95 < P95_LIMIT_MS && errorRate < 0.01 && dropped < 0.01 * planned;
-      return { rate, achieved: requests / parseFloat(duration), p95, errorRate, dropped, ok };
+      const perReq = (i: number) => ((cpuAfter[i] - cpuBefore[i]) * 1e6 / Math.max(1, requests)).toFixed(0);
+      return { rate, achieved: requests / parseFloat(duration), p95, errorRate, dropped, ok, cpu: `cpu/req: server ${perReq(0)} us, MariaDB ${perReq(1)} us` };
     };
     const resetRegistrations = () => db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', config.database);
 
@@ -116,15 +162,15 @@ async function main(): Promise<void> {
      * (a failed stage is retried once: a single noise spike does not end the search), then two
      * bisection steps between the last passing and the first failing rate.
      */
-    const findMaxInterleaved = (targets: Array<{ name: string; url: string; mode: string }>): Array<StageResult | undefined> => {
+    const findMaxInterleaved = (targets: Target[]): Array<StageResult | undefined> => {
       const state = targets.map((t) => ({ ...t, best: undefined as StageResult | undefined, failed: undefined as number | undefined, next: 200 as number | undefined, bisections: 0 }));
-      for (const t of targets) { if (t.mode === 'register') resetRegistrations(); k6run(t.url, t.mode, 50, '2s'); } // warm-up
+      for (const t of targets) { if (t.mode === 'register') resetRegistrations(); k6run(t.url, t.mode, 50, t.pids, '2s'); } // warm-up
       while (state.some((t) => t.next !== undefined)) {
         for (const t of state) {
           if (t.next === undefined) continue;
           const rate = t.next;
-          let r = step(t.name, t.url, t.mode, rate);
-          if (!r.ok) r = step(`${t.name} (retry)`, t.url, t.mode, rate);
+          let r = step(t, rate);
+          if (!r.ok) r = step(t, rate, ' (retry)');
           if (r.ok) t.best = r; else t.failed = rate;
           if (t.failed === undefined) t.next = rate * 2 <= 25600 ? rate * 2 : undefined;
           else {
@@ -137,10 +183,10 @@ async function main(): Promise<void> {
       }
       return state.map((t) => t.best);
     };
-    const step = (name: string, url: string, mode: string, rate: number) => {
-      if (mode === 'register') resetRegistrations();
-      const r = k6run(url, mode, rate);
-      console.log(`  ${name.padEnd(22)} ${String(rate).padStart(6)}/s -> ${r.achieved.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1).padStart(7)} ms  errors ${(r.errorRate * 100).toFixed(2)}%  dropped ${r.dropped}  ${r.ok ? 'ok' : 'FAIL'}`);
+    const step = (t: Target, rate: number, label = '') => {
+      if (t.mode === 'register') resetRegistrations();
+      const r = k6run(t.url, t.mode, rate, t.pids);
+      console.log(`  ${(t.name + label).padEnd(30)} ${String(rate).padStart(6)}/s -> ${r.achieved.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1).padStart(7)} ms  errors ${(r.errorRate * 100).toFixed(2)}%  dropped ${r.dropped}  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.cpu}`);
       return r;
     };
 
@@ -148,19 +194,22 @@ async function main(): Promise<void> {
     // other work on this shared machine only lowers a measurement, so the max is the fairer baseline.
     resetRegistrations();
     const dbBefore = { list: await directLoop(config, 'list'), reg: (resetRegistrations(), await directLoop(config, 'register')) };
-    const listTargets = [
-      ...(ONLY.includes('list') ? [{ name: 'app course list', url: `http://127.0.0.1:${appPort}/courses`, mode: 'list' }] : []),
-      ...(ONLY.includes('php') ? [{ name: 'php course list', url: `http://127.0.0.1:${php.port}/courses.php`, mode: 'list' }] : []),
-      ...(ONLY.includes('plain') ? [{ name: 'app list, no coalescing', url: `http://127.0.0.1:${plainPort}/courses`, mode: 'list' }] : []),
+    const allListTargets: Array<Target & { key: string }> = [
+      { key: 'list', name: 'app course list', url: `http://127.0.0.1:${appPort}/courses`, mode: 'list', pids: [app.pid!] },
+      { key: 'php', name: 'php course list', url: `http://127.0.0.1:${php.port}/courses.php`, mode: 'list', pids: php.pids },
+      { key: 'plain', name: 'app list, no coalescing', url: `http://127.0.0.1:${plainPort}/courses`, mode: 'list', pids: [plain.pid!] },
     ];
+    const listTargets = allListTargets.filter((t) => ONLY.includes(t.key));
     const listResults = findMaxInterleaved(listTargets);
     const pick = (name: string) => listResults[listTargets.findIndex((t) => t.name === name)];
     const appList = pick('app course list');
     const phpList = pick('php course list');
     const plainList = pick('app list, no coalescing');
-    const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register' }])[0] : undefined;
-    const health = (await (await fetch(`http://127.0.0.1:${appPort}/healthz`)).json()) as { shed: number; dbUnavailable: number };
-    console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}`);
+    const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register', pids: [app.pid!] }])[0] : undefined;
+    const health = (await (await fetch(`http://127.0.0.1:${appPort}/healthz`)).json()) as
+      { shed: number; dbUnavailable: number; registrations: string; registrationBatches: number; registrationsBatched: number };
+    console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}, registrations ${health.registrations}: ` +
+      `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`);
     await stopProcess(app); // the direct loop gets the machine the apps had
     await stopProcess(plain);
     await php.stop();
@@ -168,6 +217,8 @@ async function main(): Promise<void> {
     const dbListAfter = await directLoop(config, 'list');
     resetRegistrations();
     const dbRegAfter = await directLoop(config, 'register');
+    resetRegistrations();
+    const dbRegBatched = await directLoop(config, 'register-batched');
     const dbList = dbListAfter.rate >= dbBefore.list.rate ? dbListAfter : dbBefore.list;
     const dbReg = dbRegAfter.rate >= dbBefore.reg.rate ? dbRegAfter : dbBefore.reg;
 
@@ -178,11 +229,12 @@ async function main(): Promise<void> {
       ['DB direct: same list statements per view (mysql2, 16 conns, no HTTP)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
       ['app: registration (POST /api/registrations)', appReg?.rate, appReg ? `p95 ${appReg.p95.toFixed(1)} ms` : 'no passing rate'],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
+      ['DB direct: the app\'s group-committed registration routine', Math.round(dbRegBatched.rate), `p95 ${dbRegBatched.p95.toFixed(1)} ms`],
     ];
     console.log('\n| target | highest rate with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|');
     for (const [name, rate, note] of rows) console.log(`| ${name} | ${rate ?? '-'} | ${note} |`);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
-    console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores (other sessions share this machine)`);
+    console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`);
     console.log(`\napp / PHP, course list:               ${ratio(appList?.rate, phpList?.rate)}x  (target >= 2)`);
     console.log(`app / DB direct, course list:         ${ratio(appList?.rate, dbList.rate)}  (target >= 0.60)`);
     console.log(`app without coalescing / PHP:         ${ratio(plainList?.rate, phpList?.rate)}x`);
@@ -193,16 +245,22 @@ async function main(): Promise<void> {
   }
 }
 
+/** The command line that runs `cmd` on the given cpus (unchanged with --no-pin). */
+function onCpus(cpus: string, cmd: string, cmdArgs: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', cpus, cmd, ...cmdArgs]] : [cmd, cmdArgs];
+}
+
 async function prepareDb(db: LocalMariaDb): Promise<DbConfig> {
   // Seats large enough that the registration benchmark measures the write path, not "course full".
   return seedCourseDatabase(db, { courses: 43, students: STUDENTS, seats: 1_000_000, privileges: 'ALL PRIVILEGES' });
 }
 
 /** The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees it. */
-async function directLoop(config: DbConfig, mode: 'list' | 'register'): Promise<{ rate: number; p95: number }> {
+async function directLoop(config: DbConfig, mode: 'list' | 'register' | 'register-batched'): Promise<{ rate: number; p95: number }> {
   const pool = createPool(config, { size: POOL, queueLimit: 1000, timeoutMs: 10000 });
-  // Coalescing off: one SELECT and one single-row INSERT per view, exactly what the PHP page runs.
-  const store = new CourseStore(pool, 10000, false);
+  // Coalescing off: one SELECT and one single-row INSERT per view, exactly what the PHP page runs,
+  // and one transaction per registration. 'register-batched' drives the app's group commit instead.
+  const store = new CourseStore(pool, 10000, mode === 'register-batched');
   const latencies: number[] = [];
   let counter = 0;
   const until = Date.now() + STAGE_S * 1000;
@@ -217,18 +275,20 @@ async function directLoop(config: DbConfig, mode: 'list' | 'register'): Promise<
       latencies.push(performance.now() - t);
     }
   };
+  const cpuBefore = treeCpuSeconds(DB_PID);
   const start = performance.now();
   await Promise.all(Array.from({ length: POOL * 2 }, worker));
+  const dbCpu = treeCpuSeconds(DB_PID) - cpuBefore;
   const seconds = (performance.now() - start) / 1000;
   await pool.end();
   latencies.sort((a, b) => a - b);
   const r = { rate: latencies.length / seconds, p95: latencies[Math.floor(latencies.length * 0.95)] };
-  console.log(`  DB direct ${mode.padEnd(12)} ${r.rate.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1)} ms  (${POOL} connections, ${POOL * 2} callers, ${STAGE_S} s)`);
+  console.log(`  DB direct ${mode.padEnd(16)} ${r.rate.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1)} ms  (${POOL} connections, ${POOL * 2} callers, ${STAGE_S} s)  cpu/req: MariaDB ${(dbCpu * 1e6 / latencies.length).toFixed(0)} us`);
   return r;
 }
 
 /** nginx + php-fpm on free loopback ports with config in a temp dir (no systemd). */
-async function startPhp(nginx: string, fpm: string, work: string, db: DbConfig): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startPhp(nginx: string, fpm: string, work: string, db: DbConfig): Promise<{ port: number; pids: number[]; stop: () => Promise<void> }> {
   const dir = path.join(work, 'php');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   const sock = path.join(dir, 'fpm.sock');
@@ -274,14 +334,14 @@ http {
   }
 }
 `);
-  const fpmProc = spawnOwned(fpm, ['--nodaemonize', '--fpm-config', fpmConf, ...(os.userInfo().uid === 0 ? ['--allow-to-run-as-root'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fpmProc = spawnOwned(...onCpus(SUT_CPUS, fpm, ['--nodaemonize', '--fpm-config', fpmConf, ...(os.userInfo().uid === 0 ? ['--allow-to-run-as-root'] : [])]), { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-  const nginxProc: ChildProcess = spawnOwned(nginx, ['-p', dir, '-c', nginxConf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const nginxProc: ChildProcess = spawnOwned(...onCpus(SUT_CPUS, nginx, ['-p', dir, '-c', nginxConf]), { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port);
   const res = await fetch(`http://127.0.0.1:${port}/courses.php`);
   const body = await res.text();
   if (res.status !== 200 || !body.includes('43 courses')) throw new Error(`PHP page check failed: ${res.status} ${body.slice(0, 300)}`);
-  return { port, stop: async () => { await stopProcess(nginxProc); await stopProcess(fpmProc); } };
+  return { port, pids: [fpmProc.pid!, nginxProc.pid!], stop: async () => { await stopProcess(nginxProc); await stopProcess(fpmProc); } };
 }
 
 main().catch((err) => {

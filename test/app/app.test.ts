@@ -8,7 +8,7 @@ import { DbConfig, DEFAULT_LIMITS } from '../../app/config';
 import { runServer, RunningApp } from '../../app/main';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { freePort, waitForPort } from '../../src/local/ports';
-import { postJson, startSeededDb } from './support';
+import { healthz, postJson, startSeededDb } from './support';
 
 let db: LocalMariaDb;
 let config: DbConfig;
@@ -73,6 +73,18 @@ describe('pages and API render the seeded data', () => {
     expect((await fetch(`${base}/api/courses/12345`)).status).toBe(404);
     expect((await fetch(`${base}/api/courses/abc`)).status).toBe(400);
   });
+
+  test('shared reads and shared rendering never answer older than the request', async () => {
+    const takenOf = async (id: number) => ((await (await fetch(`${base}/api/courses`)).json()) as Array<{ id: number; taken: number }>).find((c) => c.id === id)!.taken;
+    const seatsOn15 = (html: string) => /\/courses\/15">[^<]*<\/a><\/td><td>(\d+) \//.exec(html)?.[1];
+    const before = await takenOf(15);
+    // Many concurrent readers (shared reads), then a registration, then a read: it must see the seat.
+    await Promise.all(Array.from({ length: 50 }, () => fetch(`${base}/courses`).then((r) => r.text())));
+    expect((await postJson(`${base}/api/registrations`, { studentId: 77, courseId: 15 })).status).toBe(201);
+    const pages = await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/courses`).then((r) => r.text())));
+    for (const html of pages) expect(seatsOn15(html)).toBe(String(before + 1));
+    expect(await takenOf(15)).toBe(before + 1);
+  });
 });
 
 describe('registration', () => {
@@ -81,7 +93,7 @@ describe('registration', () => {
     const callsBefore = count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'");
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(`${base}/api/registrations`, { studentId: i + 1, courseId: 10 })));
     // Group commit: fewer round trips than registrations (how many fewer depends on arrival timing).
-    expect((await (await fetch(`${base}/healthz`)).json()).registrations).toBe('batched');
+    expect((await healthz(base)).registrations).toBe('batched');
     expect(count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'") - callsBefore).toBeLessThan(300);
     const byStatus = results.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
     expect(byStatus).toEqual({ 201: 20, 409: 280 });
@@ -96,7 +108,7 @@ describe('registration', () => {
     try {
       const url = `http://127.0.0.1:${plain.port}/api/registrations`;
       const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(url, { studentId: i + 1, courseId: 16 })));
-      expect((await (await fetch(`http://127.0.0.1:${plain.port}/healthz`)).json()).registrations).toBe('per-request');
+      expect((await healthz(`http://127.0.0.1:${plain.port}`)).registrations).toBe('per-request');
       expect(results.filter((r) => r.status === 201)).toHaveLength(20);
       expect(results.filter((r) => r.status === 409 && r.json.result === 'full')).toHaveLength(280);
     } finally {

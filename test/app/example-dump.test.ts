@@ -7,6 +7,7 @@ import { runServer } from '../../app/main';
 import { DEFAULT_LIMITS } from '../../app/config';
 import { startMariaDb } from '../../src/local/mariadb';
 import { freePort } from '../../src/local/ports';
+import { healthz } from './support';
 
 const DUMP = path.join(__dirname, '..', '..', 'examples', 'course-selection.sql.gz');
 
@@ -35,7 +36,7 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
       });
       expect(res.status).toBe(201);
       // DML only, no EXECUTE: the app falls back to one transaction per registration.
-      expect((await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()).registrations).toBe('per-request');
+      expect((await healthz(`http://127.0.0.1:${app.port}`)).registrations).toBe('per-request');
     } finally {
       await app.close();
     }
@@ -51,7 +52,7 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
       });
       expect((await post(1)).status).toBe(201);
       expect((await post(1)).status).toBe(409);
-      expect((await (await fetch(`http://127.0.0.1:${batched.port}/healthz`)).json()).registrations).toBe('batched');
+      expect((await healthz(`http://127.0.0.1:${batched.port}`)).registrations).toBe('batched');
     } finally {
       await batched.close();
     }

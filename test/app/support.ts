@@ -15,3 +15,8 @@ export async function postJson(url: string, body: unknown, method = 'POST'): Pro
   try { json = JSON.parse(text); } catch { json = text; }
   return { status: res.status, json, headers: res.headers };
 }
+
+/** The app's /healthz body: counters and how registrations reach the database. */
+export async function healthz(base: string): Promise<{ status: string; shed: number; dbUnavailable: number; registrations: 'batched' | 'per-request' }> {
+  return (await fetch(`${base}/healthz`)).json() as never;
+}
