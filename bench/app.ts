@@ -27,7 +27,7 @@ import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
-const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['list', 'php', 'plain', 'register'];
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['list', 'php', 'plain', 'floor', 'register'];
 // Same as the instance's unit (RUSHHOUR_WORKERS=auto): one app process per core.
 const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
 const STAGE_S = QUICK ? 4 : 8;
@@ -64,6 +64,15 @@ function treeCpuSeconds(rootPid: number): number {
   for (const [pid, st] of stats) if (inTree(pid)) total += st.cpu;
   return total;
 }
+
+const FLOOR_SERVER = `
+const fs = require('node:fs');
+const page = fs.readFileSync(process.argv[1]);
+require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': page.length });
+  res.end(page);
+}).listen(Number(process.argv[2]), '127.0.0.1');
+`;
 
 const K6_SCRIPT = `
 import http from 'k6/http';
@@ -133,6 +142,13 @@ async function main(): Promise<void> {
     await waitForPort(plainPort);
     const php = await startPhp(nginx, fpm, work, config);
     started.push(php.stop);
+    // The floor: bare node:http answering the app's own course-list page from memory, no database,
+    // no framework. No Node app on this core can beat it; its CPU per request is Node's HTTP cost.
+    fs.writeFileSync(path.join(work, 'page.html'), await (await fetch(`http://127.0.0.1:${appPort}/courses`)).text());
+    const floorPort = await freePort();
+    const floor = spawnOwned(...onCpus(SUT_CPUS, process.execPath, ['-e', FLOOR_SERVER, path.join(work, 'page.html'), String(floorPort)]), { stdio: ['ignore', 'ignore', 'inherit'] });
+    started.push(() => stopProcess(floor));
+    await waitForPort(floorPort);
 
     /** Runs one k6 stage; `pids` are the server's processes, whose CPU per request is reported beside MariaDB's. */
     const k6run = (url: string, mode: string, rate: number, pids: number[], duration = `${STAGE_S}s`): StageResult => {
@@ -159,7 +175,7 @@ async function main(): Promise<void> {
     /**
      * Rate search for several targets at once, interleaved step by step, so a noisy moment on this
      * shared machine hits the app and the PHP page alike. Doubling from 200/s until a stage fails
-     * (a failed stage is retried once: a single noise spike does not end the search), then two
+     * (a failed stage is retried once: a single noise spike does not end the search), then three
      * bisection steps between the last passing and the first failing rate.
      */
     const findMaxInterleaved = (targets: Target[]): Array<StageResult | undefined> => {
@@ -176,7 +192,7 @@ async function main(): Promise<void> {
           else {
             const lo = t.best?.rate ?? 0;
             const mid = Math.round((lo + t.failed) / 2 / 50) * 50;
-            t.next = t.bisections < 2 && mid > lo && mid < t.failed ? mid : undefined;
+            t.next = t.bisections < 3 && mid > lo && mid < t.failed ? mid : undefined;
             t.bisections++;
           }
         }
@@ -198,6 +214,7 @@ async function main(): Promise<void> {
       { key: 'list', name: 'app course list', url: `http://127.0.0.1:${appPort}/courses`, mode: 'list', pids: [app.pid!] },
       { key: 'php', name: 'php course list', url: `http://127.0.0.1:${php.port}/courses.php`, mode: 'list', pids: php.pids },
       { key: 'plain', name: 'app list, no coalescing', url: `http://127.0.0.1:${plainPort}/courses`, mode: 'list', pids: [plain.pid!] },
+      { key: 'floor', name: 'node:http static page', url: `http://127.0.0.1:${floorPort}/courses`, mode: 'list', pids: [floor.pid!] },
     ];
     const listTargets = allListTargets.filter((t) => ONLY.includes(t.key));
     const listResults = findMaxInterleaved(listTargets);
@@ -205,6 +222,7 @@ async function main(): Promise<void> {
     const appList = pick('app course list');
     const phpList = pick('php course list');
     const plainList = pick('app list, no coalescing');
+    const floorList = pick('node:http static page');
     const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register', pids: [app.pid!] }])[0] : undefined;
     const health = (await (await fetch(`http://127.0.0.1:${appPort}/healthz`)).json()) as
       { shed: number; dbUnavailable: number; registrations: string; registrationBatches: number; registrationsBatched: number };
@@ -212,6 +230,7 @@ async function main(): Promise<void> {
       `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`);
     await stopProcess(app); // the direct loop gets the machine the apps had
     await stopProcess(plain);
+    await stopProcess(floor);
     await php.stop();
     resetRegistrations();
     const dbListAfter = await directLoop(config, 'list');
@@ -226,6 +245,7 @@ async function main(): Promise<void> {
       ['app: course list page (HTML, 1 access row per view)', appList?.rate, appList ? `p95 ${appList.p95.toFixed(1)} ms` : 'no passing rate'],
       ['PHP on nginx + php-fpm: same page', phpList?.rate, phpList ? `p95 ${phpList.p95.toFixed(1)} ms` : 'no passing rate'],
       ['app, coalescing off (per view 1 SELECT + 1 INSERT, like PHP)', plainList?.rate, plainList ? `p95 ${plainList.p95.toFixed(1)} ms` : 'no passing rate'],
+      ['floor: bare node:http serving the same page from memory (no DB, no framework)', floorList?.rate, floorList ? `p95 ${floorList.p95.toFixed(1)} ms, ${floorList.cpu}` : 'no passing rate'],
       ['DB direct: same list statements per view (mysql2, 16 conns, no HTTP)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
       ['app: registration (POST /api/registrations)', appReg?.rate, appReg ? `p95 ${appReg.p95.toFixed(1)} ms` : 'no passing rate'],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
@@ -237,6 +257,7 @@ async function main(): Promise<void> {
     console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`);
     console.log(`\napp / PHP, course list:               ${ratio(appList?.rate, phpList?.rate)}x  (target >= 2)`);
     console.log(`app / DB direct, course list:         ${ratio(appList?.rate, dbList.rate)}  (target >= 0.60)`);
+    console.log(`floor / DB direct, course list:       ${ratio(floorList?.rate, dbList.rate)}  (no Node server on this core can do better)`);
     console.log(`app without coalescing / PHP:         ${ratio(plainList?.rate, phpList?.rate)}x`);
     console.log(`app without coalescing / DB direct:   ${ratio(plainList?.rate, dbList.rate)}`);
     console.log(`app / DB direct, registration:        ${ratio(appReg?.rate, dbReg.rate)}  (target >= 0.60)`);
