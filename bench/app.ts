@@ -2,16 +2,20 @@
  * bench/app: the reference app under k6 on loopback, next to the original study's stack (the same
  * page in PHP on nginx + php-fpm) and the database driven directly with the same statements.
  *
- *   npx tsx bench/app.ts [--quick] [--workers N|auto] [--only list,php,plain,register] [--no-pin]
+ *   npx tsx bench/app.ts [--quick] [--workers N|auto] [--only list,php,plain,floor,register] [--pin]
  *
  * For each target it steps up the arrival rate (doubling, then bisecting) and reports the highest
- * rate with p95 < 200 ms, < 1% errors and < 1% iterations k6 could not start.
+ * rate served with p95 < 200 ms and < 1% errors (requests k6 completed per second at the highest
+ * arrival rate that passed), and the CPU the server and MariaDB spent per request. Iterations k6
+ * could not start in time are printed but do not fail a stage: with p95 under 200 ms they mean k6
+ * itself was short of CPU, and the served rate already leaves them out.
  *
- * The load generator must not take CPU from the system it measures, or the comparison is unfair:
- * k6 costs about as much CPU per request as the app, while the direct-DB loop has no k6. So by
- * default the cores are split: the systems under test (MariaDB, the app, nginx + php-fpm) run on the
- * first half, the drivers (k6, and this process, which drives the direct-DB loop) on the second half.
- * Every arm then gets the same CPU budget. `--no-pin` lets everything share all cores.
+ * A measurement is only as good as its load generator: the "floor" arm (bare node:http serving the
+ * same page from memory) shows the highest rate k6 can drive and check here; a server measured near
+ * the floor is limited by k6, not by itself, and the bench says so. By default every process shares
+ * all cores, as on the machine's own workload. `--pin` puts the systems under test (MariaDB, app,
+ * nginx + php-fpm) on the first half of the cores and the drivers (k6, the direct-DB loop) on the
+ * rest; on 2 cores that leaves k6 one core, and the floor shows what that costs.
  */
 import { ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -32,7 +36,7 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',
 const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
 const STAGE_S = QUICK ? 4 : 8;
 const CORES = os.availableParallelism();
-const PIN = !args.includes('--no-pin') && CORES >= 2;
+const PIN = args.includes('--pin') && CORES >= 2;
 /** cpu lists for taskset: systems under test on the first half, drivers on the rest. */
 const SUT_CPUS = `0-${Math.floor(CORES / 2) - 1}`;
 const DRIVER_CPUS = `${Math.floor(CORES / 2)}-${CORES - 1}`;
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
     const config = await prepareDb(db);
     console.log(PIN
       ? `MariaDB on ${db.port}; app workers: ${WORKERS}; systems under test (MariaDB, app, nginx + php-fpm) on cpus ${SUT_CPUS}, drivers (k6, the direct-DB loop) on cpus ${DRIVER_CPUS}; stages of ${STAGE_S} s`
-      : `MariaDB on ${db.port}; app workers: ${WORKERS}; ${CORES} cores shared by k6, app, MariaDB, nginx and php-fpm (--no-pin); stages of ${STAGE_S} s`);
+      : `MariaDB on ${db.port}; app workers: ${WORKERS}; ${CORES} cores shared by k6, app, MariaDB, nginx and php-fpm (--pin splits them); stages of ${STAGE_S} s`);
 
     const bundle = path.join(work, 'app.js');
     bundleReferenceApp(bundle);
@@ -165,8 +169,7 @@ async function main(): Promise<void> {
       const dropped = m.dropped_iterations?.values.count ?? 0;
       const p95 = m.http_req_duration?.values['p(95)'] ?? Infinity;
       const errorRate = m.http_req_failed?.values.rate ?? 1;
-      const planned = rate * parseFloat(duration);
-      const ok = p95 < P95_LIMIT_MS && errorRate < 0.01 && dropped < 0.01 * planned;
+      const ok = requests > 0 && p95 < P95_LIMIT_MS && errorRate < 0.01;
       const perReq = (i: number) => ((cpuAfter[i] - cpuBefore[i]) * 1e6 / Math.max(1, requests)).toFixed(0);
       return { rate, achieved: requests / parseFloat(duration), p95, errorRate, dropped, ok, cpu: `cpu/req: server ${perReq(0)} us, MariaDB ${perReq(1)} us` };
     };
@@ -224,10 +227,13 @@ async function main(): Promise<void> {
     const plainList = pick('app list, no coalescing');
     const floorList = pick('node:http static page');
     const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register', pids: [app.pid!] }])[0] : undefined;
-    const health = (await (await fetch(`http://127.0.0.1:${appPort}/healthz`)).json()) as
-      { shed: number; dbUnavailable: number; registrations: string; registrationBatches: number; registrationsBatched: number };
-    console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}, registrations ${health.registrations}: ` +
-      `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`);
+    type Health = { shed: number; dbUnavailable: number; registrations: string; registrationBatches: number; registrationsBatched: number };
+    const health = await getJson<Health>(`http://127.0.0.1:${appPort}/healthz`);
+    if (typeof health === 'string') console.log(`  app counters: /healthz did not answer (${health})`);
+    else {
+      console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}, registrations ${health.registrations}: ` +
+        `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`);
+    }
     await stopProcess(app); // the direct loop gets the machine the apps had
     await stopProcess(plain);
     await stopProcess(floor);
@@ -241,32 +247,51 @@ async function main(): Promise<void> {
     const dbList = dbListAfter.rate >= dbBefore.list.rate ? dbListAfter : dbBefore.list;
     const dbReg = dbRegAfter.rate >= dbBefore.reg.rate ? dbRegAfter : dbBefore.reg;
 
+    const served = (r?: StageResult) => (r ? Math.round(r.achieved) : undefined);
+    const note = (r?: StageResult) => (r ? `p95 ${r.p95.toFixed(1)} ms, errors ${(r.errorRate * 100).toFixed(2)}% at ${r.rate}/s offered (${r.dropped} iterations k6 could not start)` : 'no passing rate');
     const rows: Array<[string, number | undefined, string]> = [
-      ['app: course list page (HTML, 1 access row per view)', appList?.rate, appList ? `p95 ${appList.p95.toFixed(1)} ms` : 'no passing rate'],
-      ['PHP on nginx + php-fpm: same page', phpList?.rate, phpList ? `p95 ${phpList.p95.toFixed(1)} ms` : 'no passing rate'],
-      ['app, coalescing off (per view 1 SELECT + 1 INSERT, like PHP)', plainList?.rate, plainList ? `p95 ${plainList.p95.toFixed(1)} ms` : 'no passing rate'],
-      ['floor: bare node:http serving the same page from memory (no DB, no framework)', floorList?.rate, floorList ? `p95 ${floorList.p95.toFixed(1)} ms, ${floorList.cpu}` : 'no passing rate'],
+      ['app: course list page (HTML, 1 access row per view)', served(appList), note(appList)],
+      ['PHP on nginx + php-fpm: same page', served(phpList), note(phpList)],
+      ['app, coalescing off (per view 1 SELECT + 1 INSERT, like PHP)', served(plainList), note(plainList)],
+      ['floor: bare node:http serving the same page from memory (no DB, no framework)', served(floorList), floorList ? `${note(floorList)}, ${floorList.cpu}` : 'no passing rate'],
       ['DB direct: same list statements per view (mysql2, 16 conns, no HTTP)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
-      ['app: registration (POST /api/registrations)', appReg?.rate, appReg ? `p95 ${appReg.p95.toFixed(1)} ms` : 'no passing rate'],
+      ['app: registration (POST /api/registrations)', served(appReg), note(appReg)],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
       ['DB direct: the app\'s group-committed registration routine', Math.round(dbRegBatched.rate), `p95 ${dbRegBatched.p95.toFixed(1)} ms`],
     ];
-    console.log('\n| target | highest rate with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|');
+    console.log('\n| target | highest rate served with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|');
     for (const [name, rate, note] of rows) console.log(`| ${name} | ${rate ?? '-'} | ${note} |`);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
     console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`);
-    console.log(`\napp / PHP, course list:               ${ratio(appList?.rate, phpList?.rate)}x  (target >= 2)`);
-    console.log(`app / DB direct, course list:         ${ratio(appList?.rate, dbList.rate)}  (target >= 0.60)`);
-    console.log(`floor / DB direct, course list:       ${ratio(floorList?.rate, dbList.rate)}  (no Node server on this core can do better)`);
-    console.log(`app without coalescing / PHP:         ${ratio(plainList?.rate, phpList?.rate)}x`);
-    console.log(`app without coalescing / DB direct:   ${ratio(plainList?.rate, dbList.rate)}`);
-    console.log(`app / DB direct, registration:        ${ratio(appReg?.rate, dbReg.rate)}  (target >= 0.60)`);
+    // A rate within 10% of the floor says more about k6 than about the server.
+    const capped = (r?: StageResult) => (r && floorList && r.achieved >= 0.9 * floorList.achieved ? '  [within 10% of the floor: limited by k6, not by the server]' : '');
+    console.log(`\napp / PHP, course list:               ${ratio(served(appList), served(phpList))}x  (target >= 2)${capped(appList)}`);
+    console.log(`app / DB direct, course list:         ${ratio(served(appList), dbList.rate)}  (target >= 0.60)${capped(appList)}`);
+    console.log(`floor / DB direct, course list:       ${ratio(served(floorList), dbList.rate)}  (the most k6 can show here)`);
+    console.log(`app without coalescing / PHP:         ${ratio(served(plainList), served(phpList))}x`);
+    console.log(`app without coalescing / DB direct:   ${ratio(served(plainList), dbList.rate)}`);
+    console.log(`app / DB direct, registration:        ${ratio(served(appReg), dbReg.rate)}  (target >= 0.60)${capped(appReg)}`);
   } finally {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   }
 }
 
-/** The command line that runs `cmd` on the given cpus (unchanged with --no-pin). */
+/** GET and parse JSON, with three tries a second apart; the error text when all fail (the counters are extra, not worth losing the run). */
+async function getJson<T>(url: string): Promise<T | string> {
+  let last = '';
+  for (let i = 0; i < 3; i++) {
+    try {
+      return (await (await fetch(url)).json()) as T;
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      last = `${e.message}: ${e.cause?.code ?? e.cause?.message ?? 'no cause'}`;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  return last;
+}
+
+/** The command line that runs `cmd` on the given cpus (unchanged without --pin). */
 function onCpus(cpus: string, cmd: string, cmdArgs: string[]): [string, string[]] {
   return PIN ? ['taskset', ['-c', cpus, cmd, ...cmdArgs]] : [cmd, cmdArgs];
 }
