@@ -72,7 +72,11 @@ export interface RehearsalReport {
     latencyMs: { p50: number; p95: number; p99: number }; errorsByStatus: Record<string, number>; overloaded: number;
     perProcess: ProcessCapacity[];
   };
-  readonly registrations: { cloud: number; origin: number; oversoldAtOrigin: number; missingAtOrigin: number };
+  readonly registrations: {
+    cloud: number; origin: number; oversoldAtOrigin: number; missingAtOrigin: number;
+    /** From each app process's /healthz: how many group-committed (the routine came through the import) and in how many round trips. */
+    path: { processes: number; batchedProcesses: number; batchedRegistrations: number; batches: number };
+  };
   readonly syncBack: { identical: boolean; tables: number };
   readonly cost: Quote;
   readonly files: { report: string; json: string; chart: string; loadSummary: string };
@@ -276,7 +280,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const lbs = await startBalancers(specs, { healthCheckPath: config.web.healthCheckPath });
       teardown.add('HAProxy', () => lbs.stop());
       log(`balancers: ${lbs.urls.join(', ')}`);
-      return { lbs, children };
+      return { lbs, children, appPorts: specs.flatMap((s) => s.backendPorts) };
     });
 
     // 5. The rush: k6 across the three balancers, weighted as the Route53 records weight them.
@@ -294,6 +298,12 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const seconds = Math.max(1, load.analysis.durationSeconds);
     const perProcess = requestsPerServer(stats).map((s) => ({ ...s, requestsPerSecond: Math.round((s.requests / seconds) * 10) / 10 }));
     const cloudFacts = registrationFacts(cloud.db, database);
+    const counters = await Promise.all(web.appPorts.map(async (port) =>
+      (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ registrations: string; registrationBatches: number; registrationsBatched: number }>));
+    const registrationPath = {
+      processes: counters.length, batchedProcesses: counters.filter((c) => c.registrations === 'batched').length,
+      batchedRegistrations: counters.reduce((a, c) => a + c.registrationsBatched, 0), batches: counters.reduce((a, c) => a + c.registrationBatches, 0),
+    };
 
     // Scale-in: the web tier goes first (SIGTERM drains in-flight requests), as `cdk destroy` of the web stack would.
     await step('   drain and stop the web tier', async () => {
@@ -327,7 +337,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         latencyMs: { p50: load.analysis.latencyMs.p50, p95: load.analysis.latencyMs.p95, p99: load.analysis.latencyMs.p99 },
         errorsByStatus: load.analysis.errorsByStatus, overloaded: load.analysis.overloaded, perProcess,
       },
-      registrations: { cloud: cloudFacts.registrations, origin: originFacts.registrations, oversoldAtOrigin: originFacts.oversold, missingAtOrigin: missing },
+      registrations: { cloud: cloudFacts.registrations, origin: originFacts.registrations, oversoldAtOrigin: originFacts.oversold, missingAtOrigin: missing, path: registrationPath },
       syncBack: { identical: synced.identical, tables: synced.tables.length },
       cost,
       files,
@@ -350,6 +360,10 @@ export function rehearsalFailures(r: RehearsalReport): string[] {
     problems.push(`registrations: ${r.registrations.cloud} in the cloud, ${r.registrations.origin} at the origin`);
   }
   if (r.registrations.oversoldAtOrigin !== 0) problems.push(`${r.registrations.oversoldAtOrigin} course(s) oversold at the origin`);
+  const unbatched = r.registrations.path.processes - r.registrations.path.batchedProcesses;
+  if (unbatched > 0) {
+    problems.push(`${unbatched} app process(es) registered one transaction at a time: the group-commit routine or the app user's EXECUTE grant did not come through the import`);
+  }
   if (!r.syncBack.identical) problems.push('sync-back: the origin differs from the cloud database (see the table comparison)');
   return problems;
 }
@@ -376,6 +390,8 @@ export function formatReport(r: RehearsalReport): string {
     '',
     `registrations: ${r.registrations.cloud} made in the cloud, ${r.registrations.origin} at the origin after sync-back; `
       + `oversold courses at the origin: ${r.registrations.oversoldAtOrigin}`,
+    `  group commit: ${r.registrations.path.batchedProcesses} of ${r.registrations.path.processes} app processes; `
+      + `${r.registrations.path.batchedRegistrations} registrations in ${r.registrations.path.batches} round trips`,
     `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical (CHECKSUM TABLE and row counts)' : 'DIFFERENT'}`,
     '',
     formatQuote(r.cost, 'cost quote for the configured week'),

@@ -11,7 +11,10 @@ function report(overrides: Partial<{ load: Partial<RehearsalReport['load']>; reg
       latencyMs: { p50: 4, p95: 12, p99: 30 }, errorsByStatus: {}, overloaded: 0,
       perProcess: [{ balancer: 1, process: 1, requests: 500, requestsPerSecond: 25 }], ...overrides.load,
     },
-    registrations: { cloud: 200, origin: 200, oversoldAtOrigin: 0, missingAtOrigin: 0, ...overrides.registrations },
+    registrations: {
+      cloud: 200, origin: 200, oversoldAtOrigin: 0, missingAtOrigin: 0,
+      path: { processes: 6, batchedProcesses: 6, batchedRegistrations: 230, batches: 180 }, ...overrides.registrations,
+    },
     syncBack: { identical: true, tables: 5, ...overrides.syncBack },
     cost: { currency: 'USD', region: 'us-east-1', pricesAsOf: '2025-01-15', deploymentDays: 7, items: [], total: 0, warnings: [] },
     files: { report: 'r.txt', json: 'r.json', chart: 'c.html', loadSummary: 's.json' },
@@ -30,6 +33,7 @@ describe('rehearsal verdict', () => {
     ['a rush that failed its thresholds', { load: { passed: false, failures: ['p95 612 ms > 500 ms'] } }, /p95 612 ms/],
     ['a sync-back that differs', { syncBack: { identical: false } }, /origin differs/],
     ['a rush with no registration', { registrations: { cloud: 0, origin: 0 } }, /no registration/],
+    ['an app process without the group-commit routine', { registrations: { path: { processes: 6, batchedProcesses: 5, batchedRegistrations: 200, batches: 150 } } }, /1 app process\(es\) registered one transaction at a time/],
   ])('fails on %s', (_what, overrides, message) => {
     const failures = rehearsalFailures(report(overrides));
     expect(failures.join('\n')).toMatch(message);
