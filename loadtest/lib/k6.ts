@@ -183,6 +183,11 @@ export class Student {
     return http.get(`${base}/courses/${courseId}`, this.params('page: course detail', base));
   }
 
+  /** A browsing student's page view: the course list or a course's page, half each. */
+  browse() {
+    return Math.random() < 0.5 ? this.listPage() : this.detailPage();
+  }
+
   apiCourse(courseId = this.course()) {
     const base = this.base();
     return http.get(`${base}/api/courses/${courseId}`, this.params('api: course', base));

@@ -21,8 +21,7 @@ export function setup(): { courses: Course[] } {
 
 export default function (data: { courses: Course[] }): void {
   const student = new Student(settings, data.courses);
-  if (Math.random() < 0.5) student.listPage();
-  else student.detailPage();
+  student.browse();
 }
 
 export function teardown(): void {

@@ -22,12 +22,8 @@ export function setup(): { courses: Course[] } {
 
 export default function (data: { courses: Course[] }): void {
   const student = new Student(settings, data.courses);
-  if (Math.random() < settings.mix.read) {
-    if (Math.random() < 0.5) student.listPage();
-    else student.detailPage();
-  } else {
-    student.register();
-  }
+  if (Math.random() < settings.mix.read) student.browse();
+  else student.register();
 }
 
 export function teardown(): void {
