@@ -12,17 +12,27 @@ export class ReadCoalescer<T> {
 
   get(): Promise<T> {
     if (!this.running) return this.start();
-    this.next ??= this.running.then(() => undefined, () => undefined).then(() => {
-      this.next = undefined;
-      return this.start();
-    });
+    this.next ??= this.running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
     return this.next;
   }
 
   private start(): Promise<T> {
     const p = this.read();
     this.running = p;
-    p.then(() => undefined, () => undefined).then(() => { if (this.running === p) this.running = undefined; });
+    p.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      if (this.running === p) this.running = undefined;
+    });
     return p;
   }
 }
@@ -38,7 +48,10 @@ export class GroupBatcher<I, O> {
   private flushing = false;
 
   /** @param run stores a batch and returns one outcome per item, in order. */
-  constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly maxBatch = 500) {}
+  constructor(
+    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly maxBatch = 500,
+  ) {}
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -54,7 +67,8 @@ export class GroupBatcher<I, O> {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
           const outcomes = await this.run(batch.map((b) => b.item));
-          if (outcomes.length !== batch.length) throw new Error(`batch of ${batch.length} returned ${outcomes.length} outcomes`);
+          if (outcomes.length !== batch.length)
+            throw new Error(`batch of ${batch.length} returned ${outcomes.length} outcomes`);
           batch.forEach((b, i) => b.resolve(outcomes[i]));
         } catch (err) {
           for (const b of batch) b.reject(err);
@@ -69,6 +83,9 @@ export class GroupBatcher<I, O> {
 /** Group insert: a GroupBatcher whose items are rows and whose outcome is "stored". */
 export class GroupInserter<R> extends GroupBatcher<R, void> {
   constructor(insert: (rows: R[]) => Promise<void>, maxBatch = 500) {
-    super(async (rows) => { await insert(rows); return rows.map(() => undefined); }, maxBatch);
+    super(async (rows) => {
+      await insert(rows);
+      return rows.map(() => undefined);
+    }, maxBatch);
   }
 }

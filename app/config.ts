@@ -26,9 +26,17 @@ export async function resolveDbConfig(env: NodeJS.ProcessEnv = process.env): Pro
 export function dbConfigFromEnv(env: NodeJS.ProcessEnv): DbConfig {
   const missing = ['DB_HOST', 'DB_USER', 'DB_PASSWORD', 'DB_NAME'].filter((k) => env[k] === undefined || env[k] === '');
   if (missing.length) {
-    throw new Error(`database settings missing: set ${missing.join(', ')} (and optionally DB_PORT), or RUSHHOUR_SSM_PREFIX to read them from SSM`);
+    throw new Error(
+      `database settings missing: set ${missing.join(', ')} (and optionally DB_PORT), or RUSHHOUR_SSM_PREFIX to read them from SSM`,
+    );
   }
-  return { host: env.DB_HOST!, port: parsePort(env.DB_PORT ?? '3306', 'DB_PORT'), user: env.DB_USER!, password: env.DB_PASSWORD!, database: env.DB_NAME! };
+  return {
+    host: env.DB_HOST!,
+    port: parsePort(env.DB_PORT ?? '3306', 'DB_PORT'),
+    user: env.DB_USER!,
+    password: env.DB_PASSWORD!,
+    database: env.DB_NAME!,
+  };
 }
 
 /** Reads `<prefix>/{host,port,name,user,password-secret-arn}` from SSM and the password from Secrets Manager. */
@@ -40,7 +48,9 @@ export async function dbConfigFromSsm(prefix: string, region?: string): Promise<
     const names = SSM_KEYS.map((k) => `${clean}/${k}`);
     const out = await ssm.send(new GetParametersCommand({ Names: names }));
     if (out.InvalidParameters?.length) {
-      throw new Error(`SSM parameters not found: ${out.InvalidParameters.join(', ')} (the import writes them; check RUSHHOUR_SSM_PREFIX=${clean})`);
+      throw new Error(
+        `SSM parameters not found: ${out.InvalidParameters.join(', ')} (the import writes them; check RUSHHOUR_SSM_PREFIX=${clean})`,
+      );
     }
     const value = (k: (typeof SSM_KEYS)[number]) => {
       const v = out.Parameters?.find((p) => p.Name === `${clean}/${k}`)?.Value;
@@ -57,8 +67,11 @@ export async function dbConfigFromSsm(prefix: string, region?: string): Promise<
     }
     if (!parsed.password) throw new Error(`secret ${secretArn} has no "password" field`);
     return {
-      host: value('host'), port: parsePort(value('port'), `${clean}/port`), database: value('name'),
-      user: value('user'), password: parsed.password,
+      host: value('host'),
+      port: parsePort(value('port'), `${clean}/port`),
+      database: value('name'),
+      user: value('user'),
+      password: parsed.password,
     };
   } finally {
     ssm.destroy();
@@ -87,7 +100,8 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
     const raw = env[name];
     if (raw === undefined || raw === '') return def;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
     return n;
   };
   return {
@@ -100,6 +114,7 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
 
 export function parsePort(raw: string, what: string): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${what} must be a TCP port (1-65535), got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`${what} must be a TCP port (1-65535), got ${JSON.stringify(raw)}`);
   return n;
 }

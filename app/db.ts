@@ -21,7 +21,10 @@ export type DropResult = 'dropped' | 'not-registered';
 
 /** Raised when the database cannot answer in time (down, restarting, pool exhausted): the caller answers 503. */
 export class DbUnavailableError extends Error {
-  constructor(message: string, readonly cause?: unknown) {
+  constructor(
+    message: string,
+    readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'DbUnavailableError';
   }
@@ -29,10 +32,23 @@ export class DbUnavailableError extends Error {
 
 /** Error codes that mean "the database is not reachable right now", not "the request is wrong". */
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED', 'ER_CONNECTION_KILLED',
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_LOCK_DEADLOCK',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CONNECTION_KILLED',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_LOCK_DEADLOCK',
 ]);
 
 export function isDbUnavailable(err: unknown): boolean {
@@ -59,10 +75,22 @@ export interface PoolOptions {
  */
 export function createPool(db: DbConfig, opts: PoolOptions): mysql.Pool {
   return mysql.createPool({
-    host: db.host, port: db.port, user: db.user, password: db.password, database: db.database,
-    connectionLimit: opts.size, maxIdle: opts.size, idleTimeout: 60000, queueLimit: opts.queueLimit,
-    waitForConnections: true, connectTimeout: Math.min(opts.timeoutMs, 5000), enableKeepAlive: true,
-    keepAliveInitialDelay: 10000, charset: 'utf8mb4_unicode_ci', supportBigNumbers: true, dateStrings: true,
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database,
+    connectionLimit: opts.size,
+    maxIdle: opts.size,
+    idleTimeout: 60000,
+    queueLimit: opts.queueLimit,
+    waitForConnections: true,
+    connectTimeout: Math.min(opts.timeoutMs, 5000),
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10000,
+    charset: 'utf8mb4_unicode_ci',
+    supportBigNumbers: true,
+    dateStrings: true,
     // Lets a registration send BEGIN+UPDATE and INSERT+COMMIT as two round trips. Every statement
     // is a constant with ? placeholders (values escaped by mysql2), so no input can add a statement.
     multipleStatements: true,
@@ -168,7 +196,8 @@ export async function migrate(pool: mysql.Pool): Promise<number[]> {
   const conn = await pool.getConnection();
   try {
     const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK('rushhour_migrate', 60) AS ok");
-    if (lock[0]?.ok !== 1) throw new Error('could not get the migration lock within 60 s (another process is migrating?)');
+    if (lock[0]?.ok !== 1)
+      throw new Error('could not get the migration lock within 60 s (another process is migrating?)');
     try {
       await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version INT UNSIGNED NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB`);
@@ -199,26 +228,61 @@ export interface SeedOptions {
   readonly reset?: boolean;
 }
 
-const SUBJECTS = ['Algorithms', 'Databases', 'Operating Systems', 'Networks', 'Linear Algebra', 'Calculus', 'Statistics',
-  'Compilers', 'Distributed Systems', 'Economics', 'Philosophy', 'Physics', 'Chemistry', 'Biology', 'History',
-  'Literature', 'Law', 'Psychology', 'Music', 'Art History', 'Japanese', 'German'];
+const SUBJECTS = [
+  'Algorithms',
+  'Databases',
+  'Operating Systems',
+  'Networks',
+  'Linear Algebra',
+  'Calculus',
+  'Statistics',
+  'Compilers',
+  'Distributed Systems',
+  'Economics',
+  'Philosophy',
+  'Physics',
+  'Chemistry',
+  'Biology',
+  'History',
+  'Literature',
+  'Law',
+  'Psychology',
+  'Music',
+  'Art History',
+  'Japanese',
+  'German',
+];
 const LEVELS = ['Introduction to', 'Advanced'];
-const TEACHERS = ['Prof. Sato', 'Prof. Okafor', 'Dr. Lindqvist', 'Dr. Moreau', 'Prof. Alvarez', 'Dr. Chen', 'Prof. Novak'];
+const TEACHERS = [
+  'Prof. Sato',
+  'Prof. Okafor',
+  'Dr. Lindqvist',
+  'Dr. Moreau',
+  'Prof. Alvarez',
+  'Dr. Chen',
+  'Prof. Novak',
+];
 
 /** Deterministic reference data: the same options give the same rows. */
 export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ courses: number; students: number }> {
-  if (!Number.isInteger(opts.courses) || opts.courses < 1 || opts.courses > 10000) throw new Error('courses must be an integer from 1 to 10000');
-  if (!Number.isInteger(opts.students) || opts.students < 0 || opts.students > 10_000_000) throw new Error('students must be an integer from 0 to 10000000');
-  if (opts.seats !== undefined && (!Number.isInteger(opts.seats) || opts.seats < 1)) throw new Error('seats must be a positive integer');
+  if (!Number.isInteger(opts.courses) || opts.courses < 1 || opts.courses > 10000)
+    throw new Error('courses must be an integer from 1 to 10000');
+  if (!Number.isInteger(opts.students) || opts.students < 0 || opts.students > 10_000_000)
+    throw new Error('students must be an integer from 0 to 10000000');
+  if (opts.seats !== undefined && (!Number.isInteger(opts.seats) || opts.seats < 1))
+    throw new Error('seats must be a positive integer');
   await migrate(pool);
   const conn = await pool.getConnection();
   try {
     const [[counts]] = await conn.query<mysql.RowDataPacket[]>(
-      'SELECT (SELECT COUNT(*) FROM courses) AS c, (SELECT COUNT(*) FROM students) AS s, (SELECT COUNT(*) FROM registrations) AS r');
+      'SELECT (SELECT COUNT(*) FROM courses) AS c, (SELECT COUNT(*) FROM students) AS s, (SELECT COUNT(*) FROM registrations) AS r',
+    );
     const existing = Number(counts.c) + Number(counts.s) + Number(counts.r);
     if (existing > 0 && !opts.reset) {
-      throw new Error(`the database already holds ${counts.c} courses, ${counts.s} students and ${counts.r} registrations; ` +
-        'pass --reset to replace them (registrations are deleted)');
+      throw new Error(
+        `the database already holds ${counts.c} courses, ${counts.s} students and ${counts.r} registrations; ` +
+          'pass --reset to replace them (registrations are deleted)',
+      );
     }
     await conn.query('START TRANSACTION');
     for (const t of ['registrations', 'access_log', 'students', 'courses']) await conn.query(`DELETE FROM ${t}`);
@@ -229,9 +293,19 @@ export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ cours
       const level = LEVELS[Math.floor(i / SUBJECTS.length) % LEVELS.length];
       const round = Math.floor(i / (SUBJECTS.length * LEVELS.length));
       const title = `${level} ${subject}${round ? ` ${round + 1}` : ''}`;
-      const code = `${subject.replace(/[^A-Za-z]/g, '').slice(0, 3).toUpperCase()}${100 + i}`;
+      const code = `${subject
+        .replace(/[^A-Za-z]/g, '')
+        .slice(0, 3)
+        .toUpperCase()}${100 + i}`;
       const seats = opts.seats ?? 20 + ((i * 37) % 101);
-      courseRows.push([i + 1, code, title, TEACHERS[i % TEACHERS.length], `${title}: lectures, exercises and a final exam.`, seats]);
+      courseRows.push([
+        i + 1,
+        code,
+        title,
+        TEACHERS[i % TEACHERS.length],
+        `${title}: lectures, exercises and a final exam.`,
+        seats,
+      ]);
     }
     await conn.query('INSERT INTO courses (id, code, title, teacher, description, seats) VALUES ?', [courseRows]);
     for (let start = 0; start < opts.students; start += 5000) {
@@ -267,7 +341,11 @@ export const SQL = {
 } as const;
 
 const BATCH_OUTCOMES: Record<string, RegisterResult> = {
-  R: 'registered', F: 'full', D: 'duplicate', C: 'no-such-course', S: 'no-such-student',
+  R: 'registered',
+  F: 'full',
+  D: 'duplicate',
+  C: 'no-such-course',
+  S: 'no-such-student',
 };
 
 /** The driver's error code, also through the DbUnavailableError that wraps it. */
@@ -297,7 +375,11 @@ export class CourseStore {
    *   multi-row INSERTs and group-commit registrations (see ./coalesce). Off, every view runs its own
    *   SELECT and INSERT and every registration its own transaction.
    */
-  constructor(readonly pool: mysql.Pool, private readonly timeoutMs: number, private readonly coalesce = true) {
+  constructor(
+    readonly pool: mysql.Pool,
+    private readonly timeoutMs: number,
+    private readonly coalesce = true,
+  ) {
     this.sharedList = new ReadCoalescer(() => this.listCourses());
     this.views = new GroupInserter(async (pages) => {
       await this.q(`INSERT INTO access_log (page) VALUES ${pages.map(() => '(?)').join(', ')}`, pages, 'query');
@@ -375,9 +457,12 @@ export class CourseStore {
         this.batches.calls++;
         this.batches.registrations += items.length;
         const letters = String(result[0]?.[0]?.outcomes ?? '');
-        if (letters.length !== items.length) throw new Error(`rushhour_register_batch answered ${letters.length} outcomes for ${items.length} items`);
+        if (letters.length !== items.length)
+          throw new Error(`rushhour_register_batch answered ${letters.length} outcomes for ${items.length} items`);
         const outcomes: RegisterResult[] = new Array(items.length);
-        order.forEach((original, k) => { outcomes[original] = BATCH_OUTCOMES[letters[k]]; });
+        order.forEach((original, k) => {
+          outcomes[original] = BATCH_OUTCOMES[letters[k]];
+        });
         return outcomes;
       } catch (err) {
         if (errorCode(err) === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
@@ -396,7 +481,9 @@ export class CourseStore {
     // Two round trips on the success path: BEGIN+UPDATE, then INSERT+COMMIT. When the INSERT fails
     // the server skips the COMMIT, and the ROLLBACK below gives the seat back.
     return this.tx(async (conn) => {
-      const [begin] = await conn.query<mysql.ResultSetHeader[]>({ sql: SQL.beginTakeSeat, timeout: this.timeoutMs }, [courseId]);
+      const [begin] = await conn.query<mysql.ResultSetHeader[]>({ sql: SQL.beginTakeSeat, timeout: this.timeoutMs }, [
+        courseId,
+      ]);
       if (begin[1].affectedRows === 0) {
         await conn.query('ROLLBACK');
         const [exists] = await conn.execute<Row[]>({ sql: SQL.courseExists, timeout: this.timeoutMs }, [courseId]);
@@ -406,8 +493,14 @@ export class CourseStore {
         await conn.query({ sql: SQL.insertRegistrationCommit, timeout: this.timeoutMs }, [studentId, courseId]);
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'ER_DUP_ENTRY') { await conn.query('ROLLBACK'); return 'duplicate'; }
-        if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_NO_REFERENCED_ROW') { await conn.query('ROLLBACK'); return 'no-such-student'; }
+        if (code === 'ER_DUP_ENTRY') {
+          await conn.query('ROLLBACK');
+          return 'duplicate';
+        }
+        if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_NO_REFERENCED_ROW') {
+          await conn.query('ROLLBACK');
+          return 'no-such-student';
+        }
         throw err;
       }
       return 'registered';
@@ -416,8 +509,14 @@ export class CourseStore {
 
   async drop(studentId: number, courseId: number): Promise<DropResult> {
     return this.tx(async (conn) => {
-      const [del] = await conn.execute<mysql.ResultSetHeader>({ sql: SQL.deleteRegistration, timeout: this.timeoutMs }, [studentId, courseId]);
-      if (del.affectedRows === 0) { await conn.query('ROLLBACK'); return 'not-registered'; }
+      const [del] = await conn.execute<mysql.ResultSetHeader>(
+        { sql: SQL.deleteRegistration, timeout: this.timeoutMs },
+        [studentId, courseId],
+      );
+      if (del.affectedRows === 0) {
+        await conn.query('ROLLBACK');
+        return 'not-registered';
+      }
       await conn.execute({ sql: SQL.freeSeat, timeout: this.timeoutMs }, [courseId]);
       await conn.query('COMMIT');
       return 'dropped';
@@ -448,7 +547,10 @@ export class CourseStore {
     try {
       return await withDeadline(pending, this.timeoutMs);
     } catch (err) {
-      pending.then((c) => c.release(), () => undefined);
+      pending.then(
+        (c) => c.release(),
+        () => undefined,
+      );
       throw err;
     }
   }
@@ -468,7 +570,11 @@ export class CourseStore {
           const c = conn;
           // After a timeout or a lost connection the session state is unknown: do not reuse it.
           if (isDbUnavailable(err)) c.destroy();
-          else await c.query('ROLLBACK').then(() => c.release(), () => c.destroy());
+          else
+            await c.query('ROLLBACK').then(
+              () => c.release(),
+              () => c.destroy(),
+            );
         }
         if ((err as { code?: string }).code === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
         throw wrap(err);

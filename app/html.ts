@@ -2,7 +2,10 @@ import type { Course, CourseDetail } from './db';
 
 /** Escapes text for HTML element content and attribute values. */
 export function esc(s: string | number): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 function page(title: string, body: string, head = ''): string {
@@ -18,21 +21,30 @@ ${body}
 }
 
 export function courseListPage(courses: Course[]): string {
-  const rows = courses.map((c) => {
-    const free = c.seats - c.taken;
-    return `<tr><td>${esc(c.code)}</td><td><a href="/courses/${c.id}">${esc(c.title)}</a></td><td>${c.taken} / ${c.seats}</td>` +
-      `<td${free > 0 ? '' : ' class="full"'}>${free > 0 ? `${free} free` : 'full'}</td></tr>`;
-  }).join('\n');
-  return page('Course selection', `<p>${courses.length} courses.</p>
+  const rows = courses
+    .map((c) => {
+      const free = c.seats - c.taken;
+      return (
+        `<tr><td>${esc(c.code)}</td><td><a href="/courses/${c.id}">${esc(c.title)}</a></td><td>${c.taken} / ${c.seats}</td>` +
+        `<td${free > 0 ? '' : ' class="full"'}>${free > 0 ? `${free} free` : 'full'}</td></tr>`
+      );
+    })
+    .join('\n');
+  return page(
+    'Course selection',
+    `<p>${courses.length} courses.</p>
 <table><thead><tr><th>Code</th><th>Course</th><th>Taken</th><th>Seats</th></tr></thead>
 <tbody>
 ${rows}
-</tbody></table>`);
+</tbody></table>`,
+  );
 }
 
 export function courseDetailPage(c: CourseDetail, message?: string): string {
   const free = c.seats - c.taken;
-  return page(`${c.code} ${c.title}`, `${message ? `<p class="msg">${esc(message)}</p>` : ''}
+  return page(
+    `${c.code} ${c.title}`,
+    `${message ? `<p class="msg">${esc(message)}</p>` : ''}
 <p>${esc(c.description)}</p>
 <p>Teacher: ${esc(c.teacher)}</p>
 <p>Seats: ${c.seats}, taken: ${c.taken}, ${free > 0 ? `${free} free` : '<span class="full">full</span>'}</p>
@@ -44,7 +56,8 @@ export function courseDetailPage(c: CourseDetail, message?: string): string {
 <label>Student number (id) <input name="studentId" type="number" min="1" required></label>
 <button type="submit">Drop this course</button>
 </form>
-<p><a href="/courses">All courses</a></p>`);
+<p><a href="/courses">All courses</a></p>`,
+  );
 }
 
 export function messagePage(title: string, message: string, backHref = '/courses'): string {
@@ -53,7 +66,10 @@ export function messagePage(title: string, message: string, backHref = '/courses
 
 /** Shown instead of a 503 error to browsers: it reloads itself after `retryAfterSeconds`. */
 export function queuePage(retryAfterSeconds: number, retryUrl: string): string {
-  return page('You are in the queue', `<p>Many students are choosing courses right now. You are in the queue;
+  return page(
+    'You are in the queue',
+    `<p>Many students are choosing courses right now. You are in the queue;
 this page retries by itself in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}. Please do not close it.</p>`,
-  `<meta http-equiv="refresh" content="${retryAfterSeconds}; url=${esc(retryUrl)}">`);
+    `<meta http-equiv="refresh" content="${retryAfterSeconds}; url=${esc(retryUrl)}">`,
+  );
 }

@@ -27,9 +27,12 @@ export interface RunningApp {
 
 /** Starts one server process. */
 export async function runServer(opts: RunOptions): Promise<RunningApp> {
-  const pool = createPool(opts.db, { size: opts.limits.dbPoolSize, // A course-list view uses two connections at once, so the wait queue must hold 2 per admitted request:
-  // shedding happens at the in-flight limit, never as a pool error.
-  queueLimit: opts.limits.maxInFlight * 2, timeoutMs: opts.limits.dbTimeoutMs });
+  const pool = createPool(opts.db, {
+    size: opts.limits.dbPoolSize, // A course-list view uses two connections at once, so the wait queue must hold 2 per admitted request:
+    // shedding happens at the in-flight limit, never as a pool error.
+    queueLimit: opts.limits.maxInFlight * 2,
+    timeoutMs: opts.limits.dbTimeoutMs,
+  });
   if (opts.migrate) await migrate(pool);
   const { app } = buildApp({ pool, limits: opts.limits, logLevel: opts.logLevel, coalesce: opts.coalesce });
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
@@ -38,18 +41,19 @@ export async function runServer(opts: RunOptions): Promise<RunningApp> {
   let closing: Promise<void> | undefined;
   return {
     port,
-    close: () => (closing ??= (async () => {
-      const timer = setTimeout(() => {
-        app.log.error('drain timeout: closing remaining connections');
-        app.server.closeAllConnections();
-      }, opts.drainTimeoutMs ?? 25000);
-      try {
-        await app.close();
-      } finally {
-        clearTimeout(timer);
-        await pool.end().catch(() => undefined);
-      }
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        const timer = setTimeout(() => {
+          app.log.error('drain timeout: closing remaining connections');
+          app.server.closeAllConnections();
+        }, opts.drainTimeoutMs ?? 25000);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(timer);
+          await pool.end().catch(() => undefined);
+        }
+      })()),
   };
 }
 
@@ -63,14 +67,27 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const limits = limitsFromEnv(env);
   const db = await resolveDbConfig(env);
   const running = await runServer({
-    port: parsePort(env.PORT ?? '8080', 'PORT'), host: env.HOST ?? '127.0.0.1', db, limits,
-    migrate: env.RUSHHOUR_MIGRATE === 'true', logLevel: env.LOG_LEVEL ?? 'warn', coalesce: env.RUSHHOUR_COALESCE !== 'false',
+    port: parsePort(env.PORT ?? '8080', 'PORT'),
+    host: env.HOST ?? '127.0.0.1',
+    db,
+    limits,
+    migrate: env.RUSHHOUR_MIGRATE === 'true',
+    logLevel: env.LOG_LEVEL ?? 'warn',
+    coalesce: env.RUSHHOUR_COALESCE !== 'false',
   });
-  console.log(`rushhour app listening on ${env.HOST ?? '127.0.0.1'}:${running.port} (pid ${process.pid}, db ${db.host}:${db.port}/${db.database}, ` +
-    `max in flight ${limits.maxInFlight}, pool ${limits.dbPoolSize})`);
+  console.log(
+    `rushhour app listening on ${env.HOST ?? '127.0.0.1'}:${running.port} (pid ${process.pid}, db ${db.host}:${db.port}/${db.database}, ` +
+      `max in flight ${limits.maxInFlight}, pool ${limits.dbPoolSize})`,
+  );
   const shutdown = (signal: string) => {
     console.log(`rushhour app: ${signal}, draining`);
-    running.close().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+    running.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
@@ -80,7 +97,8 @@ function workerCount(raw: string | undefined): number {
   if (!raw || raw === '1') return 1;
   if (raw === 'auto') return os.availableParallelism();
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`RUSHHOUR_WORKERS must be a positive integer or "auto", got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`RUSHHOUR_WORKERS must be a positive integer or "auto", got ${JSON.stringify(raw)}`);
   return n;
 }
 

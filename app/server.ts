@@ -34,10 +34,15 @@ const registrationBody = {
   type: 'object',
   required: ['studentId', 'courseId'],
   additionalProperties: false,
-  properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 }, courseId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+  properties: {
+    studentId: { type: 'integer', minimum: 1, maximum: 4294967295 },
+    courseId: { type: 'integer', minimum: 1, maximum: 4294967295 },
+  },
 } as const;
 const idParams = {
-  type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'integer', minimum: 1, maximum: 4294967295 } },
 } as const;
 
 /** The course-selection app: routes, overload protection and error mapping. Listening and shutdown are the caller's. */
@@ -62,7 +67,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   // While draining, answers carry `Connection: close` so keep-alive sockets end with their last
   // response instead of holding shutdown open until the keep-alive timeout.
   let closing = false;
-  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
@@ -78,7 +86,9 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
       return;
     }
     stats.inFlight++;
-    reply.raw.once('close', () => { stats.inFlight--; });
+    reply.raw.once('close', () => {
+      stats.inFlight--;
+    });
     done();
   });
 
@@ -90,7 +100,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
       // One line per second at most: an outage under load must not turn into a log flood.
       const now = Date.now();
       if (now - lastDbLog >= 1000) {
-        req.log.warn({ err: err.message, since: stats.dbUnavailable - loggedDbUnavailable }, 'database unavailable, answering 503');
+        req.log.warn(
+          { err: err.message, since: stats.dbUnavailable - loggedDbUnavailable },
+          'database unavailable, answering 503',
+        );
         lastDbLog = now;
         loggedDbUnavailable = stats.dbUnavailable;
       }
@@ -98,7 +111,8 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     }
     if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
       const status = err.statusCode ?? 400;
-      return wantsHtml(req) ? reply.code(status).type('text/html').send(messagePage('Bad request', err.message))
+      return wantsHtml(req)
+        ? reply.code(status).type('text/html').send(messagePage('Bad request', err.message))
         : reply.code(status).send({ error: err.message });
     }
     req.log.error(err);
@@ -106,7 +120,11 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   });
 
   app.get('/healthz', { config: { unlimited: true } }, async () => ({
-    status: 'ok', ...stats, registrations: store.registrationMode, registrationBatches: store.batches.calls, registrationsBatched: store.batches.registrations,
+    status: 'ok',
+    ...stats,
+    registrations: store.registrationMode,
+    registrationBatches: store.batches.calls,
+    registrationsBatched: store.batches.registrations,
   }));
 
   app.get('/readyz', { config: { unlimited: true } }, async (_req, reply) => {
@@ -114,7 +132,10 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
       await store.ping();
       return { status: 'ready' };
     } catch (err) {
-      return reply.code(503).header('retry-after', String(limits.retryAfterSeconds)).send({ status: 'database unavailable', error: (err as Error).message });
+      return reply
+        .code(503)
+        .header('retry-after', String(limits.retryAfterSeconds))
+        .send({ status: 'database unavailable', error: (err as Error).message });
     }
   });
 
@@ -122,7 +143,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   const rendered = new WeakMap<Course[], Buffer>();
   const renderOnce = (courses: Course[], render: (c: Course[]) => string): Buffer => {
     let bytes = rendered.get(courses);
-    if (!bytes) rendered.set(courses, bytes = Buffer.from(render(courses)));
+    if (!bytes) rendered.set(courses, (bytes = Buffer.from(render(courses))));
     return bytes;
   };
   const listHtml = async (_req: FastifyRequest, reply: FastifyReply) => {
@@ -134,29 +155,73 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
 
   app.get<{ Params: { id: number } }>('/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
     const course = await store.course(req.params.id);
-    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
+    if (!course)
+      return reply
+        .code(404)
+        .type('text/html; charset=utf-8')
+        .send(messagePage('No such course', `There is no course ${req.params.id}.`));
     return reply.type('text/html; charset=utf-8').send(courseDetailPage(course));
   });
 
-  app.post<{ Params: { id: number }; Body: { studentId: number } }>('/courses/:id/register', {
-    schema: { params: idParams, body: { type: 'object', required: ['studentId'], properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } } } },
-  }, async (req, reply) => {
-    const result = await store.register(req.body.studentId, req.params.id);
-    const course = await store.course(req.params.id);
-    const status = REGISTER_STATUS[result];
-    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
-    return reply.code(status).type('text/html; charset=utf-8').send(courseDetailPage(course, REGISTER_MESSAGE[result]));
-  });
+  app.post<{ Params: { id: number }; Body: { studentId: number } }>(
+    '/courses/:id/register',
+    {
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          required: ['studentId'],
+          properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const result = await store.register(req.body.studentId, req.params.id);
+      const course = await store.course(req.params.id);
+      const status = REGISTER_STATUS[result];
+      if (!course)
+        return reply
+          .code(404)
+          .type('text/html; charset=utf-8')
+          .send(messagePage('No such course', `There is no course ${req.params.id}.`));
+      return reply
+        .code(status)
+        .type('text/html; charset=utf-8')
+        .send(courseDetailPage(course, REGISTER_MESSAGE[result]));
+    },
+  );
 
-  app.post<{ Params: { id: number }; Body: { studentId: number } }>('/courses/:id/drop', {
-    schema: { params: idParams, body: { type: 'object', required: ['studentId'], properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } } } },
-  }, async (req, reply) => {
-    const result = await store.drop(req.body.studentId, req.params.id);
-    const course = await store.course(req.params.id);
-    if (!course) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('No such course', `There is no course ${req.params.id}.`));
-    return reply.code(result === 'dropped' ? 200 : 404).type('text/html; charset=utf-8')
-      .send(courseDetailPage(course, result === 'dropped' ? 'You dropped this course.' : 'You were not registered for this course.'));
-  });
+  app.post<{ Params: { id: number }; Body: { studentId: number } }>(
+    '/courses/:id/drop',
+    {
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          required: ['studentId'],
+          properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const result = await store.drop(req.body.studentId, req.params.id);
+      const course = await store.course(req.params.id);
+      if (!course)
+        return reply
+          .code(404)
+          .type('text/html; charset=utf-8')
+          .send(messagePage('No such course', `There is no course ${req.params.id}.`));
+      return reply
+        .code(result === 'dropped' ? 200 : 404)
+        .type('text/html; charset=utf-8')
+        .send(
+          courseDetailPage(
+            course,
+            result === 'dropped' ? 'You dropped this course.' : 'You were not registered for this course.',
+          ),
+        );
+    },
+  );
 
   app.get('/api/courses', async (_req, reply) => {
     const courses = await store.listCoursesShared();
@@ -170,23 +235,37 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     return { id, code, title, seats, taken, teacher, description };
   });
 
-  app.post<{ Body: { studentId: number; courseId: number } }>('/api/registrations', { schema: { body: registrationBody } }, async (req, reply) => {
-    const { studentId, courseId } = req.body;
-    const result = await store.register(studentId, courseId);
-    return reply.code(REGISTER_STATUS[result]).send({ result, studentId, courseId, message: REGISTER_MESSAGE[result] });
-  });
+  app.post<{ Body: { studentId: number; courseId: number } }>(
+    '/api/registrations',
+    { schema: { body: registrationBody } },
+    async (req, reply) => {
+      const { studentId, courseId } = req.body;
+      const result = await store.register(studentId, courseId);
+      return reply
+        .code(REGISTER_STATUS[result])
+        .send({ result, studentId, courseId, message: REGISTER_MESSAGE[result] });
+    },
+  );
 
-  app.delete<{ Body: { studentId: number; courseId: number } }>('/api/registrations', { schema: { body: registrationBody } }, async (req, reply) => {
-    const { studentId, courseId } = req.body;
-    const result = await store.drop(studentId, courseId);
-    return reply.code(result === 'dropped' ? 200 : 404).send({ result, studentId, courseId });
-  });
+  app.delete<{ Body: { studentId: number; courseId: number } }>(
+    '/api/registrations',
+    { schema: { body: registrationBody } },
+    async (req, reply) => {
+      const { studentId, courseId } = req.body;
+      const result = await store.drop(studentId, courseId);
+      return reply.code(result === 'dropped' ? 200 : 404).send({ result, studentId, courseId });
+    },
+  );
 
   return { app, stats };
 }
 
 const REGISTER_STATUS: Record<RegisterResult, number> = {
-  registered: 201, full: 409, duplicate: 409, 'no-such-course': 404, 'no-such-student': 404,
+  registered: 201,
+  full: 409,
+  duplicate: 409,
+  'no-such-course': 404,
+  'no-such-student': 404,
 };
 const REGISTER_MESSAGE: Record<RegisterResult, string> = {
   registered: 'You are registered for this course.',

@@ -31,7 +31,9 @@ import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
-const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['list', 'php', 'plain', 'floor', 'register'];
+const ONLY = args.includes('--only')
+  ? args[args.indexOf('--only') + 1].split(',')
+  : ['list', 'php', 'plain', 'floor', 'register'];
 // Same as the instance's unit (RUSHHOUR_WORKERS=auto): one app process per core.
 const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
 const STAGE_S = QUICK ? 4 : 8;
@@ -45,8 +47,21 @@ const P95_LIMIT_MS = 200;
 const POOL = 16;
 let DB_PID = 0;
 
-interface Target { name: string; url: string; mode: 'list' | 'register'; pids: number[] }
-interface StageResult { rate: number; achieved: number; p95: number; errorRate: number; dropped: number; ok: boolean; cpu: string }
+interface Target {
+  name: string;
+  url: string;
+  mode: 'list' | 'register';
+  pids: number[];
+}
+interface StageResult {
+  rate: number;
+  achieved: number;
+  p95: number;
+  errorRate: number;
+  dropped: number;
+  ok: boolean;
+  cpu: string;
+}
 
 /** CPU seconds (user + system) used so far by a process and its live descendants, from /proc. */
 function treeCpuSeconds(rootPid: number): number {
@@ -58,7 +73,9 @@ function treeCpuSeconds(rootPid: number): number {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / tick });
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const inTree = (pid: number): boolean => {
     for (let p = pid, hops = 0; p > 1 && hops < 50; p = stats.get(p)?.ppid ?? 0, hops++) if (p === rootPid) return true;
@@ -121,16 +138,27 @@ async function main(): Promise<void> {
       execFileSync('taskset', ['-a', '-p', '-c', DRIVER_CPUS, String(process.pid)], { stdio: 'ignore' });
     }
     const config = await prepareDb(db);
-    console.log(PIN
-      ? `MariaDB on ${db.port}; app workers: ${WORKERS}; systems under test (MariaDB, app, nginx + php-fpm) on cpus ${SUT_CPUS}, drivers (k6, the direct-DB loop) on cpus ${DRIVER_CPUS}; stages of ${STAGE_S} s`
-      : `MariaDB on ${db.port}; app workers: ${WORKERS}; ${CORES} cores shared by k6, app, MariaDB, nginx and php-fpm (--pin splits them); stages of ${STAGE_S} s`);
+    console.log(
+      PIN
+        ? `MariaDB on ${db.port}; app workers: ${WORKERS}; systems under test (MariaDB, app, nginx + php-fpm) on cpus ${SUT_CPUS}, drivers (k6, the direct-DB loop) on cpus ${DRIVER_CPUS}; stages of ${STAGE_S} s`
+        : `MariaDB on ${db.port}; app workers: ${WORKERS}; ${CORES} cores shared by k6, app, MariaDB, nginx and php-fpm (--pin splits them); stages of ${STAGE_S} s`,
+    );
 
     const bundle = path.join(work, 'app.js');
     bundleReferenceApp(bundle);
     const appPort = await freePort();
     const app = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
-      env: { PATH: process.env.PATH, PORT: String(appPort), DB_HOST: config.host, DB_PORT: String(config.port), DB_USER: config.user,
-        DB_PASSWORD: config.password, DB_NAME: config.database, RUSHHOUR_WORKERS: WORKERS, RUSHHOUR_DB_POOL: String(POOL) },
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(appPort),
+        DB_HOST: config.host,
+        DB_PORT: String(config.port),
+        DB_USER: config.user,
+        DB_PASSWORD: config.password,
+        DB_NAME: config.database,
+        RUSHHOUR_WORKERS: WORKERS,
+        RUSHHOUR_DB_POOL: String(POOL),
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     started.push(() => stopProcess(app));
@@ -138,8 +166,18 @@ async function main(): Promise<void> {
     // The same app with coalescing off: per view the same statements as PHP and the direct loop.
     const plainPort = await freePort();
     const plain = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
-      env: { PATH: process.env.PATH, PORT: String(plainPort), DB_HOST: config.host, DB_PORT: String(config.port), DB_USER: config.user,
-        DB_PASSWORD: config.password, DB_NAME: config.database, RUSHHOUR_WORKERS: WORKERS, RUSHHOUR_DB_POOL: String(POOL), RUSHHOUR_COALESCE: 'false' },
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(plainPort),
+        DB_HOST: config.host,
+        DB_PORT: String(config.port),
+        DB_USER: config.user,
+        DB_PASSWORD: config.password,
+        DB_NAME: config.database,
+        RUSHHOUR_WORKERS: WORKERS,
+        RUSHHOUR_DB_POOL: String(POOL),
+        RUSHHOUR_COALESCE: 'false',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     started.push(() => stopProcess(plain));
@@ -150,7 +188,10 @@ async function main(): Promise<void> {
     // no framework. No Node app on this core can beat it; its CPU per request is Node's HTTP cost.
     fs.writeFileSync(path.join(work, 'page.html'), await (await fetch(`http://127.0.0.1:${appPort}/courses`)).text());
     const floorPort = await freePort();
-    const floor = spawnOwned(...onCpus(SUT_CPUS, process.execPath, ['-e', FLOOR_SERVER, path.join(work, 'page.html'), String(floorPort)]), { stdio: ['ignore', 'ignore', 'inherit'] });
+    const floor = spawnOwned(
+      ...onCpus(SUT_CPUS, process.execPath, ['-e', FLOOR_SERVER, path.join(work, 'page.html'), String(floorPort)]),
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     started.push(() => stopProcess(floor));
     await waitForPort(floorPort);
 
@@ -160,8 +201,17 @@ async function main(): Promise<void> {
       const cpuBefore = cpu();
       const summary = path.join(work, `summary-${mode}-${rate}.json`);
       execFileSync(...onCpus(DRIVER_CPUS, k6, ['run', '--quiet', '--no-usage-report', scriptPath]), {
-        env: { ...process.env, URL: url, MODE: mode, RATE: String(rate), DURATION: duration, SUMMARY: summary, STUDENTS: String(STUDENTS) },
-        stdio: ['ignore', 'ignore', 'pipe'], timeout: 120000,
+        env: {
+          ...process.env,
+          URL: url,
+          MODE: mode,
+          RATE: String(rate),
+          DURATION: duration,
+          SUMMARY: summary,
+          STUDENTS: String(STUDENTS),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 120000,
       });
       const cpuAfter = cpu();
       const m = JSON.parse(fs.readFileSync(summary, 'utf8'));
@@ -170,10 +220,19 @@ async function main(): Promise<void> {
       const p95 = m.http_req_duration?.values['p(95)'] ?? Infinity;
       const errorRate = m.http_req_failed?.values.rate ?? 1;
       const ok = requests > 0 && p95 < P95_LIMIT_MS && errorRate < 0.01;
-      const perReq = (i: number) => ((cpuAfter[i] - cpuBefore[i]) * 1e6 / Math.max(1, requests)).toFixed(0);
-      return { rate, achieved: requests / parseFloat(duration), p95, errorRate, dropped, ok, cpu: `cpu/req: server ${perReq(0)} us, MariaDB ${perReq(1)} us` };
+      const perReq = (i: number) => (((cpuAfter[i] - cpuBefore[i]) * 1e6) / Math.max(1, requests)).toFixed(0);
+      return {
+        rate,
+        achieved: requests / parseFloat(duration),
+        p95,
+        errorRate,
+        dropped,
+        ok,
+        cpu: `cpu/req: server ${perReq(0)} us, MariaDB ${perReq(1)} us`,
+      };
     };
-    const resetRegistrations = () => db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', config.database);
+    const resetRegistrations = () =>
+      db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', config.database);
 
     /**
      * Rate search for several targets at once, interleaved step by step, so a noisy moment on this
@@ -182,15 +241,25 @@ async function main(): Promise<void> {
      * bisection steps between the last passing and the first failing rate.
      */
     const findMaxInterleaved = (targets: Target[]): Array<StageResult | undefined> => {
-      const state = targets.map((t) => ({ ...t, best: undefined as StageResult | undefined, failed: undefined as number | undefined, next: 200 as number | undefined, bisections: 0 }));
-      for (const t of targets) { if (t.mode === 'register') resetRegistrations(); k6run(t.url, t.mode, 50, t.pids, '2s'); } // warm-up
+      const state = targets.map((t) => ({
+        ...t,
+        best: undefined as StageResult | undefined,
+        failed: undefined as number | undefined,
+        next: 200 as number | undefined,
+        bisections: 0,
+      }));
+      for (const t of targets) {
+        if (t.mode === 'register') resetRegistrations();
+        k6run(t.url, t.mode, 50, t.pids, '2s');
+      } // warm-up
       while (state.some((t) => t.next !== undefined)) {
         for (const t of state) {
           if (t.next === undefined) continue;
           const rate = t.next;
           let r = step(t, rate);
           if (!r.ok) r = step(t, rate, ' (retry)');
-          if (r.ok) t.best = r; else t.failed = rate;
+          if (r.ok) t.best = r;
+          else t.failed = rate;
           if (t.failed === undefined) t.next = rate * 2 <= 25600 ? rate * 2 : undefined;
           else {
             const lo = t.best?.rate ?? 0;
@@ -205,19 +274,48 @@ async function main(): Promise<void> {
     const step = (t: Target, rate: number, label = '') => {
       if (t.mode === 'register') resetRegistrations();
       const r = k6run(t.url, t.mode, rate, t.pids);
-      console.log(`  ${(t.name + label).padEnd(30)} ${String(rate).padStart(6)}/s -> ${r.achieved.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1).padStart(7)} ms  errors ${(r.errorRate * 100).toFixed(2)}%  dropped ${r.dropped}  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.cpu}`);
+      console.log(
+        `  ${(t.name + label).padEnd(30)} ${String(rate).padStart(6)}/s -> ${r.achieved.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1).padStart(7)} ms  errors ${(r.errorRate * 100).toFixed(2)}%  dropped ${r.dropped}  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.cpu}`,
+      );
       return r;
     };
 
     // The direct DB limit is measured before and after the HTTP runs and the higher value is kept:
     // other work on this shared machine only lowers a measurement, so the max is the fairer baseline.
     resetRegistrations();
-    const dbBefore = { list: await directLoop(config, 'list'), reg: (resetRegistrations(), await directLoop(config, 'register')) };
+    const dbBefore = {
+      list: await directLoop(config, 'list'),
+      reg: (resetRegistrations(), await directLoop(config, 'register')),
+    };
     const allListTargets: Array<Target & { key: string }> = [
-      { key: 'list', name: 'app course list', url: `http://127.0.0.1:${appPort}/courses`, mode: 'list', pids: [app.pid!] },
-      { key: 'php', name: 'php course list', url: `http://127.0.0.1:${php.port}/courses.php`, mode: 'list', pids: php.pids },
-      { key: 'plain', name: 'app list, no coalescing', url: `http://127.0.0.1:${plainPort}/courses`, mode: 'list', pids: [plain.pid!] },
-      { key: 'floor', name: 'node:http static page', url: `http://127.0.0.1:${floorPort}/courses`, mode: 'list', pids: [floor.pid!] },
+      {
+        key: 'list',
+        name: 'app course list',
+        url: `http://127.0.0.1:${appPort}/courses`,
+        mode: 'list',
+        pids: [app.pid!],
+      },
+      {
+        key: 'php',
+        name: 'php course list',
+        url: `http://127.0.0.1:${php.port}/courses.php`,
+        mode: 'list',
+        pids: php.pids,
+      },
+      {
+        key: 'plain',
+        name: 'app list, no coalescing',
+        url: `http://127.0.0.1:${plainPort}/courses`,
+        mode: 'list',
+        pids: [plain.pid!],
+      },
+      {
+        key: 'floor',
+        name: 'node:http static page',
+        url: `http://127.0.0.1:${floorPort}/courses`,
+        mode: 'list',
+        pids: [floor.pid!],
+      },
     ];
     const listTargets = allListTargets.filter((t) => ONLY.includes(t.key));
     const listResults = findMaxInterleaved(listTargets);
@@ -226,13 +324,30 @@ async function main(): Promise<void> {
     const phpList = pick('php course list');
     const plainList = pick('app list, no coalescing');
     const floorList = pick('node:http static page');
-    const appReg = ONLY.includes('register') ? findMaxInterleaved([{ name: 'app registration', url: `http://127.0.0.1:${appPort}/api/registrations`, mode: 'register', pids: [app.pid!] }])[0] : undefined;
-    type Health = { shed: number; dbUnavailable: number; registrations: string; registrationBatches: number; registrationsBatched: number };
+    const appReg = ONLY.includes('register')
+      ? findMaxInterleaved([
+          {
+            name: 'app registration',
+            url: `http://127.0.0.1:${appPort}/api/registrations`,
+            mode: 'register',
+            pids: [app.pid!],
+          },
+        ])[0]
+      : undefined;
+    type Health = {
+      shed: number;
+      dbUnavailable: number;
+      registrations: string;
+      registrationBatches: number;
+      registrationsBatched: number;
+    };
     const health = await getJson<Health>(`http://127.0.0.1:${appPort}/healthz`);
     if (typeof health === 'string') console.log(`  app counters: /healthz did not answer (${health})`);
     else {
-      console.log(`  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}, registrations ${health.registrations}: ` +
-        `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`);
+      console.log(
+        `  app counters: shed ${health.shed} (in-flight limit), dbUnavailable ${health.dbUnavailable}, registrations ${health.registrations}: ` +
+          `${health.registrationsBatched} in ${health.registrationBatches} batches (${(health.registrationsBatched / Math.max(1, health.registrationBatches)).toFixed(1)} per round trip)`,
+      );
     }
     await stopProcess(app); // the direct loop gets the machine the apps had
     await stopProcess(plain);
@@ -248,29 +363,59 @@ async function main(): Promise<void> {
     const dbReg = dbRegAfter.rate >= dbBefore.reg.rate ? dbRegAfter : dbBefore.reg;
 
     const served = (r?: StageResult) => (r ? Math.round(r.achieved) : undefined);
-    const note = (r?: StageResult) => (r ? `p95 ${r.p95.toFixed(1)} ms, errors ${(r.errorRate * 100).toFixed(2)}% at ${r.rate}/s offered (${r.dropped} iterations k6 could not start)` : 'no passing rate');
+    const note = (r?: StageResult) =>
+      r
+        ? `p95 ${r.p95.toFixed(1)} ms, errors ${(r.errorRate * 100).toFixed(2)}% at ${r.rate}/s offered (${r.dropped} iterations k6 could not start)`
+        : 'no passing rate';
     const rows: Array<[string, number | undefined, string]> = [
       ['app: course list page (HTML, 1 access row per view)', served(appList), note(appList)],
       ['PHP on nginx + php-fpm: same page', served(phpList), note(phpList)],
       ['app, coalescing off (per view 1 SELECT + 1 INSERT, like PHP)', served(plainList), note(plainList)],
-      ['floor: bare node:http serving the same page from memory (no DB, no framework)', served(floorList), floorList ? `${note(floorList)}, ${floorList.cpu}` : 'no passing rate'],
-      ['DB direct: same list statements per view (mysql2, 16 conns, no HTTP)', Math.round(dbList.rate), `p95 ${dbList.p95.toFixed(1)} ms`],
+      [
+        'floor: bare node:http serving the same page from memory (no DB, no framework)',
+        served(floorList),
+        floorList ? `${note(floorList)}, ${floorList.cpu}` : 'no passing rate',
+      ],
+      [
+        'DB direct: same list statements per view (mysql2, 16 conns, no HTTP)',
+        Math.round(dbList.rate),
+        `p95 ${dbList.p95.toFixed(1)} ms`,
+      ],
       ['app: registration (POST /api/registrations)', served(appReg), note(appReg)],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
-      ['DB direct: the app\'s group-committed registration routine', Math.round(dbRegBatched.rate), `p95 ${dbRegBatched.p95.toFixed(1)} ms`],
+      [
+        "DB direct: the app's group-committed registration routine",
+        Math.round(dbRegBatched.rate),
+        `p95 ${dbRegBatched.p95.toFixed(1)} ms`,
+      ],
     ];
-    console.log('\n| target | highest rate served with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|');
+    console.log(
+      '\n| target | highest rate served with p95 < 200 ms, < 1% errors (req/s) | at that rate |\n|---|---:|---|',
+    );
     for (const [name, rate, note] of rows) console.log(`| ${name} | ${rate ?? '-'} | ${note} |`);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
-    console.log(`\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`);
+    console.log(
+      `\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`,
+    );
     // A rate within 10% of the floor says more about k6 than about the server.
-    const capped = (r?: StageResult) => (r && floorList && r.achieved >= 0.9 * floorList.achieved ? '  [within 10% of the floor: limited by k6, not by the server]' : '');
-    console.log(`\napp / PHP, course list:               ${ratio(served(appList), served(phpList))}x  (target >= 2)${capped(appList)}`);
-    console.log(`app / DB direct, course list:         ${ratio(served(appList), dbList.rate)}  (target >= 0.60)${capped(appList)}`);
-    console.log(`floor / DB direct, course list:       ${ratio(served(floorList), dbList.rate)}  (the most k6 can show here)`);
+    const capped = (r?: StageResult) =>
+      r && floorList && r.achieved >= 0.9 * floorList.achieved
+        ? '  [within 10% of the floor: limited by k6, not by the server]'
+        : '';
+    console.log(
+      `\napp / PHP, course list:               ${ratio(served(appList), served(phpList))}x  (target >= 2)${capped(appList)}`,
+    );
+    console.log(
+      `app / DB direct, course list:         ${ratio(served(appList), dbList.rate)}  (target >= 0.60)${capped(appList)}`,
+    );
+    console.log(
+      `floor / DB direct, course list:       ${ratio(served(floorList), dbList.rate)}  (the most k6 can show here)`,
+    );
     console.log(`app without coalescing / PHP:         ${ratio(served(plainList), served(phpList))}x`);
     console.log(`app without coalescing / DB direct:   ${ratio(served(plainList), dbList.rate)}`);
-    console.log(`app / DB direct, registration:        ${ratio(served(appReg), dbReg.rate)}  (target >= 0.60)${capped(appReg)}`);
+    console.log(
+      `app / DB direct, registration:        ${ratio(served(appReg), dbReg.rate)}  (target >= 0.60)${capped(appReg)}`,
+    );
   } finally {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   }
@@ -302,7 +447,10 @@ async function prepareDb(db: LocalMariaDb): Promise<DbConfig> {
 }
 
 /** The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees it. */
-async function directLoop(config: DbConfig, mode: 'list' | 'register' | 'register-batched'): Promise<{ rate: number; p95: number }> {
+async function directLoop(
+  config: DbConfig,
+  mode: 'list' | 'register' | 'register-batched',
+): Promise<{ rate: number; p95: number }> {
   const pool = createPool(config, { size: POOL, queueLimit: 1000, timeoutMs: 10000 });
   // Coalescing off: one SELECT and one single-row INSERT per view, exactly what the PHP page runs,
   // and one transaction per registration. 'register-batched' drives the app's group commit instead.
@@ -329,19 +477,28 @@ async function directLoop(config: DbConfig, mode: 'list' | 'register' | 'registe
   await pool.end();
   latencies.sort((a, b) => a - b);
   const r = { rate: latencies.length / seconds, p95: latencies[Math.floor(latencies.length * 0.95)] };
-  console.log(`  DB direct ${mode.padEnd(16)} ${r.rate.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1)} ms  (${POOL} connections, ${POOL * 2} callers, ${STAGE_S} s)  cpu/req: MariaDB ${(dbCpu * 1e6 / latencies.length).toFixed(0)} us`);
+  console.log(
+    `  DB direct ${mode.padEnd(16)} ${r.rate.toFixed(0).padStart(6)}/s  p95 ${r.p95.toFixed(1)} ms  (${POOL} connections, ${POOL * 2} callers, ${STAGE_S} s)  cpu/req: MariaDB ${((dbCpu * 1e6) / latencies.length).toFixed(0)} us`,
+  );
   return r;
 }
 
 /** nginx + php-fpm on free loopback ports with config in a temp dir (no systemd). */
-async function startPhp(nginx: string, fpm: string, work: string, db: DbConfig): Promise<{ port: number; pids: number[]; stop: () => Promise<void> }> {
+async function startPhp(
+  nginx: string,
+  fpm: string,
+  work: string,
+  db: DbConfig,
+): Promise<{ port: number; pids: number[]; stop: () => Promise<void> }> {
   const dir = path.join(work, 'php');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   const sock = path.join(dir, 'fpm.sock');
   const port = await freePort();
   const docroot = path.resolve(__dirname, 'php');
   const fpmConf = path.join(dir, 'php-fpm.conf');
-  fs.writeFileSync(fpmConf, `[global]
+  fs.writeFileSync(
+    fpmConf,
+    `[global]
 pid = ${dir}/fpm.pid
 error_log = ${dir}/fpm.log
 daemonize = no
@@ -356,9 +513,13 @@ env[DB_PORT] = ${db.port}
 env[DB_USER] = ${db.user}
 env[DB_PASSWORD] = ${db.password}
 env[DB_NAME] = ${db.database}
-`, { mode: 0o600 });
+`,
+    { mode: 0o600 },
+  );
   const nginxConf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(nginxConf, `daemon off;
+  fs.writeFileSync(
+    nginxConf,
+    `daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
@@ -379,15 +540,34 @@ http {
     }
   }
 }
-`);
-  const fpmProc = spawnOwned(...onCpus(SUT_CPUS, fpm, ['--nodaemonize', '--fpm-config', fpmConf, ...(os.userInfo().uid === 0 ? ['--allow-to-run-as-root'] : [])]), { stdio: ['ignore', 'ignore', 'inherit'] });
+`,
+  );
+  const fpmProc = spawnOwned(
+    ...onCpus(SUT_CPUS, fpm, [
+      '--nodaemonize',
+      '--fpm-config',
+      fpmConf,
+      ...(os.userInfo().uid === 0 ? ['--allow-to-run-as-root'] : []),
+    ]),
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-  const nginxProc: ChildProcess = spawnOwned(...onCpus(SUT_CPUS, nginx, ['-p', dir, '-c', nginxConf]), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const nginxProc: ChildProcess = spawnOwned(...onCpus(SUT_CPUS, nginx, ['-p', dir, '-c', nginxConf]), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitForPort(port);
   const res = await fetch(`http://127.0.0.1:${port}/courses.php`);
   const body = await res.text();
-  if (res.status !== 200 || !body.includes('43 courses')) throw new Error(`PHP page check failed: ${res.status} ${body.slice(0, 300)}`);
-  return { port, pids: [fpmProc.pid!, nginxProc.pid!], stop: async () => { await stopProcess(nginxProc); await stopProcess(fpmProc); } };
+  if (res.status !== 200 || !body.includes('43 courses'))
+    throw new Error(`PHP page check failed: ${res.status} ${body.slice(0, 300)}`);
+  return {
+    port,
+    pids: [fpmProc.pid!, nginxProc.pid!],
+    stop: async () => {
+      await stopProcess(nginxProc);
+      await stopProcess(fpmProc);
+    },
+  };
 }
 
 main().catch((err) => {

@@ -37,26 +37,56 @@ function generate(db: LocalMariaDb): number {
     INSERT INTO registrations SELECT s.seq, 1 + (s.seq * 7 + c.seq) % 43, '2027-02-01 07:30:00.123' FROM seq_1_to_${students} s JOIN seq_1_to_2 c;
     INSERT INTO photos SELECT seq, seq, RANDOM_BYTES(1024) FROM seq_1_to_${blobs};
     UPDATE photos SET data = CONCAT(data, RANDOM_BYTES(1024), RANDOM_BYTES(976));`);
-  return Number(db.sql('SELECT (SELECT COUNT(*) FROM cloud.students) + (SELECT COUNT(*) FROM cloud.registrations) + (SELECT COUNT(*) FROM cloud.photos) + 43').trim());
+  return Number(
+    db
+      .sql(
+        'SELECT (SELECT COUNT(*) FROM cloud.students) + (SELECT COUNT(*) FROM cloud.registrations) + (SELECT COUNT(*) FROM cloud.photos) + 43',
+      )
+      .trim(),
+  );
 }
 
 async function viaMysqldump(db: LocalMariaDb, out: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', ['-c', `set -o pipefail; mysqldump ${db.clientArgs.join(' ')} --single-transaction --quick --hex-blob --routines --triggers --events cloud | gzip -c > ${out}`], { stdio: 'inherit' });
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; mysqldump ${db.clientArgs.join(' ')} --single-transaction --quick --hex-blob --routines --triggers --events cloud | gzip -c > ${out}`,
+      ],
+      { stdio: 'inherit' },
+    );
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mysqldump exited ${code}`))));
   });
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-async function viaExport(db: LocalMariaDb, dir: string): Promise<{ seconds: number; bytes: number; peakRss: number; parts: number }> {
+async function viaExport(
+  db: LocalMariaDb,
+  dir: string,
+): Promise<{ seconds: number; bytes: number; peakRss: number; parts: number }> {
   const store: ExportStore = {
-    async put(key, body) { fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true }); fs.writeFileSync(path.join(dir, key), body); },
-    async get(key) { const f = path.join(dir, key); return fs.existsSync(f) ? fs.readFileSync(f) : undefined; },
+    async put(key, body) {
+      fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
+      fs.writeFileSync(path.join(dir, key), body);
+    },
+    async get(key) {
+      const f = path.join(dir, key);
+      return fs.existsSync(f) ? fs.readFileSync(f) : undefined;
+    },
   };
-  const connection = await createConnection({ host: '127.0.0.1', port: db.port, user: 'bench', password: PASSWORD, charset: 'utf8mb4' });
+  const connection = await createConnection({
+    host: '127.0.0.1',
+    port: db.port,
+    user: 'bench',
+    password: PASSWORD,
+    charset: 'utf8mb4',
+  });
   let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
   const t0 = process.hrtime.bigint();
   let manifest;
   try {
@@ -97,16 +127,25 @@ async function viaExport(db: LocalMariaDb, dir: string): Promise<{ seconds: numb
       console.log(`round ${r + 1}: mysqldump|gzip ${dump[r].toFixed(2)} s, export ${ours[r].toFixed(2)} s`);
     }
     const best = (xs: number[]) => Math.min(...xs);
-    console.log(`mysqldump|gzip: ${(rows / best(dump)).toFixed(0)} rows/s, ${(dumpBytes / 1048576).toFixed(1)} MB gzip`);
-    console.log(`export (src/sql/export.ts): ${(rows / best(ours)).toFixed(0)} rows/s, ${(last.bytes / 1048576).toFixed(1)} MB gzip in ${last.parts} parts, peak RSS ${(last.peakRss / 1048576).toFixed(0)} MB`);
+    console.log(
+      `mysqldump|gzip: ${(rows / best(dump)).toFixed(0)} rows/s, ${(dumpBytes / 1048576).toFixed(1)} MB gzip`,
+    );
+    console.log(
+      `export (src/sql/export.ts): ${(rows / best(ours)).toFixed(0)} rows/s, ${(last.bytes / 1048576).toFixed(1)} MB gzip in ${last.parts} parts, peak RSS ${(last.peakRss / 1048576).toFixed(0)} MB`,
+    );
     console.log(`ratio export/mysqldump throughput (best of ${ROUNDS}): ${(best(dump) / best(ours)).toFixed(2)}`);
     // The export runs CHECKSUM TABLE over every table at its start and end (its consistency check across slices).
     const t0 = process.hrtime.bigint();
     db.sql('CHECKSUM TABLE cloud.courses, cloud.students, cloud.registrations, cloud.photos');
     const checksumSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(`of which CHECKSUM TABLE (x2): ${(2 * checksumSeconds).toFixed(2)} s; without it the ratio would be ${(best(dump) / (best(ours) - 2 * checksumSeconds)).toFixed(2)}`);
+    console.log(
+      `of which CHECKSUM TABLE (x2): ${(2 * checksumSeconds).toFixed(2)} s; without it the ratio would be ${(best(dump) / (best(ours) - 2 * checksumSeconds)).toFixed(2)}`,
+    );
   } finally {
     await db.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-})().catch((err) => { console.error(err); process.exit(1); });
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

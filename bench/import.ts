@@ -46,26 +46,39 @@ function generate(db: LocalMariaDb, dir: string): string {
     DELIMITER ;
   `);
   const file = path.join(dir, 'bench.sql');
-  execFileSync('bash', ['-c', `mysqldump ${db.clientArgs.join(' ')} --routines --triggers --events --single-transaction origin > ${file}`]);
+  execFileSync('bash', [
+    '-c',
+    `mysqldump ${db.clientArgs.join(' ')} --routines --triggers --events --single-transaction origin > ${file}`,
+  ]);
   return file;
 }
 
 function checksums(db: LocalMariaDb, database: string): string {
-  return db.sql(`CHECKSUM TABLE courses, students, registrations, photos`, database).replace(new RegExp(`${database}\\.`, 'g'), '');
+  return db
+    .sql(`CHECKSUM TABLE courses, students, registrations, photos`, database)
+    .replace(new RegExp(`${database}\\.`, 'g'), '');
 }
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-bench-import-'));
-  const db = await startMariaDb({ dir: path.join(dir, 'db'), serverArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=512M'] });
+  const db = await startMariaDb({
+    dir: path.join(dir, 'db'),
+    serverArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=512M'],
+  });
   try {
     db.createUser('master', PASSWORD, RDS_LIKE_MASTER_PRIVILEGES);
     // The CLI gets every privilege: it runs the dump unmodified, DEFINER clauses included (which need SUPER).
-    db.sql(`CREATE USER 'cli'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO 'cli'@'127.0.0.1';`);
+    db.sql(
+      `CREATE USER 'cli'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO 'cli'@'127.0.0.1';`,
+    );
     let t = Date.now();
     let file = generate(db, path.join(dir));
     const plainSize = fs.statSync(file).size;
-    console.log(`generated a ${(plainSize / 1048576).toFixed(1)} MiB mysqldump in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    if (plainSize < 200 * 1024 * 1024 && TARGET_MB >= 200) throw new Error('the generated dump is smaller than 200 MiB: raise --mb');
+    console.log(
+      `generated a ${(plainSize / 1048576).toFixed(1)} MiB mysqldump in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+    );
+    if (plainSize < 200 * 1024 * 1024 && TARGET_MB >= 200)
+      throw new Error('the generated dump is smaller than 200 MiB: raise --mb');
     if (GZIP) {
       await pipeline(fs.createReadStream(file), zlib.createGzip({ level: 6 }), fs.createWriteStream(`${file}.gz`));
       fs.rmSync(file);
@@ -81,32 +94,53 @@ async function main(): Promise<void> {
         db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
         t = Date.now();
         if (tool === 'importer') {
-          const res = await importDump({ source: fileDumpSource(file), dumpHash: 'bench', target: { host: db.host, port: db.port, user: 'master', password: PASSWORD, database } });
+          const res = await importDump({
+            source: fileDumpSource(file),
+            dumpHash: 'bench',
+            target: { host: db.host, port: db.port, user: 'master', password: PASSWORD, database },
+          });
           if (!res.complete) throw new Error('importer did not complete');
         } else {
           // The way an operator would: over TCP, streaming the file in (gunzip in a pipe for .gz).
           const cmd = `${GZIP ? `gzip -dc '${file}'` : `cat '${file}'`} | mariadb --no-defaults -h127.0.0.1 -P${db.port} -ucli ${database}`;
           await new Promise<void>((resolve, reject) => {
-            const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ['ignore', 'ignore', 'inherit'] });
+            const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], {
+              env: { ...process.env, MYSQL_PWD: PASSWORD },
+              stdio: ['ignore', 'ignore', 'inherit'],
+            });
             child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mariadb CLI exited ${code}`))));
           });
         }
         const seconds = (Date.now() - t) / 1000;
         if (checksums(db, database) !== reference) throw new Error(`${tool}: checksums differ from the original`);
         results.push({ tool, seconds });
-        console.log(`round ${round} ${tool.padEnd(12)} ${seconds.toFixed(1)} s  ${(plainSize / 1048576 / seconds).toFixed(1)} MiB/s (uncompressed), checksums identical`);
+        console.log(
+          `round ${round} ${tool.padEnd(12)} ${seconds.toFixed(1)} s  ${(plainSize / 1048576 / seconds).toFixed(1)} MiB/s (uncompressed), checksums identical`,
+        );
         db.sql(`DROP DATABASE ${database}`);
       }
     }
-    const times = (tool: string) => results.filter((r) => r.tool === tool).map((r) => r.seconds).sort((a, b) => a - b);
-    const median = (xs: number[]) => (xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2);
+    const times = (tool: string) =>
+      results
+        .filter((r) => r.tool === tool)
+        .map((r) => r.seconds)
+        .sort((a, b) => a - b);
+    const median = (xs: number[]) =>
+      xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
     const mib = plainSize / 1048576;
-    for (const [label, pick] of [['best', (xs: number[]) => xs[0]], ['median', median]] as const) {
+    for (const [label, pick] of [
+      ['best', (xs: number[]) => xs[0]],
+      ['median', median],
+    ] as const) {
       const cli = pick(times('mariadb CLI'));
       const ours = pick(times('importer'));
-      console.log(`${label} of ${ROUNDS}: mariadb CLI ${(mib / cli).toFixed(1)} MiB/s, importer ${(mib / ours).toFixed(1)} MiB/s, ratio importer/CLI throughput ${(cli / ours).toFixed(2)}`);
+      console.log(
+        `${label} of ${ROUNDS}: mariadb CLI ${(mib / cli).toFixed(1)} MiB/s, importer ${(mib / ours).toFixed(1)} MiB/s, ratio importer/CLI throughput ${(cli / ours).toFixed(2)}`,
+      );
     }
-    console.log(`(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; the machine's other load shows up as spread between rounds)`);
+    console.log(
+      `(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; the machine's other load shows up as spread between rounds)`,
+    );
   } finally {
     await db.stop();
     fs.rmSync(dir, { recursive: true, force: true });

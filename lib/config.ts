@@ -8,10 +8,18 @@ import { z } from 'zod';
  * the field's path, the value given and what is allowed.
  */
 
-const pct = (what: string) => z.number().min(1, `${what} must be between 1 and 99 (percent)`).max(99, `${what} must be between 1 and 99 (percent)`);
-const isoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2027-02-01T07:00:00+08:00' });
-const dnsName = z.string().regex(/^(?=.{1,253}\.?$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/,
-  'must be a lower-case DNS name like "example.edu" (letters, digits, hyphens, dots)');
+const pct = (what: string) =>
+  z.number().min(1, `${what} must be between 1 and 99 (percent)`).max(99, `${what} must be between 1 and 99 (percent)`);
+const isoDateTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 date-time with offset, e.g. 2027-02-01T07:00:00+08:00',
+});
+const dnsName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}\.?$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/,
+    'must be a lower-case DNS name like "example.edu" (letters, digits, hyphens, dots)',
+  );
 
 export const DnsSchema = z.strictObject({
   /** Route53 hosted zone id, referenced without a lookup. */
@@ -37,136 +45,254 @@ export const CostPhaseSchema = z.strictObject({
   days: z.number().min(0),
 });
 
-export const RushhourConfigSchema = z.strictObject({
-  /** AWS account id; omit for an environment-agnostic synth. */
-  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
-  region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region like "ap-east-1"'),
-  /** Names the deployment: stack names, SSM path /rushhour/<siteName>/, tags. */
-  siteName: z.string().regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, 'must be 3-32 lower-case letters, digits or hyphens, starting with a letter'),
-  /** Optional: without it the site is reached through the load balancers' own DNS names. */
-  dns: DnsSchema.optional(),
-  /** ACM certificate for HTTPS listeners; HTTP only when absent. */
-  certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'must be an ACM certificate ARN').optional(),
-  network: z.strictObject({
-    maxAzs: z.number().int().min(2, 'must be 2 or 3 (RDS and ALBs need two AZs)').max(3, 'must be 2 or 3').default(2),
-    /** NAT gateways cost about 33 USD/month each plus data; 0 uses VPC endpoints only. */
-    natGateways: z.number().int().min(0).max(3, 'must be between 0 and 3').default(0),
-    /** AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...) when absent. */
-    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be an availability zone name like "ap-east-1a"'))
-      .min(2, 'must name at least 2 availability zones').max(3, 'must name at most 3 availability zones').optional(),
-  }).prefault({}),
-  loadBalancers: z.strictObject({
-    count: z.number().int().min(1, 'must be between 1 and 10 load balancers').max(10, 'must be between 1 and 10 load balancers').default(3),
-    /** Reserved LCUs per ALB for the known rush (ALB capacity reservation); none when absent. */
-    capacityReservationLcu: z.number().int().min(100, 'must be at least 100 LCU (the smallest reservation)').max(1500).optional(),
-    /** Route53 weight per load balancer; equal when absent. */
-    weights: z.array(z.number().int().min(0).max(255)).optional(),
-  }).prefault({}),
-  autoScaling: z.strictObject({
-    minCapacity: z.number().int().min(1, 'must be between 1 and 100').max(100).default(1),
-    maxCapacity: z.number().int().min(1, 'must be between 1 and 100').max(100).default(6),
-    instanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type like "t3.small"').default('t3.small'),
-    scaleOutCpuPercent: pct('scaleOutCpuPercent').default(50),
-    scaleOutFastCpuPercent: pct('scaleOutFastCpuPercent').default(70),
-    scaleInCpuPercent: pct('scaleInCpuPercent').default(20),
-    scaleInEvaluationMinutes: z.number().int().min(1).max(60, 'must be between 1 and 60 minutes').default(10),
-    unhealthyHostThreshold: z.number().int().min(1).max(100).default(2),
-    cooldownSeconds: z.number().int().min(0).max(3600, 'must be between 0 and 3600 seconds').default(180),
-    healthCheckGraceSeconds: z.number().int().min(0).max(3600).default(300),
-    instanceWarmupSeconds: z.number().int().min(0).max(3600).default(120),
-  }).prefault({}),
-  database: z.strictObject({
-    /** A full RDS MySQL version in standard support. */
-    engineVersion: z.string().regex(/^8\.4\.\d+$/, 'must be a full MySQL 8.4 version like "8.4.7" (8.0 is out of RDS standard support)').default('8.4.7'),
-    instanceClass: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an instance class without the "db." prefix, like "t4g.medium"').default('t4g.medium'),
-    allocatedStorageGiB: z.number().int().min(20, 'must be between 20 and 65536 GiB').max(65536).default(20),
-    maxAllocatedStorageGiB: z.number().int().min(20).max(65536).default(100),
-    multiAz: z.boolean().default(false),
-    deletionProtection: z.boolean().default(true),
-    backupRetentionDays: z.number().int().min(1, 'must be between 1 and 35 days').max(35).default(7),
-    databaseName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a MySQL identifier (letters, digits, underscore)').default('courses'),
-  }).prefault({}),
-  import: z.strictObject({
-    /** The mysqldump to import, `.sql` or `.sql.gz`, relative to the config file. */
-    dumpPath: z.string().regex(/\.sql(\.gz)?$/, 'must name a .sql or .sql.gz file'),
-    /** A different dump than the one imported would overwrite registrations: refused unless this is true. */
-    allowReimport: z.boolean().default(false),
-  }),
-  web: z.strictObject({
-    /** The site as a .tar.gz (relative to the config file); the reference app when absent. */
-    bundlePath: z.string().regex(/\.(tar\.gz|tgz)$/, 'must name a .tar.gz of the site (pack a directory with "tar -czf site.tar.gz -C DIR .")').optional(),
-    /** Command that starts the site on the instance, run from the bundle's directory. */
-    startCommand: z.string().optional(),
-    port: z.number().int().min(1024, 'must be between 1024 and 65535').max(65535).default(8080),
-    healthCheckPath: z.string().regex(/^\/\S*$/, 'must be a path starting with "/"').default('/healthz'),
-  }).prefault({}),
-  /** Pre-warm windows: scheduled minimum capacity before a known rush. */
-  schedule: z.array(PrewarmWindowSchema).default([]),
-  /** Inputs of `rushhour cost`. */
-  cost: z.strictObject({
-    /** Price table (JSON, see pricing/us-east-1.json); relative to the config file, else to the project. */
-    priceTable: z.string().default('pricing/us-east-1.json'),
-    /** The web tier's schedule: instances per group, hours per day, days. */
-    phases: z.array(CostPhaseSchema).default([]),
-    /** Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases' days when absent. */
-    deploymentDays: z.number().min(0).optional(),
-    dataTransferOutGiB: z.number().min(0).default(0),
-    /** LCU-hours each load balancer uses over the deployment (on top of its hourly charge). */
-    lcuHoursPerBalancer: z.number().min(0).default(0),
-    /** DNS queries to the weighted records, in millions. */
-    route53QueriesMillions: z.number().min(0).default(0),
-    /** Root volume (gp3) of each instance. */
-    instanceVolumeGiB: z.number().min(0).default(8),
-    /** VPC interface endpoints the stack creates (Secrets Manager, SSM), each in every AZ. */
-    interfaceEndpoints: z.number().int().min(0).default(2),
-    /** Secrets Manager secrets (the RDS master secret and the app's). */
-    secrets: z.number().int().min(0).default(2),
-    /** S3 storage for the dump, the bundle and exports, GiB held over the deployment. */
-    s3StorageGiB: z.number().min(0).default(0),
-  }).prefault({}),
-}).superRefine((c, ctx) => {
-  const a = c.autoScaling;
-  if (a.minCapacity > a.maxCapacity) {
-    ctx.addIssue({ code: 'custom', path: ['autoScaling', 'minCapacity'], message: `minCapacity (${a.minCapacity}) must not exceed maxCapacity (${a.maxCapacity})` });
-  }
-  if (a.scaleOutCpuPercent <= a.scaleInCpuPercent) {
-    ctx.addIssue({ code: 'custom', path: ['autoScaling', 'scaleOutCpuPercent'], message: `scaleOutCpuPercent (${a.scaleOutCpuPercent}) must be above scaleInCpuPercent (${a.scaleInCpuPercent})` });
-  }
-  if (a.scaleOutFastCpuPercent <= a.scaleOutCpuPercent) {
-    ctx.addIssue({ code: 'custom', path: ['autoScaling', 'scaleOutFastCpuPercent'], message: `scaleOutFastCpuPercent (${a.scaleOutFastCpuPercent}) must be above scaleOutCpuPercent (${a.scaleOutCpuPercent})` });
-  }
-  if (c.database.maxAllocatedStorageGiB < c.database.allocatedStorageGiB) {
-    ctx.addIssue({ code: 'custom', path: ['database', 'maxAllocatedStorageGiB'], message: `maxAllocatedStorageGiB (${c.database.maxAllocatedStorageGiB}) must be at least allocatedStorageGiB (${c.database.allocatedStorageGiB})` });
-  }
-  if (c.loadBalancers.weights && c.loadBalancers.weights.length !== c.loadBalancers.count) {
-    ctx.addIssue({ code: 'custom', path: ['loadBalancers', 'weights'], message: `needs one weight per load balancer (${c.loadBalancers.count}), got ${c.loadBalancers.weights.length}` });
-  }
-  if (c.dns && !(c.dns.recordName.replace(/\.$/, '') + '.').endsWith('.' + c.dns.zoneName.replace(/\.$/, '') + '.')
-      && c.dns.recordName.replace(/\.$/, '') !== c.dns.zoneName.replace(/\.$/, '')) {
-    ctx.addIssue({ code: 'custom', path: ['dns', 'recordName'], message: `recordName "${c.dns.recordName}" must be inside zone "${c.dns.zoneName}"` });
-  }
-  if (c.network.availabilityZones) {
-    c.network.availabilityZones.forEach((az, i) => {
-      if (!az.startsWith(c.region)) ctx.addIssue({ code: 'custom', path: ['network', 'availabilityZones', i], message: `availability zone "${az}" is not in region "${c.region}"` });
-    });
-  }
-  if (c.web.bundlePath && !c.web.startCommand) {
-    ctx.addIssue({ code: 'custom', path: ['web', 'startCommand'], message: 'is required with web.bundlePath (the command that starts the site, e.g. "node server.js")' });
-  }
-  const windows = c.schedule.map((w, i) => ({ ...w, i, s: Date.parse(w.start), e: Date.parse(w.end) }));
-  for (const w of windows) {
-    if (w.e <= w.s) ctx.addIssue({ code: 'custom', path: ['schedule', w.i, 'end'], message: `window "${w.name}" ends (${w.end}) before it starts (${w.start})` });
-    if (w.minCapacity > a.maxCapacity) {
-      ctx.addIssue({ code: 'custom', path: ['schedule', w.i, 'minCapacity'], message: `window "${w.name}" minCapacity (${w.minCapacity}) must be between 1 and autoScaling.maxCapacity (${a.maxCapacity})` });
+export const RushhourConfigSchema = z
+  .strictObject({
+    /** AWS account id; omit for an environment-agnostic synth. */
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region like "ap-east-1"'),
+    /** Names the deployment: stack names, SSM path /rushhour/<siteName>/, tags. */
+    siteName: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/,
+        'must be 3-32 lower-case letters, digits or hyphens, starting with a letter',
+      ),
+    /** Optional: without it the site is reached through the load balancers' own DNS names. */
+    dns: DnsSchema.optional(),
+    /** ACM certificate for HTTPS listeners; HTTP only when absent. */
+    certificateArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'must be an ACM certificate ARN')
+      .optional(),
+    network: z
+      .strictObject({
+        maxAzs: z
+          .number()
+          .int()
+          .min(2, 'must be 2 or 3 (RDS and ALBs need two AZs)')
+          .max(3, 'must be 2 or 3')
+          .default(2),
+        /** NAT gateways cost about 33 USD/month each plus data; 0 uses VPC endpoints only. */
+        natGateways: z.number().int().min(0).max(3, 'must be between 0 and 3').default(0),
+        /** AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...) when absent. */
+        availabilityZones: z
+          .array(
+            z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be an availability zone name like "ap-east-1a"'),
+          )
+          .min(2, 'must name at least 2 availability zones')
+          .max(3, 'must name at most 3 availability zones')
+          .optional(),
+      })
+      .prefault({}),
+    loadBalancers: z
+      .strictObject({
+        count: z
+          .number()
+          .int()
+          .min(1, 'must be between 1 and 10 load balancers')
+          .max(10, 'must be between 1 and 10 load balancers')
+          .default(3),
+        /** Reserved LCUs per ALB for the known rush (ALB capacity reservation); none when absent. */
+        capacityReservationLcu: z
+          .number()
+          .int()
+          .min(100, 'must be at least 100 LCU (the smallest reservation)')
+          .max(1500)
+          .optional(),
+        /** Route53 weight per load balancer; equal when absent. */
+        weights: z.array(z.number().int().min(0).max(255)).optional(),
+      })
+      .prefault({}),
+    autoScaling: z
+      .strictObject({
+        minCapacity: z.number().int().min(1, 'must be between 1 and 100').max(100).default(1),
+        maxCapacity: z.number().int().min(1, 'must be between 1 and 100').max(100).default(6),
+        instanceType: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type like "t3.small"')
+          .default('t3.small'),
+        scaleOutCpuPercent: pct('scaleOutCpuPercent').default(50),
+        scaleOutFastCpuPercent: pct('scaleOutFastCpuPercent').default(70),
+        scaleInCpuPercent: pct('scaleInCpuPercent').default(20),
+        scaleInEvaluationMinutes: z.number().int().min(1).max(60, 'must be between 1 and 60 minutes').default(10),
+        unhealthyHostThreshold: z.number().int().min(1).max(100).default(2),
+        cooldownSeconds: z.number().int().min(0).max(3600, 'must be between 0 and 3600 seconds').default(180),
+        healthCheckGraceSeconds: z.number().int().min(0).max(3600).default(300),
+        instanceWarmupSeconds: z.number().int().min(0).max(3600).default(120),
+      })
+      .prefault({}),
+    database: z
+      .strictObject({
+        /** A full RDS MySQL version in standard support. */
+        engineVersion: z
+          .string()
+          .regex(/^8\.4\.\d+$/, 'must be a full MySQL 8.4 version like "8.4.7" (8.0 is out of RDS standard support)')
+          .default('8.4.7'),
+        instanceClass: z
+          .string()
+          .regex(
+            /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
+            'must be an instance class without the "db." prefix, like "t4g.medium"',
+          )
+          .default('t4g.medium'),
+        allocatedStorageGiB: z.number().int().min(20, 'must be between 20 and 65536 GiB').max(65536).default(20),
+        maxAllocatedStorageGiB: z.number().int().min(20).max(65536).default(100),
+        multiAz: z.boolean().default(false),
+        deletionProtection: z.boolean().default(true),
+        backupRetentionDays: z.number().int().min(1, 'must be between 1 and 35 days').max(35).default(7),
+        databaseName: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a MySQL identifier (letters, digits, underscore)')
+          .default('courses'),
+      })
+      .prefault({}),
+    import: z.strictObject({
+      /** The mysqldump to import, `.sql` or `.sql.gz`, relative to the config file. */
+      dumpPath: z.string().regex(/\.sql(\.gz)?$/, 'must name a .sql or .sql.gz file'),
+      /** A different dump than the one imported would overwrite registrations: refused unless this is true. */
+      allowReimport: z.boolean().default(false),
+    }),
+    web: z
+      .strictObject({
+        /** The site as a .tar.gz (relative to the config file); the reference app when absent. */
+        bundlePath: z
+          .string()
+          .regex(
+            /\.(tar\.gz|tgz)$/,
+            'must name a .tar.gz of the site (pack a directory with "tar -czf site.tar.gz -C DIR .")',
+          )
+          .optional(),
+        /** Command that starts the site on the instance, run from the bundle's directory. */
+        startCommand: z.string().optional(),
+        port: z.number().int().min(1024, 'must be between 1024 and 65535').max(65535).default(8080),
+        healthCheckPath: z
+          .string()
+          .regex(/^\/\S*$/, 'must be a path starting with "/"')
+          .default('/healthz'),
+      })
+      .prefault({}),
+    /** Pre-warm windows: scheduled minimum capacity before a known rush. */
+    schedule: z.array(PrewarmWindowSchema).default([]),
+    /** Inputs of `rushhour cost`. */
+    cost: z
+      .strictObject({
+        /** Price table (JSON, see pricing/us-east-1.json); relative to the config file, else to the project. */
+        priceTable: z.string().default('pricing/us-east-1.json'),
+        /** The web tier's schedule: instances per group, hours per day, days. */
+        phases: z.array(CostPhaseSchema).default([]),
+        /** Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases' days when absent. */
+        deploymentDays: z.number().min(0).optional(),
+        dataTransferOutGiB: z.number().min(0).default(0),
+        /** LCU-hours each load balancer uses over the deployment (on top of its hourly charge). */
+        lcuHoursPerBalancer: z.number().min(0).default(0),
+        /** DNS queries to the weighted records, in millions. */
+        route53QueriesMillions: z.number().min(0).default(0),
+        /** Root volume (gp3) of each instance. */
+        instanceVolumeGiB: z.number().min(0).default(8),
+        /** VPC interface endpoints the stack creates (Secrets Manager, SSM), each in every AZ. */
+        interfaceEndpoints: z.number().int().min(0).default(2),
+        /** Secrets Manager secrets (the RDS master secret and the app's). */
+        secrets: z.number().int().min(0).default(2),
+        /** S3 storage for the dump, the bundle and exports, GiB held over the deployment. */
+        s3StorageGiB: z.number().min(0).default(0),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const a = c.autoScaling;
+    if (a.minCapacity > a.maxCapacity) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoScaling', 'minCapacity'],
+        message: `minCapacity (${a.minCapacity}) must not exceed maxCapacity (${a.maxCapacity})`,
+      });
     }
-  }
-  const sorted = [...windows].sort((x, y) => x.s - y.s);
-  for (let k = 1; k < sorted.length; k++) {
-    if (sorted[k].s < sorted[k - 1].e) {
-      ctx.addIssue({ code: 'custom', path: ['schedule', sorted[k].i, 'start'], message: `window "${sorted[k].name}" overlaps window "${sorted[k - 1].name}"` });
+    if (a.scaleOutCpuPercent <= a.scaleInCpuPercent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoScaling', 'scaleOutCpuPercent'],
+        message: `scaleOutCpuPercent (${a.scaleOutCpuPercent}) must be above scaleInCpuPercent (${a.scaleInCpuPercent})`,
+      });
     }
-  }
-});
+    if (a.scaleOutFastCpuPercent <= a.scaleOutCpuPercent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoScaling', 'scaleOutFastCpuPercent'],
+        message: `scaleOutFastCpuPercent (${a.scaleOutFastCpuPercent}) must be above scaleOutCpuPercent (${a.scaleOutCpuPercent})`,
+      });
+    }
+    if (c.database.maxAllocatedStorageGiB < c.database.allocatedStorageGiB) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'maxAllocatedStorageGiB'],
+        message: `maxAllocatedStorageGiB (${c.database.maxAllocatedStorageGiB}) must be at least allocatedStorageGiB (${c.database.allocatedStorageGiB})`,
+      });
+    }
+    if (c.loadBalancers.weights && c.loadBalancers.weights.length !== c.loadBalancers.count) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loadBalancers', 'weights'],
+        message: `needs one weight per load balancer (${c.loadBalancers.count}), got ${c.loadBalancers.weights.length}`,
+      });
+    }
+    if (
+      c.dns &&
+      !(c.dns.recordName.replace(/\.$/, '') + '.').endsWith('.' + c.dns.zoneName.replace(/\.$/, '') + '.') &&
+      c.dns.recordName.replace(/\.$/, '') !== c.dns.zoneName.replace(/\.$/, '')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dns', 'recordName'],
+        message: `recordName "${c.dns.recordName}" must be inside zone "${c.dns.zoneName}"`,
+      });
+    }
+    if (c.network.availabilityZones) {
+      c.network.availabilityZones.forEach((az, i) => {
+        if (!az.startsWith(c.region))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['network', 'availabilityZones', i],
+            message: `availability zone "${az}" is not in region "${c.region}"`,
+          });
+      });
+    }
+    if (c.web.bundlePath && !c.web.startCommand) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['web', 'startCommand'],
+        message: 'is required with web.bundlePath (the command that starts the site, e.g. "node server.js")',
+      });
+    }
+    const windows = c.schedule.map((w, i) => ({ ...w, i, s: Date.parse(w.start), e: Date.parse(w.end) }));
+    for (const w of windows) {
+      if (w.e <= w.s)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedule', w.i, 'end'],
+          message: `window "${w.name}" ends (${w.end}) before it starts (${w.start})`,
+        });
+      if (w.minCapacity > a.maxCapacity) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedule', w.i, 'minCapacity'],
+          message: `window "${w.name}" minCapacity (${w.minCapacity}) must be between 1 and autoScaling.maxCapacity (${a.maxCapacity})`,
+        });
+      }
+    }
+    const sorted = [...windows].sort((x, y) => x.s - y.s);
+    for (let k = 1; k < sorted.length; k++) {
+      if (sorted[k].s < sorted[k - 1].e) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedule', sorted[k].i, 'start'],
+          message: `window "${sorted[k].name}" overlaps window "${sorted[k - 1].name}"`,
+        });
+      }
+    }
+  });
 
 export type RushhourConfig = z.infer<typeof RushhourConfigSchema>;
 export type RushhourConfigInput = z.input<typeof RushhourConfigSchema>;
@@ -175,11 +301,17 @@ export type RushhourConfigInput = z.input<typeof RushhourConfigSchema>;
 export class ConfigError extends Error {}
 
 function valueAt(input: unknown, p: PropertyKey[]): unknown {
-  return p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), input);
+  return p.reduce<unknown>(
+    (v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    input,
+  );
 }
 
 /** Validates a config object. `baseDir` resolves relative paths and checks that the dump exists. */
-export function parseConfig(input: unknown, options: { baseDir?: string; source?: string; checkFiles?: boolean } = {}): RushhourConfig {
+export function parseConfig(
+  input: unknown,
+  options: { baseDir?: string; source?: string; checkFiles?: boolean } = {},
+): RushhourConfig {
   const result = RushhourConfigSchema.safeParse(input);
   if (!result.success) {
     const lines = result.error.issues.map((i) => {
@@ -187,7 +319,9 @@ export function parseConfig(input: unknown, options: { baseDir?: string; source?
       const got = valueAt(input, i.path);
       return `  ${field}: ${i.message}${got !== undefined && typeof got !== 'object' ? ` (got ${JSON.stringify(got)})` : ''}`;
     });
-    throw new ConfigError(`invalid rushhour config${options.source ? ` in ${options.source}` : ''}:\n${lines.join('\n')}`);
+    throw new ConfigError(
+      `invalid rushhour config${options.source ? ` in ${options.source}` : ''}:\n${lines.join('\n')}`,
+    );
   }
   const config = result.data;
   const baseDir = options.baseDir ?? process.cwd();
@@ -195,7 +329,9 @@ export function parseConfig(input: unknown, options: { baseDir?: string; source?
   if (config.web.bundlePath) config.web.bundlePath = path.resolve(baseDir, config.web.bundlePath);
   if (options.checkFiles !== false) {
     if (!fs.existsSync(config.import.dumpPath)) {
-      throw new ConfigError(`invalid rushhour config${options.source ? ` in ${options.source}` : ''}:\n  import.dumpPath: file not found: ${config.import.dumpPath} (pull it with "npx rushhour pull-db" or point to an existing .sql/.sql.gz)`);
+      throw new ConfigError(
+        `invalid rushhour config${options.source ? ` in ${options.source}` : ''}:\n  import.dumpPath: file not found: ${config.import.dumpPath} (pull it with "npx rushhour pull-db" or point to an existing .sql/.sql.gz)`,
+      );
     }
     if (config.web.bundlePath && !fs.existsSync(config.web.bundlePath)) {
       throw new ConfigError(`invalid rushhour config:\n  web.bundlePath: not found: ${config.web.bundlePath}`);

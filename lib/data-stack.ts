@@ -19,7 +19,10 @@ export function ssmPrefixFor(siteName: string): string {
 
 /** Availability zones named without a lookup: the config's, or the region's first ones. */
 export function availabilityZonesFor(config: RushhourConfig): string[] {
-  return config.network.availabilityZones ?? ['a', 'b', 'c'].slice(0, config.network.maxAzs).map((s) => `${config.region}${s}`);
+  return (
+    config.network.availabilityZones ??
+    ['a', 'b', 'c'].slice(0, config.network.maxAzs).map((s) => `${config.region}${s}`)
+  );
 }
 
 /**
@@ -42,7 +45,10 @@ export class DataStack extends Stack {
     this.zones = availabilityZonesFor(config);
     this.ssmPrefix = ssmPrefixFor(config.siteName);
 
-    this.network = new Network(this, 'Network', { availabilityZones: this.zones, natGateways: config.network.natGateways });
+    this.network = new Network(this, 'Network', {
+      availabilityZones: this.zones,
+      natGateways: config.network.natGateways,
+    });
     const vpc = this.network.vpc;
 
     this.logsBucket = new s3.Bucket(this, 'LogsBucket', {
@@ -54,7 +60,11 @@ export class DataStack extends Stack {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    acknowledge(this.logsBucket, 'AwsSolutions-S1', 'This is the access-log bucket itself; logging it into itself would loop.');
+    acknowledge(
+      this.logsBucket,
+      'AwsSolutions-S1',
+      'This is the access-log bucket itself; logging it into itself would loop.',
+    );
 
     this.database = new Database(this, 'Database', {
       vpc,
@@ -85,9 +95,18 @@ export class DataStack extends Stack {
     });
     this.database.allowFrom(this.exportFunction.securityGroup, 'export Lambda');
 
-    new CfnOutput(this, 'ExportFunctionName', { value: this.exportFunction.function.functionName, description: 'Invoked by "rushhour export" until it reports done' });
-    new CfnOutput(this, 'ExportBucketName', { value: this.exportFunction.bucket.bucketName, description: 'Exports land under exports/<exportId>/' });
-    new CfnOutput(this, 'SsmPrefix', { value: this.ssmPrefix, description: 'DB config parameters written by the import' });
+    new CfnOutput(this, 'ExportFunctionName', {
+      value: this.exportFunction.function.functionName,
+      description: 'Invoked by "rushhour export" until it reports done',
+    });
+    new CfnOutput(this, 'ExportBucketName', {
+      value: this.exportFunction.bucket.bucketName,
+      description: 'Exports land under exports/<exportId>/',
+    });
+    new CfnOutput(this, 'SsmPrefix', {
+      value: this.ssmPrefix,
+      description: 'DB config parameters written by the import',
+    });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });
   }

@@ -21,7 +21,11 @@ export { stackNames } from './stack-names';
  * Creates the stateful and the stateless stack of one deployment and checks the whole app with
  * cdk-nag's AwsSolutions pack (3.x API). The CDK app entry and the tests both build the app this way.
  */
-export function addRushhourStacks(app: App, config: RushhourConfig, options: AddRushhourStacksOptions = {}): RushhourStacks {
+export function addRushhourStacks(
+  app: App,
+  config: RushhourConfig,
+  options: AddRushhourStacksOptions = {},
+): RushhourStacks {
   const env = { account: config.account, region: config.region };
   const names = stackNames(config.siteName);
   const data = new DataStack(app, names.data, {
@@ -37,7 +41,9 @@ export function addRushhourStacks(app: App, config: RushhourConfig, options: Add
     description: `rushhour ${config.siteName}: load balancers, groups, DNS, dashboard (stateless)`,
   });
   // cfn-lint's resource schemas have no Tags on ALB listeners and dashboards, though aws-cdk-lib renders them.
-  Tags.of(app).add('rushhour:site', config.siteName, { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::CloudWatch::Dashboard'] });
+  Tags.of(app).add('rushhour:site', config.siteName, {
+    excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::CloudWatch::Dashboard'],
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { data, web };
 }

@@ -27,7 +27,11 @@ export class WebStack extends Stack {
   readonly dashboard: RushDashboard;
   readonly dns?: WeightedDns;
 
-  constructor(scope: Construct, id: string, private readonly props: WebStackProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: WebStackProps,
+  ) {
     super(scope, id, props);
     const { config, data } = props;
     const a = config.autoScaling;
@@ -41,7 +45,12 @@ export class WebStack extends Stack {
       region: config.region,
     });
 
-    const schedule = config.schedule.map((w) => ({ name: w.name, start: new Date(w.start), end: new Date(w.end), minCapacity: w.minCapacity }));
+    const schedule = config.schedule.map((w) => ({
+      name: w.name,
+      start: new Date(w.start),
+      end: new Date(w.end),
+      minCapacity: w.minCapacity,
+    }));
     this.tiers = Array.from({ length: config.loadBalancers.count }, (_, k) => {
       const tier = new WebTier(this, `Tier${k + 1}`, {
         vpc: data.network.vpc,
@@ -65,10 +74,15 @@ export class WebStack extends Stack {
       });
       this.bundle.grantRead(tier.role);
       // The app reads its DB config from SSM and its password from the app secret, nothing else.
-      tier.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
-        resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: data.ssmPrefix.replace(/^\//, '') }), ...ssmParameterArns(this, data.ssmPrefix)],
-      }));
+      tier.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+          resources: [
+            this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: data.ssmPrefix.replace(/^\//, '') }),
+            ...ssmParameterArns(this, data.ssmPrefix),
+          ],
+        }),
+      );
       data.database.appSecret.grantRead(tier.role);
       // The rule lives here, not in the data stack: destroying the web tier removes it with the tier.
       new ec2.CfnSecurityGroupIngress(tier, 'DatabaseIngress', {
@@ -98,11 +112,19 @@ export class WebStack extends Stack {
 
     const protocol = this.tiers[0].protocol;
     new CfnOutput(this, 'SiteUrl', {
-      value: config.dns ? `${protocol}://${config.dns.recordName.replace(/\.$/, '')}/` : `${protocol}://${this.tiers[0].loadBalancer.loadBalancerDnsName}/`,
-      description: config.dns ? 'The weighted record over all load balancers' : 'No DNS configured: the first load balancer',
+      value: config.dns
+        ? `${protocol}://${config.dns.recordName.replace(/\.$/, '')}/`
+        : `${protocol}://${this.tiers[0].loadBalancer.loadBalancerDnsName}/`,
+      description: config.dns
+        ? 'The weighted record over all load balancers'
+        : 'No DNS configured: the first load balancer',
     });
-    this.tiers.forEach((t, k) => new CfnOutput(this, `LoadBalancer${k + 1}DnsName`, { value: t.loadBalancer.loadBalancerDnsName }));
-    this.tiers.forEach((t, k) => new CfnOutput(this, `AutoScalingGroup${k + 1}Name`, { value: t.autoScalingGroup.autoScalingGroupName }));
+    this.tiers.forEach(
+      (t, k) => new CfnOutput(this, `LoadBalancer${k + 1}DnsName`, { value: t.loadBalancer.loadBalancerDnsName }),
+    );
+    this.tiers.forEach(
+      (t, k) => new CfnOutput(this, `AutoScalingGroup${k + 1}Name`, { value: t.autoScalingGroup.autoScalingGroupName }),
+    );
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url });
   }
 

@@ -17,7 +17,9 @@ function positive(name: string, integer = true) {
   return (raw: string) => {
     const v = Number(raw);
     if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
+      throw new InvalidArgumentError(
+        `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`,
+      );
     }
     return v;
   };
@@ -33,29 +35,77 @@ function collectTarget(raw: string, previous: string[] = []): string[] {
 }
 
 export function buildProgram(): Command {
-  const defaults = SCENARIOS.map((s) => `${s}: ${SCENARIO_DEFAULTS[s].peak}/s for ${SCENARIO_DEFAULTS[s].duration}`).join('; ');
+  const defaults = SCENARIOS.map(
+    (s) => `${s}: ${SCENARIO_DEFAULTS[s].peak}/s for ${SCENARIO_DEFAULTS[s].duration}`,
+  ).join('; ');
   return new Command('loadtest')
-    .description('Run a k6 load test against a rushhour deployment (or the local app) and write a summary, JSON and a chart.')
+    .description(
+      'Run a k6 load test against a rushhour deployment (or the local app) and write a summary, JSON and a chart.',
+    )
     .argument('<scenario>', `one of ${SCENARIOS.join(', ')}`)
-    .requiredOption('-t, --target <url[=weight]>', 'base URL of a load balancer; repeat with =WEIGHT for several (weighted DNS)', collectTarget)
-    .option('-p, --peak <rate>', `highest arrival rate in requests/s (soak: the steady rate). Defaults: ${defaults}`, positive('--peak'))
+    .requiredOption(
+      '-t, --target <url[=weight]>',
+      'base URL of a load balancer; repeat with =WEIGHT for several (weighted DNS)',
+      collectTarget,
+    )
+    .option(
+      '-p, --peak <rate>',
+      `highest arrival rate in requests/s (soak: the steady rate). Defaults: ${defaults}`,
+      positive('--peak'),
+    )
     .option('-d, --duration <duration>', 'total duration, e.g. 45s, 10m, 1h30m')
     .option('-o, --out <dir>', 'output directory (default .rushhour/loadtest/<scenario>-<time>)')
     .option('--p95 <ms>', 'p95 latency threshold in ms', positive('--p95', false), 500)
-    .option('--max-error-rate <share>', 'highest share of failed requests, 0.01 = 1% (409 is not a failure; 503 is)', Number, 0.01)
+    .option(
+      '--max-error-rate <share>',
+      'highest share of failed requests, 0.01 = 1% (409 is not a failure; 503 is)',
+      Number,
+      0.01,
+    )
     .option('--mix <read:write>', `read:write mix for register/rush/soak: ${NAMED_MIXES.join(', ')}`, '50:50')
-    .option('--students <n>', 'students the seed created (ids 1..N; rushhour seed --students N)', positive('--students'), 500)
-    .option('--hot-courses <n>', 'register/rush/soak: how many courses are popular (the first ones GET /api/courses lists)', positive('--hot-courses'), 3)
-    .option('--hot-share <share>', 'register/rush/soak: share of registrations that go to the popular courses (0..1)', Number, 0.5)
-    .option('--max-vus <n>', 'upper bound on k6 virtual users (default twice the peak, 20..5000)', positive('--max-vus'))
+    .option(
+      '--students <n>',
+      'students the seed created (ids 1..N; rushhour seed --students N)',
+      positive('--students'),
+      500,
+    )
+    .option(
+      '--hot-courses <n>',
+      'register/rush/soak: how many courses are popular (the first ones GET /api/courses lists)',
+      positive('--hot-courses'),
+      3,
+    )
+    .option(
+      '--hot-share <share>',
+      'register/rush/soak: share of registrations that go to the popular courses (0..1)',
+      Number,
+      0.5,
+    )
+    .option(
+      '--max-vus <n>',
+      'upper bound on k6 virtual users (default twice the peak, 20..5000)',
+      positive('--max-vus'),
+    )
     .option('--request-timeout <duration>', 'per-request timeout', '10s')
     .option('--k6 <path>', 'k6 binary (default ~/go/bin/k6, then PATH)')
     .option('-q, --quiet', 'do not echo k6 output while it runs');
 }
 
 interface CliOptions {
-  target: string[]; peak?: number; duration?: string; out?: string; p95: number; maxErrorRate: number; mix: string;
-  students: number; hotCourses: number; hotShare: number; maxVus?: number; requestTimeout: string; k6?: string; quiet?: boolean;
+  target: string[];
+  peak?: number;
+  duration?: string;
+  out?: string;
+  p95: number;
+  maxErrorRate: number;
+  mix: string;
+  students: number;
+  hotCourses: number;
+  hotShare: number;
+  maxVus?: number;
+  requestTimeout: string;
+  k6?: string;
+  quiet?: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,17 +121,34 @@ export async function main(argv: string[]): Promise<number> {
     return code === 0 ? 0 : 2; // commander already printed the message
   }
   const controller = new AbortController();
-  const onSigint = () => { console.error('\nstopping k6 (it runs teardown and writes its output)...'); controller.abort(); };
+  const onSigint = () => {
+    console.error('\nstopping k6 (it runs teardown and writes its output)...');
+    controller.abort();
+  };
   process.once('SIGINT', onSigint);
   try {
     const result = await runLoadTest({
-      scenario: scenario as ScenarioName, targets: opts.target, peak: opts.peak, duration: opts.duration, outDir: opts.out,
-      p95Ms: opts.p95, maxErrorRate: opts.maxErrorRate, mix: opts.mix, students: opts.students, maxVUs: opts.maxVus,
-      requestTimeout: opts.requestTimeout, k6Path: opts.k6, echo: !opts.quiet, signal: controller.signal,
-      hotCourses: opts.hotCourses, hotShare: opts.hotShare,
+      scenario: scenario as ScenarioName,
+      targets: opts.target,
+      peak: opts.peak,
+      duration: opts.duration,
+      outDir: opts.out,
+      p95Ms: opts.p95,
+      maxErrorRate: opts.maxErrorRate,
+      mix: opts.mix,
+      students: opts.students,
+      maxVUs: opts.maxVus,
+      requestTimeout: opts.requestTimeout,
+      k6Path: opts.k6,
+      echo: !opts.quiet,
+      signal: controller.signal,
+      hotCourses: opts.hotCourses,
+      hotShare: opts.hotShare,
     });
     console.log(`\n${result.summaryText}\n`);
-    console.log(`summary: ${result.files.summaryText}\njson:    ${result.files.summaryJson}\nchart:   ${result.files.chartHtml}`);
+    console.log(
+      `summary: ${result.files.summaryText}\njson:    ${result.files.summaryJson}\nchart:   ${result.files.chartHtml}`,
+    );
     return result.passed ? 0 : 1;
   } catch (err) {
     console.error(`loadtest: ${(err as Error).message}`);
@@ -92,5 +159,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

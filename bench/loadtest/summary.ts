@@ -17,7 +17,9 @@ const FIXTURE = path.join(__dirname, '..', '..', 'test', 'loadtest', 'fixtures',
 function makeInput(requests: number, file: string): number {
   const lines = zlib.gunzipSync(fs.readFileSync(FIXTURE)).toString('utf8').split('\n').filter(Boolean);
   const points = lines.filter((l) => l.startsWith('{"metric"'));
-  const perCopy = points.filter((l) => l.startsWith('{"metric":"http_req_duration"') && l.includes('"scenario"') && !l.includes('"group":"::')).length;
+  const perCopy = points.filter(
+    (l) => l.startsWith('{"metric":"http_req_duration"') && l.includes('"scenario"') && !l.includes('"group":"::'),
+  ).length;
   const copies = Math.ceil(requests / perCopy);
   const out = zlib.createGzip({ level: 1 });
   const chunks: Buffer[] = [];
@@ -25,19 +27,32 @@ function makeInput(requests: number, file: string): number {
   let written = 0;
   for (let c = 0; c < copies; c++) {
     const shiftMs = c * 10000;
-    const text = points.map((l) => l.replace(/"time":"([^"]+)"/, (_, t: string) => {
-      const ms = Date.parse(t.replace(/(\.\d{3})\d+/, '$1')) + shiftMs;
-      return `"time":"${new Date(ms).toISOString()}"`;
-    })).join('\n') + '\n';
+    const text =
+      points
+        .map((l) =>
+          l.replace(/"time":"([^"]+)"/, (_, t: string) => {
+            const ms = Date.parse(t.replace(/(\.\d{3})\d+/, '$1')) + shiftMs;
+            return `"time":"${new Date(ms).toISOString()}"`;
+          }),
+        )
+        .join('\n') + '\n';
     out.write(text);
     written += points.length;
   }
   out.end();
-  return new Promise<number>((resolve) => out.on('end', () => { fs.writeFileSync(file, Buffer.concat(chunks)); resolve(written); })) as unknown as number;
+  return new Promise<number>((resolve) =>
+    out.on('end', () => {
+      fs.writeFileSync(file, Buffer.concat(chunks));
+      resolve(written);
+    }),
+  ) as unknown as number;
 }
 
 async function baseline(file: string): Promise<number> {
-  const lines = readline.createInterface({ input: fs.createReadStream(file).pipe(zlib.createGunzip()), crlfDelay: Infinity });
+  const lines = readline.createInterface({
+    input: fs.createReadStream(file).pipe(zlib.createGunzip()),
+    crlfDelay: Infinity,
+  });
   let n = 0;
   for await (const line of lines) if (line && JSON.parse(line).type === 'Point') n += 1;
   return n;
@@ -57,16 +72,26 @@ async function main(): Promise<void> {
   const file = path.join(dir, 'points.json.gz');
   try {
     const lines = await makeInput(requests, file);
-    console.log(`input: ${lines.toLocaleString()} k6 points, ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB gzip`);
+    console.log(
+      `input: ${lines.toLocaleString()} k6 points, ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB gzip`,
+    );
     const base = await time(() => baseline(file));
     const ours = await time(() => analyzeK6Output(file, { p95ThresholdMs: 20 }));
-    console.log(`baseline (JSON.parse every line): ${base.ms.toFixed(0)} ms, ${(base.value / (base.ms / 1000)).toFixed(0)} points/s`);
-    console.log(`analyzeK6Output (full summary):   ${ours.ms.toFixed(0)} ms for ${ours.value.requests.toLocaleString()} requests, ` +
-      `${(ours.value.requests / (ours.ms / 1000)).toFixed(0)} requests/s, heap ${ours.heapMb.toFixed(0)} MiB`);
+    console.log(
+      `baseline (JSON.parse every line): ${base.ms.toFixed(0)} ms, ${(base.value / (base.ms / 1000)).toFixed(0)} points/s`,
+    );
+    console.log(
+      `analyzeK6Output (full summary):   ${ours.ms.toFixed(0)} ms for ${ours.value.requests.toLocaleString()} requests, ` +
+        `${(ours.value.requests / (ours.ms / 1000)).toFixed(0)} requests/s, heap ${ours.heapMb.toFixed(0)} MiB`,
+    );
     console.log(`ratio: ${(base.ms / ours.ms).toFixed(2)}x the baseline's speed (higher is better)`);
   } finally {
-    if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true }); else console.log(file);
+    if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    else console.log(file);
   }
 }
 
-main().catch((err) => { console.error(err); process.exitCode = 1; });
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

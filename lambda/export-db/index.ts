@@ -27,7 +27,9 @@ export interface ExportResponse {
   readonly rowsWritten: number;
 }
 
-interface LambdaContext { getRemainingTimeInMillis?: () => number }
+interface LambdaContext {
+  getRemainingTimeInMillis?: () => number;
+}
 
 /** An ExportStore on S3 (per-part objects; each part is at most a few tens of MB, so single PUTs suffice). */
 export function s3Store(s3: S3Client, bucket: string): ExportStore {
@@ -64,22 +66,44 @@ export async function handler(event: ExportEvent = {}, context: LambdaContext = 
 
   const secrets = new SecretsManagerClient({});
   const secret = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const master = JSON.parse(secret.SecretString ?? '{}') as { host?: string; port?: number | string; username?: string; password?: string };
-  if (!master.host || !master.username || !master.password) throw new Error('the master secret lacks host, username or password');
+  const master = JSON.parse(secret.SecretString ?? '{}') as {
+    host?: string;
+    port?: number | string;
+    username?: string;
+    password?: string;
+  };
+  if (!master.host || !master.username || !master.password)
+    throw new Error('the master secret lacks host, username or password');
 
   const connection = await createConnection({
-    host: master.host, port: Number(master.port ?? 3306), user: master.username, password: master.password,
-    charset: 'utf8mb4', connectTimeout: 60000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+    host: master.host,
+    port: Number(master.port ?? 3306),
+    user: master.username,
+    password: master.password,
+    charset: 'utf8mb4',
+    connectTimeout: 60000,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
   });
   try {
     const result = await exportSlice({
       // A local endpoint (moto in the rehearsal) serves buckets by path, not by DNS name.
-      connection, store: s3Store(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) }), bucket), database, exportId, timeBudgetMs,
+      connection,
+      store: s3Store(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) }), bucket),
+      database,
+      exportId,
+      timeBudgetMs,
       log: (m) => console.log(m),
     });
     return {
-      exportId, done: result.done, bucket, prefix: exportPrefix(exportId), manifestKey: result.manifestKey,
-      parts: result.manifest.parts.length, rowsWritten: result.rowsWritten,
+      exportId,
+      done: result.done,
+      bucket,
+      prefix: exportPrefix(exportId),
+      manifestKey: result.manifestKey,
+      parts: result.manifest.parts.length,
+      rowsWritten: result.rowsWritten,
     };
   } finally {
     await connection.end().catch(() => undefined);

@@ -16,7 +16,8 @@ export interface AwsEdgeConfig {
 /** The thin AWS edge: S3 get, Secrets Manager get, SSM put. Nothing else talks to AWS. */
 export function awsEdge(config: AwsEdgeConfig = {}): AwsEdge {
   // A custom endpoint (AWS_ENDPOINT_URL, moto in the rehearsal) rarely serves virtual-hosted buckets.
-  const forcePathStyle = config.forcePathStyle ?? (config.endpoint !== undefined || process.env.AWS_ENDPOINT_URL !== undefined);
+  const forcePathStyle =
+    config.forcePathStyle ?? (config.endpoint !== undefined || process.env.AWS_ENDPOINT_URL !== undefined);
   const s3 = new S3Client({ ...config, forcePathStyle });
   const secrets = new SecretsManagerClient({ ...config });
   const ssm = new SSMClient({ ...config });

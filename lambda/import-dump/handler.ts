@@ -43,8 +43,14 @@ export const ImportResourcePropertiesSchema = z.object({
   DumpAssetHash: nonEmpty('DumpAssetHash').max(128, 'DumpAssetHash must be at most 128 characters'),
   MasterSecretArn: nonEmpty('MasterSecretArn'),
   AppSecretArn: nonEmpty('AppSecretArn'),
-  DatabaseName: nonEmpty('DatabaseName').regex(/^[A-Za-z0-9_]{1,64}$/, 'DatabaseName must be 1-64 letters, digits or underscores'),
-  SsmPrefix: nonEmpty('SsmPrefix').regex(/^\/[A-Za-z0-9_.\-/]+[^/]$/, 'SsmPrefix must be an SSM path like /rushhour/<site>/db (leading slash, no trailing slash)'),
+  DatabaseName: nonEmpty('DatabaseName').regex(
+    /^[A-Za-z0-9_]{1,64}$/,
+    'DatabaseName must be 1-64 letters, digits or underscores',
+  ),
+  SsmPrefix: nonEmpty('SsmPrefix').regex(
+    /^\/[A-Za-z0-9_.\-/]+[^/]$/,
+    'SsmPrefix must be an SSM path like /rushhour/<site>/db (leading slash, no trailing slash)',
+  ),
   AllowReimport: z.enum(['true', 'false'], { error: 'AllowReimport must be "true" or "false"' }).default('false'),
 });
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
@@ -53,7 +59,9 @@ export function parseProperties(raw: Record<string, unknown> | undefined): Impor
   const { ServiceToken: _token, ...props } = raw ?? {};
   const parsed = ImportResourcePropertiesSchema.safeParse(props);
   if (!parsed.success) {
-    throw new Error(`invalid import custom resource properties: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new Error(
+      `invalid import custom resource properties: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -67,7 +75,10 @@ export function physicalResourceId(props: ImportResourceProperties): string {
  * onEvent: validates and decides; the work happens in isComplete. An Update to a different dump is
  * refused here (fast, before touching the database) unless AllowReimport is "true".
  */
-export async function handleEvent(event: ProviderEvent, log: (m: string) => void = console.log): Promise<OnEventResponse> {
+export async function handleEvent(
+  event: ProviderEvent,
+  log: (m: string) => void = console.log,
+): Promise<OnEventResponse> {
   if (event.RequestType === 'Delete') {
     // Never drops data: the database's own removal policy (snapshot) decides what happens to it.
     log(`delete ${event.PhysicalResourceId}: leaving the database and its data as they are`);
@@ -76,12 +87,20 @@ export async function handleEvent(event: ProviderEvent, log: (m: string) => void
   const props = parseProperties(event.ResourceProperties);
   if (event.RequestType === 'Update' && event.OldResourceProperties) {
     const old = event.OldResourceProperties as Record<string, unknown>;
-    if (old.DumpAssetHash !== props.DumpAssetHash && old.DatabaseName === props.DatabaseName && props.AllowReimport !== 'true') {
-      throw new Error(`the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}), but database "${props.DatabaseName}" already holds the first import: ` +
-        'importing again would overwrite registrations made since. Set import.allowReimport to true in the rushhour config to re-import, or keep the old dump.');
+    if (
+      old.DumpAssetHash !== props.DumpAssetHash &&
+      old.DatabaseName === props.DatabaseName &&
+      props.AllowReimport !== 'true'
+    ) {
+      throw new Error(
+        `the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}), but database "${props.DatabaseName}" already holds the first import: ` +
+          'importing again would overwrite registrations made since. Set import.allowReimport to true in the rushhour config to re-import, or keep the old dump.',
+      );
     }
   }
-  log(`${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted`);
+  log(
+    `${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted`,
+  );
   return { PhysicalResourceId: physicalResourceId(props) };
 }
 
@@ -105,14 +124,25 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
   const props = parseProperties(event.ResourceProperties);
   const master = readMasterSecret(await options.edge.getSecretJson(props.MasterSecretArn));
   const app = readAppSecret(await options.edge.getSecretJson(props.AppSecretArn));
-  const target = { host: master.host, port: master.port, user: master.username, password: master.password, database: props.DatabaseName };
+  const target = {
+    host: master.host,
+    port: master.port,
+    user: master.username,
+    password: master.password,
+    database: props.DatabaseName,
+  };
   const source = await options.edge.openDump(props.DumpBucket, props.DumpKey);
   let lastLog = 0;
   let result;
   try {
     result = await importDump({
-      source, target, dumpHash: props.DumpAssetHash, timeBudgetMs: options.timeBudgetMs,
-      allowReimport: props.AllowReimport === 'true', connectRetryMs: options.connectRetryMs, log,
+      source,
+      target,
+      dumpHash: props.DumpAssetHash,
+      timeBudgetMs: options.timeBudgetMs,
+      allowReimport: props.AllowReimport === 'true',
+      connectRetryMs: options.connectRetryMs,
+      log,
       onProgress: (p) => {
         if (Date.now() - lastLog < 10000 && p.phase !== 'done') return;
         lastLog = Date.now();
@@ -127,7 +157,9 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
     throw err;
   }
   if (!result.complete) return { IsComplete: false };
-  const { privileges } = await ensureAppUser(target, app.username, app.password, { connectRetryMs: options.connectRetryMs });
+  const { privileges } = await ensureAppUser(target, app.username, app.password, {
+    connectRetryMs: options.connectRetryMs,
+  });
   log(`application user "${app.username}" has ${privileges.join(', ')} on "${props.DatabaseName}"`);
   const p = props.SsmPrefix;
   await options.edge.putParameters({
@@ -138,14 +170,29 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
     [`${p}/password-secret-arn`]: props.AppSecretArn,
   });
   log(`wrote ${p}/{host,port,name,user,password-secret-arn}`);
-  return { IsComplete: true, Data: { DatabaseName: props.DatabaseName, Statements: String(result.statements), DumpAssetHash: props.DumpAssetHash } };
+  return {
+    IsComplete: true,
+    Data: {
+      DatabaseName: props.DatabaseName,
+      Statements: String(result.statements),
+      DumpAssetHash: props.DumpAssetHash,
+    },
+  };
 }
 
-interface MasterSecret { host: string; port: number; username: string; password: string }
+interface MasterSecret {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+}
 
 function readMasterSecret(s: Record<string, unknown>): MasterSecret {
   const missing = ['host', 'username', 'password'].filter((k) => typeof s[k] !== 'string' || !s[k]);
-  if (missing.length) throw new Error(`the master secret lacks ${missing.join(', ')} (expected the RDS-generated secret attached to the instance)`);
+  if (missing.length)
+    throw new Error(
+      `the master secret lacks ${missing.join(', ')} (expected the RDS-generated secret attached to the instance)`,
+    );
   const port = Number(s.port ?? 3306);
   if (!Number.isInteger(port) || port <= 0) throw new Error('the master secret has an invalid port');
   return { host: s.host as string, port, username: s.username as string, password: s.password as string };
@@ -165,4 +212,3 @@ export function timeBudgetMs(remainingMs: number | undefined, envBudget = proces
   const fromEnv = envBudget ? Number(envBudget) : NaN;
   return Number.isFinite(fromEnv) && fromEnv > 0 ? Math.min(fromEnv, fromContext) : fromContext;
 }
-

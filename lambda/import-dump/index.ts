@@ -5,9 +5,18 @@
  * functions) and src/sql; these wrappers only bind the AWS edge and the Lambda clock.
  */
 import { awsEdge } from './aws';
-import { checkComplete, handleEvent, IsCompleteResponse, OnEventResponse, ProviderEvent, timeBudgetMs } from './handler';
+import {
+  checkComplete,
+  handleEvent,
+  IsCompleteResponse,
+  OnEventResponse,
+  ProviderEvent,
+  timeBudgetMs,
+} from './handler';
 
-interface LambdaContext { getRemainingTimeInMillis?: () => number }
+interface LambdaContext {
+  getRemainingTimeInMillis?: () => number;
+}
 
 export async function onEvent(event: ProviderEvent): Promise<OnEventResponse> {
   return handleEvent(event);

@@ -45,7 +45,7 @@ export class Database extends Construct {
     const engine = rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.of(props.engineVersion, major) });
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
-      description: 'rushhour: lets the import create the dump\'s triggers and routines without SUPER',
+      description: "rushhour: lets the import create the dump's triggers and routines without SUPER",
       parameters: {
         // With backups on, binary logging is on, and RDS's master user (no SUPER) may not create triggers,
         // functions or procedures from a dump unless this is set (MySQL error 1419).
@@ -87,18 +87,33 @@ export class Database extends Construct {
       },
     });
 
-    acknowledge(this.instance.node.findChild('Secret'), 'AwsSolutions-SMG4',
-      'The deployment lives for one rush week; rotating the master password mid-week would need a rotation Lambda with DB access and risks the import and export runs. The secret is deleted with the stack.');
-    acknowledge(this.appSecret, 'AwsSolutions-SMG4',
-      'Running app instances cache this password; rotating it during the one-week rush would cut live connections. The stack lives one week.');
+    acknowledge(
+      this.instance.node.findChild('Secret'),
+      'AwsSolutions-SMG4',
+      'The deployment lives for one rush week; rotating the master password mid-week would need a rotation Lambda with DB access and risks the import and export runs. The secret is deleted with the stack.',
+    );
+    acknowledge(
+      this.appSecret,
+      'AwsSolutions-SMG4',
+      'Running app instances cache this password; rotating it during the one-week rush would cut live connections. The stack lives one week.',
+    );
     if (!props.multiAz) {
-      acknowledge(this.instance, 'AwsSolutions-RDS3',
-      'Multi-AZ is off in this deployment\'s config (database.multiAz) to halve the DB cost for a one-week site; backups and the final snapshot protect the data. Set it to true for a standby.');
+      acknowledge(
+        this.instance,
+        'AwsSolutions-RDS3',
+        "Multi-AZ is off in this deployment's config (database.multiAz) to halve the DB cost for a one-week site; backups and the final snapshot protect the data. Set it to true for a standby.",
+      );
     }
-    acknowledge(this.instance.node.findChild('MonitoringRole'), 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
-      'The AWS managed policy RDS enhanced monitoring requires; it only publishes OS metrics to CloudWatch Logs.');
-    acknowledge(this.instance, 'AwsSolutions-RDS11',
-      'The default MySQL port is kept: the database is in isolated subnets and its security group admits only the web tier and the import/export Lambdas.');
+    acknowledge(
+      this.instance.node.findChild('MonitoringRole'),
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+      'The AWS managed policy RDS enhanced monitoring requires; it only publishes OS metrics to CloudWatch Logs.',
+    );
+    acknowledge(
+      this.instance,
+      'AwsSolutions-RDS11',
+      'The default MySQL port is kept: the database is in isolated subnets and its security group admits only the web tier and the import/export Lambdas.',
+    );
   }
 
   /** Lets a Lambda or other peer connect to the database. */

@@ -53,20 +53,43 @@ export class DumpImport extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],
-      environment: props.timeBudget ? { RUSHHOUR_TIME_BUDGET_MS: String(props.timeBudget.toMilliseconds()) } : undefined,
+      environment: props.timeBudget
+        ? { RUSHHOUR_TIME_BUDGET_MS: String(props.timeBudget.toMilliseconds()) }
+        : undefined,
     };
     // onEvent only validates and records the request; isComplete imports slice by slice.
-    const onEvent = projectFunction(this, 'OnEvent', { ...common, handler: 'onEvent', timeout: Duration.minutes(1), description: 'rushhour dump import: validate and record' });
-    const isComplete = projectFunction(this, 'IsComplete', { ...common, handler: 'isComplete', timeout: Duration.minutes(15), description: 'rushhour dump import: import one slice' });
+    const onEvent = projectFunction(this, 'OnEvent', {
+      ...common,
+      handler: 'onEvent',
+      timeout: Duration.minutes(1),
+      description: 'rushhour dump import: validate and record',
+    });
+    const isComplete = projectFunction(this, 'IsComplete', {
+      ...common,
+      handler: 'isComplete',
+      timeout: Duration.minutes(15),
+      description: 'rushhour dump import: import one slice',
+    });
 
     // Exact ARNs, no wildcards: the dump object and the five parameters of the contract.
-    const dumpObjectArn = stack.formatArn({ service: 's3', region: '', account: '', resource: this.dumpAsset.s3BucketName, resourceName: this.dumpAsset.s3ObjectKey });
+    const dumpObjectArn = stack.formatArn({
+      service: 's3',
+      region: '',
+      account: '',
+      resource: this.dumpAsset.s3BucketName,
+      resourceName: this.dumpAsset.s3ObjectKey,
+    });
     const parameterArns = ssmParameterArns(stack, props.ssmPrefix);
     for (const fn of [onEvent, isComplete]) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [dumpObjectArn] }));
       props.masterSecret.grantRead(fn);
       props.appSecret.grantRead(fn);
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:AddTagsToResource'], resources: parameterArns }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:AddTagsToResource'],
+          resources: parameterArns,
+        }),
+      );
     }
 
     const provider = new cr.Provider(this, 'Provider', {
@@ -103,38 +126,68 @@ export class DumpImport extends Construct {
 
   private acknowledgeFindings(onEvent: lambda.IFunction, isComplete: lambda.IFunction, provider: cr.Provider): void {
     for (const fn of [onEvent, isComplete]) {
-      for (const policy of ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']) {
-        acknowledge(fn.role!, `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-          'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.');
+      for (const policy of [
+        'service-role/AWSLambdaBasicExecutionRole',
+        'service-role/AWSLambdaVPCAccessExecutionRole',
+      ]) {
+        acknowledge(
+          fn.role!,
+          `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+          'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.',
+        );
       }
     }
     // The Provider framework's own functions, role policies and waiter state machine (aws-cdk-lib code).
-    const framework = ['framework-onEvent', 'framework-isComplete', 'framework-onTimeout'].map((id) => provider.node.findChild(id));
+    const framework = ['framework-onEvent', 'framework-isComplete', 'framework-onTimeout'].map((id) =>
+      provider.node.findChild(id),
+    );
     for (const fn of framework) {
       const role = fn.node.findChild('ServiceRole');
-      acknowledge(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        'Provider framework function (aws-cdk-lib): the AWS managed policy only writes its logs.');
+      acknowledge(
+        role,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'Provider framework function (aws-cdk-lib): the AWS managed policy only writes its logs.',
+      );
       for (const target of [onEvent, isComplete]) {
-        acknowledge(role.node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
-          'Provider framework (aws-cdk-lib): invoke any version of this one handler function; the wildcard is the version qualifier.');
+        acknowledge(
+          role.node.findChild('DefaultPolicy'),
+          `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+          'Provider framework (aws-cdk-lib): invoke any version of this one handler function; the wildcard is the version qualifier.',
+        );
       }
-      acknowledge(fn, 'AwsSolutions-L1', 'Provider framework function: aws-cdk-lib pins its runtime; it only relays to our handlers.');
+      acknowledge(
+        fn,
+        'AwsSolutions-L1',
+        'Provider framework function: aws-cdk-lib pins its runtime; it only relays to our handlers.',
+      );
     }
     const waiter = provider.node.findChild('waiter-state-machine');
     for (const target of [framework[1], framework[2]]) {
-      acknowledge(waiter.node.findChild('Role').node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
-        'Provider framework waiter (aws-cdk-lib): invoke any version of the framework function; the wildcard is the version qualifier.');
+      acknowledge(
+        waiter.node.findChild('Role').node.findChild('DefaultPolicy'),
+        `AwsSolutions-IAM5[Resource::${arnRef(target)}:*]`,
+        'Provider framework waiter (aws-cdk-lib): invoke any version of the framework function; the wildcard is the version qualifier.',
+      );
     }
-    acknowledge(waiter.node.findChild('Role').node.findChild('DefaultPolicy'), 'AwsSolutions-IAM5[Resource::*]',
-      'Provider framework waiter (aws-cdk-lib): CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) accept only Resource "*".');
-    acknowledge(waiter.node.findChild('Resource'), 'AwsSolutions-SF2', 'The waiter only polls isComplete every 30 s during a deployment; its logs (level ALL) are enough to trace it.');
+    acknowledge(
+      waiter.node.findChild('Role').node.findChild('DefaultPolicy'),
+      'AwsSolutions-IAM5[Resource::*]',
+      'Provider framework waiter (aws-cdk-lib): CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) accept only Resource "*".',
+    );
+    acknowledge(
+      waiter.node.findChild('Resource'),
+      'AwsSolutions-SF2',
+      'The waiter only polls isComplete every 30 s during a deployment; its logs (level ALL) are enough to trace it.',
+    );
   }
 }
 
 /** ARNs of the SSM parameters of the DB-config contract under `prefix`, plus the path itself. */
 export function ssmParameterArns(stack: Stack, prefix: string): string[] {
   const path = prefix.replace(/^\//, '');
-  return ['host', 'port', 'name', 'user', 'password-secret-arn'].map((n) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/${n}` }));
+  return ['host', 'port', 'name', 'user', 'password-secret-arn'].map((n) =>
+    stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/${n}` }),
+  );
 }
 
 /** The dump's content hash: the handler refuses a different dump over imported data. */

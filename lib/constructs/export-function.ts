@@ -58,19 +58,32 @@ export class ExportFunction extends Construct {
       },
     });
     // Objects under exports/ only; ListBucket (same prefix) makes a missing object a 404 rather than a 403.
-    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.bucket.arnForObjects('exports/*')] }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': ['exports/*'] } },
-    }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.bucket.arnForObjects('exports/*')],
+      }),
+    );
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['exports/*'] } },
+      }),
+    );
     props.masterSecret.grantRead(this.function);
 
     for (const policy of ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']) {
-      acknowledge(this.function.role!, `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-        'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.');
+      acknowledge(
+        this.function.role!,
+        `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+        'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.',
+      );
     }
-    acknowledge(this.function.role!.node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${arnRef(this.bucket)}/exports/*]`,
-      'Each export writes objects named by its export id, known only at run time; the grant is limited to the exports/ prefix of this bucket.');
+    acknowledge(
+      this.function.role!.node.findChild('DefaultPolicy'),
+      `AwsSolutions-IAM5[Resource::${arnRef(this.bucket)}/exports/*]`,
+      'Each export writes objects named by its export id, known only at run time; the grant is limited to the exports/ prefix of this bucket.',
+    );
   }
 }

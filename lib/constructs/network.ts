@@ -37,7 +37,8 @@ export class Network extends Construct {
       { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
       { name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
     ];
-    if (natGateways > 0) subnetConfiguration.push({ name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 });
+    if (natGateways > 0)
+      subnetConfiguration.push({ name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 });
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.40.0.0/16'),
@@ -50,10 +51,14 @@ export class Network extends Construct {
     });
     this.endpoints.push(this.vpc.node.findChild('S3'));
     // aws-cdk-lib's own rule, on every subnet of this VPC.
-    Validations.of(this.vpc).acknowledge({ id: 'CloudFormation-Validate::W3010',
-      reason: 'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.' });
+    Validations.of(this.vpc).acknowledge({
+      id: 'CloudFormation-Validate::W3010',
+      reason:
+        'The zones are named in the config (network.availabilityZones, default <region>a/b) so that synth needs no AWS lookup.',
+    });
     this.webInstancesNeedPublicIp = natGateways === 0;
-    this.webSubnets = natGateways > 0 ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : { subnetType: ec2.SubnetType.PUBLIC };
+    this.webSubnets =
+      natGateways > 0 ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : { subnetType: ec2.SubnetType.PUBLIC };
 
     // Interface endpoints for what the import/export Lambdas call from the isolated subnets.
     // Each costs about 7.3 USD per AZ per month; the web instances use them too.
@@ -62,10 +67,18 @@ export class Network extends Construct {
       Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
     };
     for (const [name, service] of Object.entries(endpoints)) {
-      const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: this.isolatedSubnets, privateDnsEnabled: true, open: true });
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
+        service,
+        subnets: this.isolatedSubnets,
+        privateDnsEnabled: true,
+        open: true,
+      });
       this.endpoints.push(endpoint);
-      acknowledge(endpoint.node.findChild('SecurityGroup'), 'AwsSolutions-EC23',
-        'Admits HTTPS only from the VPC\'s own CIDR (a token, which the rule cannot evaluate), never from the internet.');
+      acknowledge(
+        endpoint.node.findChild('SecurityGroup'),
+        'AwsSolutions-EC23',
+        "Admits HTTPS only from the VPC's own CIDR (a token, which the rule cannot evaluate), never from the internet.",
+      );
     }
   }
 }

@@ -33,9 +33,12 @@ export class WebBundle extends Construct {
     let kind: 'node-single-file' | 'tarball';
     if (props.bundlePath) {
       if (!/\.(tar\.gz|tgz)$/.test(props.bundlePath) || !fs.statSync(props.bundlePath).isFile()) {
-        throw new Error(`web.bundlePath must be a .tar.gz file of the site (pack a directory with "tar -czf site.tar.gz -C DIR ."), got ${props.bundlePath}`);
+        throw new Error(
+          `web.bundlePath must be a .tar.gz file of the site (pack a directory with "tar -czf site.tar.gz -C DIR ."), got ${props.bundlePath}`,
+        );
       }
-      if (!props.startCommand) throw new Error('web.startCommand is required with web.bundlePath, e.g. "node server.js"');
+      if (!props.startCommand)
+        throw new Error('web.startCommand is required with web.bundlePath, e.g. "node server.js"');
       file = props.bundlePath;
       kind = 'tarball';
     } else {
@@ -51,24 +54,36 @@ export class WebBundle extends Construct {
     this.asset = new s3assets.Asset(this, 'Asset', { path: file });
     this.sha256 = fileSha256(file);
     this.userData = ec2.UserData.forLinux();
-    this.userData.addCommands(...renderUserData({
-      // A token (the bootstrap bucket's name is known at deploy); renderUserData checks only resolved values.
-      bundleS3Url: this.asset.s3ObjectUrl,
-      bundleSha256: this.sha256,
-      kind,
-      startCommand: props.startCommand,
-      port: props.port,
-      healthCheckPath: props.healthCheckPath,
-      ssmPrefix: props.ssmPrefix,
-      region: props.region,
-    }));
+    this.userData.addCommands(
+      ...renderUserData({
+        // A token (the bootstrap bucket's name is known at deploy); renderUserData checks only resolved values.
+        bundleS3Url: this.asset.s3ObjectUrl,
+        bundleSha256: this.sha256,
+        kind,
+        startCommand: props.startCommand,
+        port: props.port,
+        healthCheckPath: props.healthCheckPath,
+        ssmPrefix: props.ssmPrefix,
+        region: props.region,
+      }),
+    );
   }
 
   /** s3:GetObject on exactly this bundle object: no wildcard. */
   grantRead(grantee: iam.IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: this.asset.s3BucketName, resourceName: this.asset.s3ObjectKey })],
-    }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 's3',
+            region: '',
+            account: '',
+            resource: this.asset.s3BucketName,
+            resourceName: this.asset.s3ObjectKey,
+          }),
+        ],
+      }),
+    );
   }
 }

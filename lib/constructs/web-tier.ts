@@ -69,7 +69,12 @@ export class WebTier extends Construct {
   readonly role: iam.Role;
   /** The instances' security group: admits only this tier's load balancer. */
   readonly securityGroup: ec2.SecurityGroup;
-  readonly alarms: { cpuHigh: cloudwatch.Alarm; cpuVeryHigh: cloudwatch.Alarm; unhealthyHosts: cloudwatch.Alarm; cpuLow: cloudwatch.Alarm };
+  readonly alarms: {
+    cpuHigh: cloudwatch.Alarm;
+    cpuVeryHigh: cloudwatch.Alarm;
+    unhealthyHosts: cloudwatch.Alarm;
+    cpuLow: cloudwatch.Alarm;
+  };
   /** "https" or "http". */
   readonly protocol: string;
 
@@ -106,14 +111,25 @@ export class WebTier extends Construct {
       associatePublicIpAddress: props.associatePublicIpAddress,
       instanceType: props.instanceType,
       machineImage: ec2.MachineImage.latestAmazonLinux2023({
-        cpuType: props.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+        cpuType:
+          props.instanceType.architecture === ec2.InstanceArchitecture.ARM_64
+            ? ec2.AmazonLinuxCpuType.ARM_64
+            : ec2.AmazonLinuxCpuType.X86_64,
       }),
       userData: props.userData,
       role: this.role,
       requireImdsv2: true,
       // One-minute CPU metrics: the scaling alarms evaluate 60-second periods.
       instanceMonitoring: autoscaling.Monitoring.DETAILED,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: autoscaling.BlockDeviceVolume.ebs(16, { encrypted: true, volumeType: autoscaling.EbsDeviceVolumeType.GP3 }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: autoscaling.BlockDeviceVolume.ebs(16, {
+            encrypted: true,
+            volumeType: autoscaling.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
       minCapacity: props.minCapacity,
       maxCapacity: props.maxCapacity,
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
@@ -155,7 +171,11 @@ export class WebTier extends Construct {
       });
       this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
     } else {
-      this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, defaultTargetGroups: [this.targetGroup] });
+      this.loadBalancer.addListener('Http', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultTargetGroups: [this.targetGroup],
+      });
     }
 
     this.alarms = this.addScaling(props.scaling);
@@ -173,8 +193,19 @@ export class WebTier extends Construct {
       statistic: cloudwatch.Stats.AVERAGE,
       period: Duration.minutes(1),
     });
-    const unhealthy = this.targetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
-    const rule = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, operator: cloudwatch.ComparisonOperator, periods: number, adjustment: number) => {
+    const unhealthy = this.targetGroup.metrics.unhealthyHostCount({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    });
+    const rule = (
+      id: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      operator: cloudwatch.ComparisonOperator,
+      periods: number,
+      adjustment: number,
+    ) => {
       const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
         alarmDescription: description,
         metric,
@@ -187,7 +218,8 @@ export class WebTier extends Construct {
       const action = new autoscaling.StepScalingAction(this, `${id}Policy`, {
         autoScalingGroup: this.autoScalingGroup,
         adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-        metricAggregationType: metric === unhealthy ? autoscaling.MetricAggregationType.MAXIMUM : autoscaling.MetricAggregationType.AVERAGE,
+        metricAggregationType:
+          metric === unhealthy ? autoscaling.MetricAggregationType.MAXIMUM : autoscaling.MetricAggregationType.AVERAGE,
       });
       // One step from the alarm's own threshold upwards (scale out) or downwards (scale in).
       action.addAdjustment(adjustment > 0 ? { adjustment, lowerBound: 0 } : { adjustment, upperBound: 0 });
@@ -196,12 +228,42 @@ export class WebTier extends Construct {
     };
     const GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
     return {
-      cpuHigh: rule('CpuHigh', `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance`, cpu, t.scaleOutCpuPercent, GT, 1, 1),
-      cpuVeryHigh: rule('CpuVeryHigh', `CPU > ${t.scaleOutFastCpuPercent}% over 1 minute: +2 instances`, cpu, t.scaleOutFastCpuPercent, GT, 1, 2),
-      unhealthyHosts: rule('UnhealthyHosts', `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`, unhealthy,
-        t.unhealthyHostThreshold, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1),
-      cpuLow: rule('CpuLow', `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance`, cpu,
-        t.scaleInCpuPercent, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, t.scaleInEvaluationMinutes, -1),
+      cpuHigh: rule(
+        'CpuHigh',
+        `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance`,
+        cpu,
+        t.scaleOutCpuPercent,
+        GT,
+        1,
+        1,
+      ),
+      cpuVeryHigh: rule(
+        'CpuVeryHigh',
+        `CPU > ${t.scaleOutFastCpuPercent}% over 1 minute: +2 instances`,
+        cpu,
+        t.scaleOutFastCpuPercent,
+        GT,
+        1,
+        2,
+      ),
+      unhealthyHosts: rule(
+        'UnhealthyHosts',
+        `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`,
+        unhealthy,
+        t.unhealthyHostThreshold,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        1,
+        1,
+      ),
+      cpuLow: rule(
+        'CpuLow',
+        `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance`,
+        cpu,
+        t.scaleInCpuPercent,
+        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        t.scaleInEvaluationMinutes,
+        -1,
+      ),
     };
   }
 
@@ -227,11 +289,20 @@ export class WebTier extends Construct {
   }
 
   private acknowledgeFindings(): void {
-    acknowledge(this.role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-      'Session Manager access for the operator during the rush week (no SSH port, no key pairs); the AWS managed policy is the documented minimum for it.');
-    acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
-      'Scaling is watched on the deployment dashboard and in the group\'s activity history; an SNS topic nobody subscribes to adds nothing.');
-    acknowledge(this.loadBalancer.connections.securityGroups[0], 'AwsSolutions-EC23',
-      'Internet-facing site: the load balancer must accept the public on its listener ports; the instances behind it admit only this security group.');
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'Session Manager access for the operator during the rush week (no SSH port, no key pairs); the AWS managed policy is the documented minimum for it.',
+    );
+    acknowledge(
+      this.autoScalingGroup,
+      'AwsSolutions-AS3',
+      "Scaling is watched on the deployment dashboard and in the group's activity history; an SNS topic nobody subscribes to adds nothing.",
+    );
+    acknowledge(
+      this.loadBalancer.connections.securityGroups[0],
+      'AwsSolutions-EC23',
+      'Internet-facing site: the load balancer must accept the public on its listener ports; the instances behind it admit only this security group.',
+    );
   }
 }

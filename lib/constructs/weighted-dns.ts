@@ -25,18 +25,23 @@ export class WeightedDns extends Construct {
     super(scope, id);
     const weights = props.weights ?? props.loadBalancers.map(() => 1);
     if (weights.length !== props.loadBalancers.length) {
-      throw new Error(`WeightedDns: needs one weight per load balancer (${props.loadBalancers.length}), got ${weights.length}`);
+      throw new Error(
+        `WeightedDns: needs one weight per load balancer (${props.loadBalancers.length}), got ${weights.length}`,
+      );
     }
     const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
       hostedZoneId: props.hostedZoneId,
       zoneName: props.zoneName.replace(/\.$/, ''),
     });
-    this.records = props.loadBalancers.map((alb, i) => new route53.ARecord(this, `Record${i + 1}`, {
-      zone,
-      recordName: props.recordName.replace(/\.$/, '') + '.',
-      target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(alb, { evaluateTargetHealth: true })),
-      weight: weights[i],
-      setIdentifier: `alb-${i + 1}`,
-    }));
+    this.records = props.loadBalancers.map(
+      (alb, i) =>
+        new route53.ARecord(this, `Record${i + 1}`, {
+          zone,
+          recordName: props.recordName.replace(/\.$/, '') + '.',
+          target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(alb, { evaluateTargetHealth: true })),
+          weight: weights[i],
+          setIdentifier: `alb-${i + 1}`,
+        }),
+    );
   }
 }

@@ -49,7 +49,10 @@ function num(env: Record<string, string | undefined>, name: string): number | un
 /** Reads the scenario's settings from k6's `__ENV` (the runner passes them with `-e NAME=value`). */
 export function readSettings(env: Record<string, string | undefined>, scenario: ScenarioName, lib: Lib): Settings {
   const spec = env.TARGETS ?? env.TARGET ?? env.BASE_URL;
-  if (!spec) throw new Error('no target: run with -e TARGETS=http://HOST:PORT[=WEIGHT][,...] (or use npm run loadtest -- <scenario> --target URL)');
+  if (!spec)
+    throw new Error(
+      'no target: run with -e TARGETS=http://HOST:PORT[=WEIGHT][,...] (or use npm run loadtest -- <scenario> --target URL)',
+    );
   const hotShare = num(env, 'HOT_SHARE') ?? 0.5;
   if (hotShare < 0 || hotShare > 1) throw new Error(`HOT_SHARE=${hotShare} must be between 0 and 1`);
   const targets = lib.parseTargets(spec);
@@ -57,7 +60,11 @@ export function readSettings(env: Record<string, string | undefined>, scenario: 
     scenario,
     targets,
     pick: (r) => lib.pickTarget(targets, r),
-    plan: lib.buildPlan(scenario, { peak: num(env, 'PEAK'), duration: env.DURATION || undefined, maxVUs: num(env, 'MAX_VUS') }),
+    plan: lib.buildPlan(scenario, {
+      peak: num(env, 'PEAK'),
+      duration: env.DURATION || undefined,
+      maxVUs: num(env, 'MAX_VUS'),
+    }),
     thresholds: lib.buildThresholds({ p95Ms: num(env, 'P95_MS'), maxErrorRate: num(env, 'MAX_ERROR_RATE') }),
     mix: lib.parseMix(env.MIX || '50:50'),
     students: num(env, 'STUDENTS') ?? 500,
@@ -103,13 +110,21 @@ export interface Course {
 
 /** `GET /api/courses` on one target; throws a clear error when the app does not answer with the course list. */
 export function fetchCourses(baseUrl: string, timeout = '30s'): Course[] {
-  const res = http.get(`${baseUrl}/api/courses`, { responseType: 'text', timeout, tags: { name: 'check: course list', target: baseUrl } });
+  const res = http.get(`${baseUrl}/api/courses`, {
+    responseType: 'text',
+    timeout,
+    tags: { name: 'check: course list', target: baseUrl },
+  });
   if (res.status !== 200 || !res.body) {
-    throw new Error(`GET ${baseUrl}/api/courses answered ${res.status || res.error}: is the app running and seeded (npx rushhour seed --courses 43 --students N)?`);
+    throw new Error(
+      `GET ${baseUrl}/api/courses answered ${res.status || res.error}: is the app running and seeded (npx rushhour seed --courses 43 --students N)?`,
+    );
   }
   const courses = JSON.parse(res.body) as Course[];
   if (!Array.isArray(courses) || courses.length === 0) {
-    throw new Error(`GET ${baseUrl}/api/courses returned no courses: seed the database first (npx rushhour seed --courses 43 --students N)`);
+    throw new Error(
+      `GET ${baseUrl}/api/courses returned no courses: seed the database first (npx rushhour seed --courses 43 --students N)`,
+    );
   }
   return courses;
 }
@@ -130,7 +145,9 @@ export function checkNotOversold(settings: Settings): void {
       for (const c of fetchCourses(target.url)) {
         if (c.taken > c.seats) {
           oversold += 1;
-          console.error(`OVERSOLD: course ${c.id} (${c.code}) has ${c.taken} registrations for ${c.seats} seats, seen through ${target.url}`);
+          console.error(
+            `OVERSOLD: course ${c.id} (${c.code}) has ${c.taken} registrations for ${c.seats} seats, seen through ${target.url}`,
+          );
         }
       }
     } catch (err) {
@@ -150,21 +167,32 @@ const DROP_OK = http.expectedStatuses({ min: 200, max: 299 }, 404);
 
 /** One simulated student's requests against a weighted choice of targets (one DNS answer per request). */
 export class Student {
-  constructor(private readonly settings: Settings, private readonly courses: readonly Course[]) {}
+  constructor(
+    private readonly settings: Settings,
+    private readonly courses: readonly Course[],
+  ) {}
 
   private base(): string {
     return this.settings.pick(Math.random()).url;
   }
 
   private params(name: string, base: string, extra: Record<string, unknown> = {}) {
-    return { timeout: this.settings.timeout, tags: { name, target: base }, headers: { 'content-type': 'application/json' }, ...extra };
+    return {
+      timeout: this.settings.timeout,
+      tags: { name, target: base },
+      headers: { 'content-type': 'application/json' },
+      ...extra,
+    };
   }
 
   /** A course id, popular courses with `hotShare` probability (seat contention), otherwise uniform. */
   course(): number {
     const { hotCourses, hotShare } = this.settings;
     const hot = Math.min(hotCourses, this.courses.length);
-    const i = hot > 0 && Math.random() < hotShare ? Math.floor(Math.random() * hot) : Math.floor(Math.random() * this.courses.length);
+    const i =
+      hot > 0 && Math.random() < hotShare
+        ? Math.floor(Math.random() * hot)
+        : Math.floor(Math.random() * this.courses.length);
     return this.courses[i].id;
   }
 
@@ -195,14 +223,19 @@ export class Student {
 
   register(studentId = this.studentId(), courseId = this.course()) {
     const base = this.base();
-    return http.post(`${base}/api/registrations`, JSON.stringify({ studentId, courseId }),
-      this.params('api: register', base, { responseCallback: REGISTER_OK }));
+    return http.post(
+      `${base}/api/registrations`,
+      JSON.stringify({ studentId, courseId }),
+      this.params('api: register', base, { responseCallback: REGISTER_OK }),
+    );
   }
 
   drop(studentId = this.studentId(), courseId = this.course()) {
     const base = this.base();
-    return http.del(`${base}/api/registrations`, JSON.stringify({ studentId, courseId }),
-      this.params('api: drop', base, { responseCallback: DROP_OK }));
+    return http.del(
+      `${base}/api/registrations`,
+      JSON.stringify({ studentId, courseId }),
+      this.params('api: drop', base, { responseCallback: DROP_OK }),
+    );
   }
 }
-

@@ -77,7 +77,9 @@ function split(total: number, fractions: readonly number[]): number[] {
   const rest = total - parts.reduce((a, b) => a + b, 0);
   parts[parts.length - 1] += rest;
   if (parts[parts.length - 1] < 1) {
-    throw new Error(`duration ${total}s is too short for this scenario's ${fractions.length} stages: give at least ${fractions.length}s`);
+    throw new Error(
+      `duration ${total}s is too short for this scenario's ${fractions.length} stages: give at least ${fractions.length}s`,
+    );
   }
   return parts;
 }
@@ -95,7 +97,15 @@ export function buildPlan(scenario: ScenarioName, options: PlanOptions = {}): Lo
       const baseline = Math.max(1, Math.round(peak / 20));
       const middle = Math.max(1, Math.round(peak / 4));
       startRate = baseline;
-      shape = [[0.1, baseline], [0.15, middle], [0.1, middle], [0.15, peak], [0.2, peak], [0.15, middle], [0.15, baseline]];
+      shape = [
+        [0.1, baseline],
+        [0.15, middle],
+        [0.1, middle],
+        [0.15, peak],
+        [0.2, peak],
+        [0.15, middle],
+        [0.15, baseline],
+      ];
       break;
     }
     case 'soak':
@@ -105,9 +115,15 @@ export function buildPlan(scenario: ScenarioName, options: PlanOptions = {}): Lo
     default:
       // browse and register climb steadily to find the rate at which latency breaks, then hold the peak.
       startRate = Math.max(1, Math.round(peak / 10));
-      shape = [[0.8, peak], [0.2, peak]];
+      shape = [
+        [0.8, peak],
+        [0.2, peak],
+      ];
   }
-  const seconds = split(totalSeconds, shape.map(([f]) => f));
+  const seconds = split(
+    totalSeconds,
+    shape.map(([f]) => f),
+  );
   const stages = shape.map(([, target], i) => ({ target, duration: `${seconds[i]}s` }));
   const maxVUs = Math.round(options.maxVUs ?? Math.min(5000, Math.max(20, peak * 2)));
   if (!(maxVUs >= 1)) throw new Error(`maxVUs ${options.maxVUs} must be at least 1`);

@@ -7,7 +7,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderChartHtml } from './chart';
-import { buildPlan, buildThresholds, DEFAULT_MAX_ERROR_RATE, DEFAULT_P95_MS, isScenario, LoadPlan, parseMix, plannedRateAt, ScenarioName, SCENARIOS } from './plan';
+import {
+  buildPlan,
+  buildThresholds,
+  DEFAULT_MAX_ERROR_RATE,
+  DEFAULT_P95_MS,
+  isScenario,
+  LoadPlan,
+  parseMix,
+  plannedRateAt,
+  ScenarioName,
+  SCENARIOS,
+} from './plan';
 import { analyzeK6Output, K6Analysis } from './summary';
 import { formatTargets, parseTarget, WeightedTarget } from './targets';
 
@@ -95,8 +106,13 @@ export interface LoadTestResult {
 /** The k6 binary: the given path, ~/go/bin/k6, or k6 on PATH; otherwise an error naming the install command. */
 export function findK6(explicit?: string): string {
   const candidates = [
-    explicit, process.env.K6_BIN, path.join(os.homedir(), 'go', 'bin', 'k6'),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, 'k6')),
+    explicit,
+    process.env.K6_BIN,
+    path.join(os.homedir(), 'go', 'bin', 'k6'),
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((d) => path.join(d, 'k6')),
   ].filter((c): c is string => Boolean(c));
   for (const c of candidates) {
     try {
@@ -113,9 +129,13 @@ const SCENARIO_DIR = path.resolve(__dirname, '..', 'scenarios');
 
 /** Runs the scenario and writes summary.txt, summary.json, chart.html next to k6's raw output. */
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestResult> {
-  if (!isScenario(options.scenario)) throw new Error(`unknown scenario "${options.scenario}": choose one of ${SCENARIOS.join(', ')}`);
-  if (!options.targets || options.targets.length === 0) throw new Error('no target given: pass at least one base URL, e.g. http://127.0.0.1:8080');
-  const targets = options.targets.map((t) => (typeof t === 'string' ? parseTarget(t) : parseTarget(`${t.url}=${t.weight}`)));
+  if (!isScenario(options.scenario))
+    throw new Error(`unknown scenario "${options.scenario}": choose one of ${SCENARIOS.join(', ')}`);
+  if (!options.targets || options.targets.length === 0)
+    throw new Error('no target given: pass at least one base URL, e.g. http://127.0.0.1:8080');
+  const targets = options.targets.map((t) =>
+    typeof t === 'string' ? parseTarget(t) : parseTarget(`${t.url}=${t.weight}`),
+  );
   // Validate everything here so a bad option is a clear error before k6 starts.
   const plan = buildPlan(options.scenario, { peak: options.peak, duration: options.duration, maxVUs: options.maxVUs });
   const p95Ms = options.p95Ms ?? DEFAULT_P95_MS;
@@ -129,11 +149,16 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     throw new Error(`hotCourses ${options.hotCourses} must be a whole number of courses (0 for no popular courses)`);
   }
   if (options.hotShare !== undefined && !(options.hotShare >= 0 && options.hotShare <= 1)) {
-    throw new Error(`hotShare ${options.hotShare} must be between 0 and 1 (0.5 = half the registrations go to the popular courses)`);
+    throw new Error(
+      `hotShare ${options.hotShare} must be between 0 and 1 (0.5 = half the registrations go to the popular courses)`,
+    );
   }
   const k6 = findK6(options.k6Path);
 
-  const dir = path.resolve(options.outDir ?? path.join('.rushhour', 'loadtest', `${options.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const dir = path.resolve(
+    options.outDir ??
+      path.join('.rushhour', 'loadtest', `${options.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  );
   fs.mkdirSync(dir, { recursive: true });
   const files = {
     dir,
@@ -161,11 +186,17 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     ...options.extraEnv,
   };
   const args = [
-    'run', '--no-usage-report', '--no-color', '--quiet',
-    '--summary-export', files.k6Summary,
-    '--out', `json=${files.k6Points}`,
+    'run',
+    '--no-usage-report',
+    '--no-color',
+    '--quiet',
+    '--summary-export',
+    files.k6Summary,
+    '--out',
+    `json=${files.k6Points}`,
     // Fewer tags per point keeps the raw output small (url and proto repeat name and HTTP/1.1).
-    '--system-tags', 'status,method,name,group,scenario,expected_response,error_code',
+    '--system-tags',
+    'status,method,name,group,scenario,expected_response,error_code',
     ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     path.join(SCENARIO_DIR, `${options.scenario}.ts`),
   ];
@@ -175,54 +206,99 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
 
   const failures: string[] = [];
   if (!fs.existsSync(files.k6Points)) {
-    throw new Error(`k6 exited with ${k6ExitCode} before writing any output; see ${files.k6Log}:\n${tail(files.k6Log)}`);
+    throw new Error(
+      `k6 exited with ${k6ExitCode} before writing any output; see ${files.k6Log}:\n${tail(files.k6Log)}`,
+    );
   }
   const analysis = await analyzeK6Output(files.k6Points, { p95ThresholdMs: p95Ms });
   const thresholds = readThresholds(files.k6Summary);
-  if (k6ExitCode !== 0 && k6ExitCode !== 99) failures.push(`k6 exited with ${k6ExitCode} (not a threshold failure): ${lastError(files.k6Log)}`);
+  if (k6ExitCode !== 0 && k6ExitCode !== 99)
+    failures.push(`k6 exited with ${k6ExitCode} (not a threshold failure): ${lastError(files.k6Log)}`);
   for (const t of thresholds.filter((x) => !x.ok)) failures.push(`threshold crossed: ${t.metric} ${t.threshold}`);
   if (k6ExitCode === 99 && thresholds.every((t) => t.ok)) failures.push('k6 reported crossed thresholds (exit 99)');
 
   const oversold = await checkOversold(targets);
   if (oversold.error) failures.push(`oversold check failed: ${oversold.error}`);
-  for (const c of oversold.courses) failures.push(`OVERSOLD: course ${c.id} (${c.code}) has ${c.taken} registrations for ${c.seats} seats`);
+  for (const c of oversold.courses)
+    failures.push(`OVERSOLD: course ${c.id} (${c.code}) has ${c.taken} registrations for ${c.seats} seats`);
 
   const bp = analysis.breakingPoint;
   const base = {
-    passed: failures.length === 0, failures, scenario: options.scenario, targets, plan, p95ThresholdMs: p95Ms, maxErrorRate,
-    k6ExitCode, thresholds, analysis, oversold,
+    passed: failures.length === 0,
+    failures,
+    scenario: options.scenario,
+    targets,
+    plan,
+    p95ThresholdMs: p95Ms,
+    maxErrorRate,
+    k6ExitCode,
+    thresholds,
+    analysis,
+    oversold,
     ...(bp ? { breakingArrivalRate: Math.round(plannedRateAt(plan, Math.max(0, bp.atSecond - 0.5)) * 10) / 10 } : {}),
   };
   const lines = formatSummary(base);
   const result: LoadTestResult = { ...base, summaryText: lines.join('\n'), files };
   fs.writeFileSync(files.summaryText, `${result.summaryText}\n`);
   fs.writeFileSync(files.summaryJson, `${JSON.stringify(result, null, 2)}\n`);
-  fs.writeFileSync(files.chartHtml, renderChartHtml({
-    title: `rushhour load test: ${options.scenario}`, analysis, p95ThresholdMs: p95Ms, summaryLines: lines,
-    plannedRate: Array.from({ length: Math.max(analysis.timeline.length, plan.totalSeconds) }, (_, t) => Math.round(plannedRateAt(plan, t + 0.5) * 100) / 100),
-  }));
+  fs.writeFileSync(
+    files.chartHtml,
+    renderChartHtml({
+      title: `rushhour load test: ${options.scenario}`,
+      analysis,
+      p95ThresholdMs: p95Ms,
+      summaryLines: lines,
+      plannedRate: Array.from(
+        { length: Math.max(analysis.timeline.length, plan.totalSeconds) },
+        (_, t) => Math.round(plannedRateAt(plan, t + 0.5) * 100) / 100,
+      ),
+    }),
+  );
   return result;
 }
 
-function runK6(k6: string, args: string[], logFile: string, hardLimitMs: number, echo: boolean, signal?: AbortSignal): Promise<number> {
+function runK6(
+  k6: string,
+  args: string[],
+  logFile: string,
+  hardLimitMs: number,
+  echo: boolean,
+  signal?: AbortSignal,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const log = fs.createWriteStream(logFile);
     // Own process group: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT
     // (a second SIGINT makes k6 abort without teardown, so without the oversold check and the summary).
-    const child = spawn(k6, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
-    child.stdout.on('data', (d: Buffer) => { log.write(d); if (echo) process.stdout.write(d); });
-    child.stderr.on('data', (d: Buffer) => { log.write(d); if (echo) process.stderr.write(d); });
+    const child = spawn(k6, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, K6_NO_USAGE_REPORT: 'true' },
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      log.write(d);
+      if (echo) process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      log.write(d);
+      if (echo) process.stderr.write(d);
+    });
     // SIGINT lets k6 stop the scenario, run teardown and write its output; SIGKILL only if it does not.
     const stop = () => {
       child.kill('SIGINT');
       setTimeout(() => child.kill('SIGKILL'), 30000).unref();
     };
-    const timer = setTimeout(() => { log.write(`\nrunner: k6 exceeded ${hardLimitMs} ms, stopping it\n`); stop(); }, hardLimitMs);
+    const timer = setTimeout(() => {
+      log.write(`\nrunner: k6 exceeded ${hardLimitMs} ms, stopping it\n`);
+      stop();
+    }, hardLimitMs);
     const onAbort = () => stop();
     signal?.addEventListener('abort', onAbort, { once: true });
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -238,7 +314,9 @@ function tail(file: string, chars = 2000): string {
 
 /** The most telling line of k6's log: the last `level=error` message. */
 function lastError(file: string): string {
-  const errors = tail(file, 20000).split('\n').filter((l) => l.includes('level=error'));
+  const errors = tail(file, 20000)
+    .split('\n')
+    .filter((l) => l.includes('level=error'));
   const last = errors[errors.length - 1];
   if (!last) return `see ${file}`;
   const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
@@ -248,16 +326,22 @@ function lastError(file: string): string {
 /** Threshold outcomes from `--summary-export`, where `true` means the threshold was crossed. */
 export function readThresholds(summaryFile: string): ThresholdResult[] {
   if (!fs.existsSync(summaryFile)) return [];
-  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { metrics?: Record<string, { thresholds?: Record<string, boolean> }> };
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as {
+    metrics?: Record<string, { thresholds?: Record<string, boolean> }>;
+  };
   const out: ThresholdResult[] = [];
   for (const [metric, m] of Object.entries(summary.metrics ?? {})) {
-    for (const [threshold, crossed] of Object.entries(m.thresholds ?? {})) out.push({ metric, threshold, ok: !crossed });
+    for (const [threshold, crossed] of Object.entries(m.thresholds ?? {}))
+      out.push({ metric, threshold, ok: !crossed });
   }
   return out.sort((a, b) => a.metric.localeCompare(b.metric));
 }
 
 /** `GET /api/courses` on every target; courses with `taken > seats`. */
-export async function checkOversold(targets: readonly WeightedTarget[], timeoutMs = 15000): Promise<LoadTestResult['oversold']> {
+export async function checkOversold(
+  targets: readonly WeightedTarget[],
+  timeoutMs = 15000,
+): Promise<LoadTestResult['oversold']> {
   const found = new Map<number, OversoldCourse>();
   let checked = 0;
   const errors: string[] = [];
@@ -268,12 +352,17 @@ export async function checkOversold(targets: readonly WeightedTarget[], timeoutM
       const courses = (await res.json()) as OversoldCourse[];
       if (!Array.isArray(courses)) throw new Error(`GET ${t.url}/api/courses did not return a list`);
       checked = Math.max(checked, courses.length);
-      for (const c of courses) if (c.taken > c.seats) found.set(c.id, { id: c.id, code: c.code, seats: c.seats, taken: c.taken });
+      for (const c of courses)
+        if (c.taken > c.seats) found.set(c.id, { id: c.id, code: c.code, seats: c.seats, taken: c.taken });
     } catch (err) {
       errors.push(err instanceof Error ? err.message : String(err));
     }
   }
-  return { checkedCourses: checked, courses: [...found.values()], ...(errors.length ? { error: errors.join('; ') } : {}) };
+  return {
+    checkedCourses: checked,
+    courses: [...found.values()],
+    ...(errors.length ? { error: errors.join('; ') } : {}),
+  };
 }
 
 const n = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 1 });
@@ -282,10 +371,19 @@ const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Ma
 /** The human summary, one line per fact. */
 export function formatSummary(r: Omit<LoadTestResult, 'summaryText' | 'files'>): string[] {
   const a = r.analysis;
-  const statuses = Object.entries(a.statusCounts).sort(([x], [y]) => Number(x) - Number(y)).map(([s, c]) => {
-    const note = s === '409' ? ' (full/duplicate: an answer)' : s === '503' ? ' (overload, Retry-After)' : s === '0' ? ' (network error/timeout)' : '';
-    return `${s === '0' ? 'no answer' : s} ×${n(c)}${note}`;
-  });
+  const statuses = Object.entries(a.statusCounts)
+    .sort(([x], [y]) => Number(x) - Number(y))
+    .map(([s, c]) => {
+      const note =
+        s === '409'
+          ? ' (full/duplicate: an answer)'
+          : s === '503'
+            ? ' (overload, Retry-After)'
+            : s === '0'
+              ? ' (network error/timeout)'
+              : '';
+      return `${s === '0' ? 'no answer' : s} ×${n(c)}${note}`;
+    });
   const errors = Object.entries(a.errorsByStatus).map(([s, c]) => `${s === '0' ? 'no answer' : s} ×${n(c)}`);
   const lines = [
     `rushhour load test "${r.scenario}" against ${r.targets.map((t) => (r.targets.length > 1 ? `${t.url} (weight ${t.weight})` : t.url)).join(', ')}`,
@@ -299,9 +397,21 @@ export function formatSummary(r: Omit<LoadTestResult, 'summaryText' | 'files'>):
       ? `p95 first broke ${r.p95ThresholdMs} ms ${a.breakingPoint.atSecond} s in, at ${n(a.breakingPoint.requestsPerSecond)} requests/s reached` +
         `${r.breakingArrivalRate !== undefined ? ` (planned arrivals ${n(r.breakingArrivalRate)}/s)` : ''}; p95 ${ms(a.breakingPoint.p95Ms)} over the last 5 s`
       : `p95 stayed under ${r.p95ThresholdMs} ms at every rate reached (5 s windows)`,
-    ...(a.droppedIterations > 0 ? [`dropped arrivals: ${n(a.droppedIterations)} (every k6 VU was busy: the target is too slow, or raise --max-vus)`] : []),
-    ...(r.targets.length > 1 ? [`by target: ${Object.entries(a.byTarget).map(([t, g]) => `${t} ${n(g.requests)} req, ${n(g.failed)} failed, p95 ${ms(g.p95)}`).join('; ')}`] : []),
-    `by request: ${Object.entries(a.byName).map(([name, g]) => `${name} ${n(g.requests)} (p95 ${ms(g.p95)}, ${n(g.failed)} failed)`).join('; ')}`,
+    ...(a.droppedIterations > 0
+      ? [
+          `dropped arrivals: ${n(a.droppedIterations)} (every k6 VU was busy: the target is too slow, or raise --max-vus)`,
+        ]
+      : []),
+    ...(r.targets.length > 1
+      ? [
+          `by target: ${Object.entries(a.byTarget)
+            .map(([t, g]) => `${t} ${n(g.requests)} req, ${n(g.failed)} failed, p95 ${ms(g.p95)}`)
+            .join('; ')}`,
+        ]
+      : []),
+    `by request: ${Object.entries(a.byName)
+      .map(([name, g]) => `${name} ${n(g.requests)} (p95 ${ms(g.p95)}, ${n(g.failed)} failed)`)
+      .join('; ')}`,
     r.oversold.error
       ? `oversold check: could not check (${r.oversold.error})`
       : `oversold: ${r.oversold.courses.length === 0 ? `none (${r.oversold.checkedCourses} courses checked through GET /api/courses)` : r.oversold.courses.map((c) => `course ${c.id} ${c.taken}/${c.seats}`).join(', ')}`,

@@ -108,7 +108,14 @@ interface K6Point {
 }
 
 /** Metrics the analysis reads; the others (about ten per request) are skipped without parsing the line. */
-const WANTED = new Set(['http_req_duration', 'iterations', 'dropped_iterations', 'vus', 'oversold_courses', 'oversold_check_failed']);
+const WANTED = new Set([
+  'http_req_duration',
+  'iterations',
+  'dropped_iterations',
+  'vus',
+  'oversold_courses',
+  'oversold_check_failed',
+]);
 const POINT_PREFIX = '{"metric":"';
 
 /**
@@ -116,7 +123,11 @@ const POINT_PREFIX = '{"metric":"';
  * Splits chunks into lines itself and stays synchronous per line: readline's per-line events cost more than the
  * parsing here (measured: bench/loadtest/summary.ts).
  */
-export async function forEachK6Point(file: string, onPoint: (point: K6Point) => void, wanted: ReadonlySet<string> = WANTED): Promise<void> {
+export async function forEachK6Point(
+  file: string,
+  onPoint: (point: K6Point) => void,
+  wanted: ReadonlySet<string> = WANTED,
+): Promise<void> {
   if (!fs.existsSync(file)) throw new Error(`k6 output ${file} does not exist: did k6 run with --out json=${file}?`);
   const fd = fs.openSync(file, 'r');
   const magic = Buffer.alloc(2);
@@ -175,7 +186,11 @@ class Bucket {
   }
 
   stats(): GroupStats {
-    return { requests: this.latencies.length, failed: this.failed, p95: round(percentile(sortedCopy(this.latencies), 95)) };
+    return {
+      requests: this.latencies.length,
+      failed: this.failed,
+      p95: round(percentile(sortedCopy(this.latencies), 95)),
+    };
   }
 }
 
@@ -231,12 +246,23 @@ export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}
         if (failed) errorsByStatus[status] = (errorsByStatus[status] ?? 0) + 1;
         break;
       }
-      case 'iterations': iterations += p.data.value; break;
-      case 'dropped_iterations': dropped += p.data.value; break;
-      case 'vus': maxVUs = Math.max(maxVUs, p.data.value); break;
-      case 'oversold_courses': oversold = (oversold ?? 0) + p.data.value; break;
-      case 'oversold_check_failed': checkFailed = (checkFailed ?? 0) + p.data.value; break;
-      default: break;
+      case 'iterations':
+        iterations += p.data.value;
+        break;
+      case 'dropped_iterations':
+        dropped += p.data.value;
+        break;
+      case 'vus':
+        maxVUs = Math.max(maxVUs, p.data.value);
+        break;
+      case 'oversold_courses':
+        oversold = (oversold ?? 0) + p.data.value;
+        break;
+      case 'oversold_check_failed':
+        checkFailed = (checkFailed ?? 0) + p.data.value;
+        break;
+      default:
+        break;
     }
   });
   const requests = all.latencies.length;
@@ -249,8 +275,13 @@ export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}
     for (let s = s0; s <= Math.floor(last / 1000); s++) perSecond.push(bySecond.get(s) ?? new Bucket());
   }
   const timeline = perSecond.map((b, t) => timelinePoint(b, t));
-  const breakingPoint = options.p95ThresholdMs === undefined ? undefined
-    : findBreakingPoint(perSecond.map((b) => b.latencies), options.p95ThresholdMs);
+  const breakingPoint =
+    options.p95ThresholdMs === undefined
+      ? undefined
+      : findBreakingPoint(
+          perSecond.map((b) => b.latencies),
+          options.p95ThresholdMs,
+        );
   const sorted = sortedCopy(all.latencies);
   return {
     startTime: new Date(t0).toISOString(),
@@ -260,7 +291,9 @@ export async function analyzeK6Output(file: string, options: AnalyzeOptions = {}
     peakRequestsPerSecond: timeline.reduce((m, b) => Math.max(m, b.rps), 0),
     latencyMs: {
       avg: round(requests ? all.latencies.reduce((s, x) => s + x, 0) / requests : 0),
-      p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)),
+      p50: round(percentile(sorted, 50)),
+      p95: round(percentile(sorted, 95)),
+      p99: round(percentile(sorted, 99)),
       max: round(requests ? sorted[sorted.length - 1] : 0),
     },
     statusCounts,
@@ -288,7 +321,9 @@ function timelinePoint(b: Bucket, t: number): TimelinePoint {
     rps: b.latencies.length,
     errorsPerSecond: b.failed,
     overloadedPerSecond: b.overloaded,
-    p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)),
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
   };
 }
 
@@ -308,8 +343,12 @@ export interface BreakingPoint {
  * A window (default 5 s) rather than single seconds, so one slow request at a low rate is not called a break;
  * windows with fewer than `minRequests` are skipped for the same reason, unless the whole run is that small.
  */
-export function findBreakingPoint(latencyMsPerSecond: readonly (readonly number[])[], p95ThresholdMs: number,
-  windowSeconds = 5, minRequests = 20): BreakingPoint | undefined {
+export function findBreakingPoint(
+  latencyMsPerSecond: readonly (readonly number[])[],
+  p95ThresholdMs: number,
+  windowSeconds = 5,
+  minRequests = 20,
+): BreakingPoint | undefined {
   const total = latencyMsPerSecond.reduce((s, b) => s + b.length, 0);
   const need = Math.min(minRequests, total);
   for (let end = 1; end <= latencyMsPerSecond.length; end++) {
@@ -320,8 +359,10 @@ export function findBreakingPoint(latencyMsPerSecond: readonly (readonly number[
     const p95 = percentile(sortedCopy(window), 95);
     if (p95 >= p95ThresholdMs) {
       return {
-        atSecond: end, requestsPerSecond: latencyMsPerSecond[end - 1].length,
-        windowRequestsPerSecond: round(window.length / (end - start), 2), p95Ms: round(p95),
+        atSecond: end,
+        requestsPerSecond: latencyMsPerSecond[end - 1].length,
+        windowRequestsPerSecond: round(window.length / (end - start), 2),
+        p95Ms: round(p95),
       };
     }
   }

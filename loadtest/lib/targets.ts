@@ -19,7 +19,9 @@ export function parseTarget(spec: string): WeightedTarget {
   const url = (match ? match[1] : text).replace(/\/+$/, '');
   const weight = match ? Number(match[2]) : 1;
   if (!/^https?:\/\/[^/\s]+/.test(url)) {
-    throw new Error(`target "${spec}" is not an http(s) base URL: write it as http://HOST:PORT or http://HOST:PORT=WEIGHT`);
+    throw new Error(
+      `target "${spec}" is not an http(s) base URL: write it as http://HOST:PORT or http://HOST:PORT=WEIGHT`,
+    );
   }
   if (!(weight > 0) || !Number.isFinite(weight)) {
     throw new Error(`target "${spec}" has weight ${weight}: the weight after '=' must be a positive number`);
@@ -30,9 +32,14 @@ export function parseTarget(spec: string): WeightedTarget {
 /** Parses several targets: an array of specs, or one comma-separated string (the form passed to k6 in `TARGETS`). */
 export function parseTargets(specs: readonly string[] | string): WeightedTarget[] {
   const list = typeof specs === 'string' ? specs.split(',') : specs.flatMap((s) => s.split(','));
-  const targets = list.map((s) => s.trim()).filter((s) => s.length > 0).map(parseTarget);
+  const targets = list
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(parseTarget);
   if (targets.length === 0) {
-    throw new Error('no target given: pass --target http://HOST:PORT (repeat it as URL=WEIGHT for several load balancers)');
+    throw new Error(
+      'no target given: pass --target http://HOST:PORT (repeat it as URL=WEIGHT for several load balancers)',
+    );
   }
   return targets;
 }

@@ -143,7 +143,9 @@ export function renderUserData(options: UserDataOptions): string[] {
 
 /** The unit file text from rendered user data (what lands in /etc/systemd/system). */
 export function extractUnitFile(lines: readonly string[]): string {
-  const start = lines.findIndex((l) => l.startsWith(`cat > /etc/systemd/system/${SERVICE_NAME}.service <<'RUSHHOUR_UNIT'`));
+  const start = lines.findIndex((l) =>
+    l.startsWith(`cat > /etc/systemd/system/${SERVICE_NAME}.service <<'RUSHHOUR_UNIT'`),
+  );
   const end = lines.indexOf('RUSHHOUR_UNIT', start + 1);
   if (start < 0 || end < 0) throw new Error('no systemd unit found in the user data');
   return lines.slice(start + 1, end).join('\n') + '\n';
@@ -157,7 +159,9 @@ export function parseUnitFile(unit: string): { env: Record<string, string>; exec
   if (!exec) throw new Error('the unit file has no ExecStart line');
   // The node-single-file unit is plain words; a tarball's `/bin/bash -c "..."` keeps its quoted command as one word.
   const words = exec[1].match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
-  const execStart = words.map((w) => (w.startsWith('"') ? w.slice(1, -1).replace(/\\(.)/g, '$1').replace(/\$\$/g, '$').replace(/%%/g, '%') : w));
+  const execStart = words.map((w) =>
+    w.startsWith('"') ? w.slice(1, -1).replace(/\\(.)/g, '$1').replace(/\$\$/g, '$').replace(/%%/g, '%') : w,
+  );
   return { env, execStart };
 }
 
@@ -165,21 +169,37 @@ function validate(o: UserDataOptions): void {
   const problems: string[] = [];
   // Deploy-time values (the asset bucket in `s3ObjectUrl`, `Stack.region`) are tokens here; CloudFormation fills them in.
   const known = (v: string) => !Token.isUnresolved(v);
-  if (known(o.bundleS3Url) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*'()/=+-]+$/.test(o.bundleS3Url)) {
+  if (
+    known(o.bundleS3Url) &&
+    !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*'()/=+-]+$/.test(o.bundleS3Url)
+  ) {
     problems.push(`bundleS3Url must look like s3://bucket/key with a plain key, got ${JSON.stringify(o.bundleS3Url)}`);
   }
-  if (!/^[0-9a-f]{64}$/.test(o.bundleSha256)) problems.push('bundleSha256 must be 64 lowercase hex characters (sha256 of the bundle file)');
-  if (o.kind !== 'node-single-file' && o.kind !== 'tarball') problems.push(`kind must be 'node-single-file' or 'tarball', got ${JSON.stringify(o.kind)}`);
+  if (!/^[0-9a-f]{64}$/.test(o.bundleSha256))
+    problems.push('bundleSha256 must be 64 lowercase hex characters (sha256 of the bundle file)');
+  if (o.kind !== 'node-single-file' && o.kind !== 'tarball')
+    problems.push(`kind must be 'node-single-file' or 'tarball', got ${JSON.stringify(o.kind)}`);
   if (o.kind === 'tarball') {
-    if (!o.startCommand || !o.startCommand.trim()) problems.push("startCommand is required when kind is 'tarball' (e.g. 'node server.js')");
+    if (!o.startCommand || !o.startCommand.trim())
+      problems.push("startCommand is required when kind is 'tarball' (e.g. 'node server.js')");
     else if (/[\r\n\0]/.test(o.startCommand)) problems.push('startCommand must be a single line');
   }
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) problems.push(`port must be an integer 1-65535, got ${o.port}`);
-  if (!/^\/[A-Za-z0-9_.~\/?=&-]*$/.test(o.healthCheckPath)) problems.push(`healthCheckPath must start with / and hold only URL-safe characters, got ${JSON.stringify(o.healthCheckPath)}`);
-  if (known(o.ssmPrefix) && (!/^\/[A-Za-z0-9_.\/-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/'))) problems.push(`ssmPrefix must look like /rushhour/<site>/db (no trailing slash), got ${JSON.stringify(o.ssmPrefix)}`);
-  if (known(o.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(o.region)) problems.push(`region must be an AWS region name like eu-west-1, got ${JSON.stringify(o.region)}`);
-  if (o.installDir !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(o.installDir)) problems.push('installDir must be an absolute path of plain characters');
-  if (o.stopTimeoutSeconds !== undefined && (!Number.isInteger(o.stopTimeoutSeconds) || o.stopTimeoutSeconds < 1)) problems.push('stopTimeoutSeconds must be a positive integer');
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    problems.push(`port must be an integer 1-65535, got ${o.port}`);
+  if (!/^\/[A-Za-z0-9_.~\/?=&-]*$/.test(o.healthCheckPath))
+    problems.push(
+      `healthCheckPath must start with / and hold only URL-safe characters, got ${JSON.stringify(o.healthCheckPath)}`,
+    );
+  if (known(o.ssmPrefix) && (!/^\/[A-Za-z0-9_.\/-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/')))
+    problems.push(
+      `ssmPrefix must look like /rushhour/<site>/db (no trailing slash), got ${JSON.stringify(o.ssmPrefix)}`,
+    );
+  if (known(o.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(o.region))
+    problems.push(`region must be an AWS region name like eu-west-1, got ${JSON.stringify(o.region)}`);
+  if (o.installDir !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(o.installDir))
+    problems.push('installDir must be an absolute path of plain characters');
+  if (o.stopTimeoutSeconds !== undefined && (!Number.isInteger(o.stopTimeoutSeconds) || o.stopTimeoutSeconds < 1))
+    problems.push('stopTimeoutSeconds must be a positive integer');
   if (problems.length) throw new Error(`renderUserData: ${problems.join('; ')}`);
 }
 

@@ -3,9 +3,14 @@ import { Command } from 'commander';
 /** Each command lives in its own module under ./commands and adds itself to the program. */
 const COMMANDS: Array<() => { register(program: Command): void }> = [
   // one line per command module, e.g. () => require('./commands/import-dump'),
-  () => require('./commands/app'), () => require('./commands/seed'),
+  () => require('./commands/app'),
+  () => require('./commands/seed'),
   () => require('./commands/import-dump'),
-  () => require('./commands/pull-db'), () => require('./commands/pull-web'), () => require('./commands/sync-back'), () => require('./commands/status'), () => require('./commands/cost'),
+  () => require('./commands/pull-db'),
+  () => require('./commands/pull-web'),
+  () => require('./commands/sync-back'),
+  () => require('./commands/status'),
+  () => require('./commands/cost'),
   () => require('../rehearsal/cli'),
 ];
 
@@ -18,8 +23,10 @@ export function buildProgram(): Command {
 }
 
 if (require.main === module || process.argv[1]?.endsWith('rushhour.js') || process.argv[1]?.endsWith('rushhour')) {
-  buildProgram().parseAsync(process.argv).catch((err: Error) => {
-    console.error(`rushhour: ${err.message}`);
-    process.exit(1);
-  });
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: Error) => {
+      console.error(`rushhour: ${err.message}`);
+      process.exit(1);
+    });
 }

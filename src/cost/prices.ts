@@ -15,7 +15,11 @@ export const PriceTableSchema = z.object({
   /** Hours in a billing month for per-month prices. @default 730 */
   hoursPerMonth: z.number().positive().default(730),
   ec2: z.object({ onDemandHourly: byType, ebsGp3GiBMonth: price }),
-  rds: z.object({ mysqlSingleAzHourly: byType, multiAzFactor: z.number().min(1).default(2), storageGp2GiBMonth: price }),
+  rds: z.object({
+    mysqlSingleAzHourly: byType,
+    multiAzFactor: z.number().min(1).default(2),
+    storageGp2GiBMonth: price,
+  }),
   alb: z.object({ hourly: price, lcuHourly: price }),
   publicIpv4Hourly: price,
   vpc: z.object({ natGatewayHourly: price, interfaceEndpointHourlyPerAz: price }),
@@ -36,7 +40,9 @@ export function loadPriceTable(file: string): PriceTable {
   }
   const r = PriceTableSchema.safeParse(raw);
   if (!r.success) {
-    throw new Error(`invalid price table ${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+    throw new Error(
+      `invalid price table ${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`,
+    );
   }
   return r.data;
 }

@@ -18,11 +18,20 @@ export async function seedCourseDatabase(db: LocalMariaDb, options: SeedCourseDa
   const database = options.database ?? 'course_selection';
   const password = randomBytes(12).toString('hex');
   db.sql(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4`);
-  db.createUser('rushhour_app', password, `${options.privileges ?? 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE ROUTINE, ALTER ROUTINE, EXECUTE'} ON \`${database}\`.*`);
+  db.createUser(
+    'rushhour_app',
+    password,
+    `${options.privileges ?? 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE ROUTINE, ALTER ROUTINE, EXECUTE'} ON \`${database}\`.*`,
+  );
   const config: DbConfig = { host: db.host, port: db.port, user: 'rushhour_app', password, database };
   const pool = createPool(config, { size: 2, queueLimit: 10, timeoutMs: 30000 });
   try {
-    await seed(pool, { courses: options.courses ?? 43, students: options.students ?? 400, seats: options.seats, reset: options.reset });
+    await seed(pool, {
+      courses: options.courses ?? 43,
+      students: options.students ?? 400,
+      seats: options.seats,
+      reset: options.reset,
+    });
   } finally {
     await pool.end();
   }

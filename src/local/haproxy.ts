@@ -27,24 +27,53 @@ export interface StartBalancersOptions {
 }
 
 /** Renders the HAProxy config: one frontend+backend pair per balancer, health-checked like an ALB target group. */
-export function renderHaproxyConfig(balancers: Array<BalancerSpec & { port: number }>, statsPort: number, options: StartBalancersOptions = {}): string {
+export function renderHaproxyConfig(
+  balancers: Array<BalancerSpec & { port: number }>,
+  statsPort: number,
+  options: StartBalancersOptions = {},
+): string {
   const health = options.healthCheckPath ?? '/healthz';
   const maxconn = options.maxConnPerBackend ?? 200;
   const lines = [
-    'global', '  maxconn 4000', '',
-    'defaults', '  mode http', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s', '  timeout queue 10s',
-    '  option http-keep-alive', '  retries 2', '  option redispatch', '',
-    `frontend stats`, `  bind 127.0.0.1:${statsPort}`, '  stats enable', '  stats uri /stats', '',
+    'global',
+    '  maxconn 4000',
+    '',
+    'defaults',
+    '  mode http',
+    '  timeout connect 5s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  timeout queue 10s',
+    '  option http-keep-alive',
+    '  retries 2',
+    '  option redispatch',
+    '',
+    `frontend stats`,
+    `  bind 127.0.0.1:${statsPort}`,
+    '  stats enable',
+    '  stats uri /stats',
+    '',
   ];
   balancers.forEach((b, i) => {
     lines.push(`frontend lb${i + 1}`, `  bind 127.0.0.1:${b.port}`, `  default_backend group${i + 1}`, '');
-    lines.push(`backend group${i + 1}`, '  balance leastconn', `  option httpchk GET ${health}`, '  http-check expect status 200',
-      ...b.backendPorts.map((p, j) => `  server i${j + 1} 127.0.0.1:${p} check inter 2s fall 2 rise 2 maxconn ${maxconn}`), '');
+    lines.push(
+      `backend group${i + 1}`,
+      '  balance leastconn',
+      `  option httpchk GET ${health}`,
+      '  http-check expect status 200',
+      ...b.backendPorts.map(
+        (p, j) => `  server i${j + 1} 127.0.0.1:${p} check inter 2s fall 2 rise 2 maxconn ${maxconn}`,
+      ),
+      '',
+    );
   });
   return lines.join('\n');
 }
 
-export async function startBalancers(specs: BalancerSpec[], options: StartBalancersOptions = {}): Promise<LocalBalancers> {
+export async function startBalancers(
+  specs: BalancerSpec[],
+  options: StartBalancersOptions = {},
+): Promise<LocalBalancers> {
   const haproxy = requireTool('haproxy', 'apt-get install -y --no-install-recommends haproxy');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-haproxy-'));
   const withPorts: Array<BalancerSpec & { port: number }> = [];

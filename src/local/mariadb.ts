@@ -51,23 +51,53 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
   const tmpdir = path.join(dir, 'tmp');
   fs.mkdirSync(tmpdir, { recursive: true });
   if (!fs.existsSync(path.join(datadir, 'mysql'))) {
-    execFileSync(installDb, ['--no-defaults', `--user=${user}`, `--datadir=${datadir}`, `--tmpdir=${tmpdir}`, '--skip-test-db', '--auth-root-authentication-method=socket'], { stdio: 'pipe' });
+    execFileSync(
+      installDb,
+      [
+        '--no-defaults',
+        `--user=${user}`,
+        `--datadir=${datadir}`,
+        `--tmpdir=${tmpdir}`,
+        '--skip-test-db',
+        '--auth-root-authentication-method=socket',
+      ],
+      { stdio: 'pipe' },
+    );
   }
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawnOwned(server, [
-    '--no-defaults', `--user=${user}`, `--datadir=${datadir}`, `--socket=${socket}`,
-    `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--tmpdir=${tmpdir}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    `--log-error=${path.join(dir, 'error.log')}`, '--skip-name-resolve', '--max-allowed-packet=1G',
-    '--innodb-buffer-pool-size=256M', '--innodb-flush-log-at-trx-commit=2', '--character-set-server=utf8mb4',
-    '--collation-server=utf8mb4_unicode_ci', '--event-scheduler=OFF', '--max-connections=500',
+    '--no-defaults',
+    `--user=${user}`,
+    `--datadir=${datadir}`,
+    `--socket=${socket}`,
+    `--pid-file=${path.join(dir, 'mysqld.pid')}`,
+    `--tmpdir=${tmpdir}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--log-error=${path.join(dir, 'error.log')}`,
+    '--skip-name-resolve',
+    '--max-allowed-packet=1G',
+    '--innodb-buffer-pool-size=256M',
+    '--innodb-flush-log-at-trx-commit=2',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_unicode_ci',
+    '--event-scheduler=OFF',
+    '--max-connections=500',
     ...(options.serverArgs ?? []),
   ]);
   await waitUntilListening(child, port, 'mariadbd', 60000).catch((err) => {
-    const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000) : '';
+    const log = fs.existsSync(path.join(dir, 'error.log'))
+      ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000)
+      : '';
     throw new Error(`MariaDB did not start: ${err.message}\n${log}`);
   });
   const clientArgs = ['--no-defaults', `--socket=${socket}`, '-uroot', '--default-character-set=utf8mb4'];
-  function createUser(name: string, password: string, privileges = 'ALL PRIVILEGES ON *.*', opts: { withGrantOption?: boolean } = {}): void {
+  function createUser(
+    name: string,
+    password: string,
+    privileges = 'ALL PRIVILEGES ON *.*',
+    opts: { withGrantOption?: boolean } = {},
+  ): void {
     const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     const grantOption = opts.withGrantOption ? ' WITH GRANT OPTION' : '';
     for (const host of ['127.0.0.1', 'localhost']) {
@@ -77,15 +107,25 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<L
   }
   const sql = (statements: string, database?: string) =>
     execFileSync(client, [...clientArgs, '--batch', '--skip-column-names', ...(database ? [database] : [])], {
-      input: statements, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
+      input: statements,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
     });
   return {
-    host: '127.0.0.1', port, socket, dir, pid: child.pid!, clientArgs, sql,
+    host: '127.0.0.1',
+    port,
+    socket,
+    dir,
+    pid: child.pid!,
+    clientArgs,
+    sql,
     createUser,
-    createRdsLikeMaster: (name, password) => createUser(name, password, RDS_LIKE_MASTER_PRIVILEGES, { withGrantOption: true }),
+    createRdsLikeMaster: (name, password) =>
+      createUser(name, password, RDS_LIKE_MASTER_PRIVILEGES, { withGrantOption: true }),
     async stop(stopOptions = {}) {
       await stopProcess(child, 20000);
-      if ((options.removeDirOnStop ?? options.dir === undefined) && !stopOptions.keepData) fs.rmSync(dir, { recursive: true, force: true });
+      if ((options.removeDirOnStop ?? options.dir === undefined) && !stopOptions.keepData)
+        fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

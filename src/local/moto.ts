@@ -10,7 +10,9 @@ export interface LocalMoto {
   readonly region: string;
   /** Settings for an AWS SDK v3 client pointed at moto (dummy credentials; moto accepts any). */
   readonly clientConfig: {
-    endpoint: string; region: string; forcePathStyle: true;
+    endpoint: string;
+    region: string;
+    forcePathStyle: true;
     credentials: { accessKeyId: string; secretAccessKey: string };
   };
   stop(): Promise<void>;
@@ -25,9 +27,12 @@ export async function startMoto(region = 'us-east-1'): Promise<LocalMoto> {
   await waitUntilListening(child, port, `moto_server (log: ${path.join(dir, 'moto.log')})`, 60000);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
-    endpoint, region,
+    endpoint,
+    region,
     clientConfig: {
-      endpoint, region, forcePathStyle: true,
+      endpoint,
+      region,
+      forcePathStyle: true,
       // Not a secret: moto accepts any credentials. Named so nobody mistakes it for a real key.
       credentials: { accessKeyId: 'moto-local', secretAccessKey: 'moto-local' },
     },

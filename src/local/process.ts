@@ -3,7 +3,13 @@ import { waitForPort } from './ports';
 
 /** Absolute path of an executable on PATH (plus the sbin directories, where Debian puts daemons), or undefined. */
 export function which(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin', `${process.env.HOME}/go/bin`];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':'),
+    '/usr/sbin',
+    '/sbin',
+    '/usr/local/sbin',
+    `${process.env.HOME}/go/bin`,
+  ];
   for (const dir of dirs) {
     try {
       execFileSync('test', ['-x', `${dir}/${name}`]);
@@ -18,14 +24,21 @@ export function which(name: string): string | undefined {
 /** Like `which`, but throws an error that names the install command. */
 export function requireTool(name: string, installHint: string): string {
   const found = which(name);
-  if (!found) throw new Error(`${name} is not installed. Install it with: ${installHint} (or run: bash scripts/setup.sh)`);
+  if (!found)
+    throw new Error(`${name} is not installed. Install it with: ${installHint} (or run: bash scripts/setup.sh)`);
   return found;
 }
 
 /** A child process that is killed when this process exits, so a crashed test or Ctrl-C leaves nothing running. */
 export function spawnOwned(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  const kill = () => { try { child.kill('SIGKILL'); } catch { /* gone */ } };
+  const kill = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
   process.once('exit', kill);
   child.once('exit', () => process.removeListener('exit', kill));
   return child;
@@ -45,9 +58,16 @@ export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<
  * Waits until `child` listens on `port`; fails at once with the child's last output if it exits first,
  * instead of waiting out the timeout on a server that already died.
  */
-export async function waitUntilListening(child: ChildProcess, port: number, name: string, timeoutMs = 60000): Promise<void> {
+export async function waitUntilListening(
+  child: ChildProcess,
+  port: number,
+  name: string,
+  timeoutMs = 60000,
+): Promise<void> {
   let output = '';
-  const collect = (b: Buffer) => { output = (output + b.toString()).slice(-4000); };
+  const collect = (b: Buffer) => {
+    output = (output + b.toString()).slice(-4000);
+  };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   let onExit: (code: number | null) => void = () => undefined;

@@ -23,7 +23,17 @@ export interface LocalSshd {
 }
 
 function keygen(file: string): void {
-  execFileSync(requireTool('ssh-keygen', INSTALL), ['-q', '-t', 'ed25519', '-N', '', '-C', 'rushhour-test', '-f', file]);
+  execFileSync(requireTool('ssh-keygen', INSTALL), [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'rushhour-test',
+    '-f',
+    file,
+  ]);
 }
 
 export async function startSshd(options: { dir?: string } = {}): Promise<LocalSshd> {
@@ -40,33 +50,46 @@ export async function startSshd(options: { dir?: string } = {}): Promise<LocalSs
   const username = os.userInfo().username;
   const port = await freePort();
   const config = path.join(dir, 'sshd_config');
-  fs.writeFileSync(config, [
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${hostKey}`,
-    `PidFile ${path.join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${authorized}`,
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'PermitRootLogin prohibit-password',
-    'UsePAM no',
-    'StrictModes no',
-    `AllowUsers ${username}`,
-    'Subsystem sftp internal-sftp',
-    'MaxSessions 50',
-    'MaxStartups 50:30:100',
-    'LogLevel ERROR',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      `ListenAddress 127.0.0.1:${port}`,
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorized}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'UsePAM no',
+      'StrictModes no',
+      `AllowUsers ${username}`,
+      'Subsystem sftp internal-sftp',
+      'MaxSessions 50',
+      'MaxStartups 50:30:100',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
   execFileSync(sshd, ['-t', '-f', config]);
   const child = spawnOwned(sshd, ['-D', '-e', '-f', config]);
   await waitUntilListening(child, port, 'sshd');
   const pub = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const knownHostsPath = path.join(dir, 'known_hosts');
   fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${pub}\n`);
-  const hostKeyFingerprint = execFileSync(requireTool('ssh-keygen', INSTALL), ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1];
+  const hostKeyFingerprint = execFileSync(
+    requireTool('ssh-keygen', INSTALL),
+    ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`],
+    { encoding: 'utf8' },
+  ).split(/\s+/)[1];
   return {
-    host: '127.0.0.1', port, username, privateKeyPath: clientKey, knownHostsPath, hostKeyFingerprint, dir,
+    host: '127.0.0.1',
+    port,
+    username,
+    privateKeyPath: clientKey,
+    knownHostsPath,
+    hostKeyFingerprint,
+    dir,
     async stop() {
       await stopProcess(child);
       if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });

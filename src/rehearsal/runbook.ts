@@ -68,12 +68,21 @@ export interface RehearsalReport {
   readonly pulled: { dumpBytes: number; dumpSha256: string; webSha256: string; webBytes: number };
   readonly imported: { statements: number; slices: number; ssmParameters: string[] };
   readonly load: {
-    passed: boolean; failures: string[]; requests: number; requestsPerSecond: number; peakRequestsPerSecond: number;
-    latencyMs: { p50: number; p95: number; p99: number }; errorsByStatus: Record<string, number>; overloaded: number;
+    passed: boolean;
+    failures: string[];
+    requests: number;
+    requestsPerSecond: number;
+    peakRequestsPerSecond: number;
+    latencyMs: { p50: number; p95: number; p99: number };
+    errorsByStatus: Record<string, number>;
+    overloaded: number;
     perProcess: ProcessCapacity[];
   };
   readonly registrations: {
-    cloud: number; origin: number; oversoldAtOrigin: number; missingAtOrigin: number;
+    cloud: number;
+    origin: number;
+    oversoldAtOrigin: number;
+    missingAtOrigin: number;
     /** From each app process's /healthz: how many group-committed (the routine came through the import) and in how many round trips. */
     path: { processes: number; batchedProcesses: number; batchedRegistrations: number; batches: number };
   };
@@ -85,11 +94,17 @@ export interface RehearsalReport {
 /** Runs the cleanups in reverse order, each at most once, whatever failed before. */
 class Teardown {
   private readonly steps: Array<{ name: string; run: () => Promise<void> | void }> = [];
-  add(name: string, run: () => Promise<void> | void): void { this.steps.push({ name, run }); }
+  add(name: string, run: () => Promise<void> | void): void {
+    this.steps.push({ name, run });
+  }
   async run(log: (m: string) => void): Promise<void> {
     while (this.steps.length) {
       const s = this.steps.pop()!;
-      try { await s.run(); } catch (err) { log(`teardown: ${s.name}: ${(err as Error).message}`); }
+      try {
+        await s.run();
+      } catch (err) {
+        log(`teardown: ${s.name}: ${(err as Error).message}`);
+      }
     }
   }
 }
@@ -98,23 +113,33 @@ const secret = () => randomBytes(18).toString('base64url');
 
 /** Counts registrations and oversold courses (taken above seats, or taken not matching the rows). */
 function registrationFacts(db: LocalMariaDb, database: string): { registrations: number; oversold: number } {
-  const out = db.sql(`SELECT (SELECT COUNT(*) FROM registrations),
+  const out = db
+    .sql(
+      `SELECT (SELECT COUNT(*) FROM registrations),
     (SELECT COUNT(*) FROM courses c WHERE c.taken > c.seats
-       OR c.taken <> (SELECT COUNT(*) FROM registrations r WHERE r.course_id = c.id))`, database).trim().split('\t');
+       OR c.taken <> (SELECT COUNT(*) FROM registrations r WHERE r.course_id = c.id))`,
+      database,
+    )
+    .trim()
+    .split('\t');
   return { registrations: Number(out[0]), oversold: Number(out[1]) };
 }
 
 /** Every registration as "student:course", to show that each one made in the cloud is at the origin. */
 function registrationRows(db: LocalMariaDb, database: string): string[] {
-  return db.sql('SELECT CONCAT(student_id, \':\', course_id) FROM registrations', database).split('\n').filter(Boolean);
+  return db.sql("SELECT CONCAT(student_id, ':', course_id) FROM registrations", database).split('\n').filter(Boolean);
 }
 
 /** Parses HAProxy's CSV stats into total requests per server of each backend `groupN`. */
 export function requestsPerServer(csv: string): Array<{ balancer: number; process: number; requests: number }> {
   const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
   const cols = header.split(',');
-  const px = cols.indexOf('pxname'); const sv = cols.indexOf('svname'); const stot = cols.indexOf('stot');
-  return rows.map((r) => r.split(',')).filter((r) => /^group\d+$/.test(r[px]) && /^i\d+$/.test(r[sv]))
+  const px = cols.indexOf('pxname');
+  const sv = cols.indexOf('svname');
+  const stot = cols.indexOf('stot');
+  return rows
+    .map((r) => r.split(','))
+    .filter((r) => /^group\d+$/.test(r[px]) && /^i\d+$/.test(r[sv]))
     .map((r) => ({ balancer: Number(r[px].slice(5)), process: Number(r[sv].slice(1)), requests: Number(r[stot]) }));
 }
 
@@ -135,7 +160,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const steps: RehearsalReport['steps'] = [];
   const startedAt = new Date().toISOString();
   const savedEnv = { ...process.env };
-  teardown.add('environment', () => { process.env = savedEnv; });
+  teardown.add('environment', () => {
+    process.env = savedEnv;
+  });
 
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new Error('rehearsal interrupted');
@@ -161,7 +188,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const www = path.join(db.dir, 'www', 'site');
       fs.mkdirSync(www, { recursive: true });
       bundleReferenceApp(path.join(www, 'app.js'));
-      log(`origin MariaDB on 127.0.0.1:${db.port}, sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostKeyFingerprint})`);
+      log(
+        `origin MariaDB on 127.0.0.1:${db.port}, sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostKeyFingerprint})`,
+      );
       return { db, sshd, www };
     });
     // Credentials stay on the origin: its mysql/mysqldump read an option file there (root over the socket).
@@ -184,28 +213,51 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const masterPassword = secret();
       db.createRdsLikeMaster('admin', masterPassword);
       Object.assign(process.env, {
-        AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region,
-        AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
+        AWS_ENDPOINT_URL: moto.endpoint,
+        AWS_REGION: moto.region,
+        AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
       });
       // What CloudFormation would have made: the dump asset in S3, the master and app secrets, the export bucket.
       const s3 = new S3Client(moto.clientConfig);
       teardown.add('s3 client', () => s3.destroy());
-      for (const Bucket of ['rehearsal-assets', 'rehearsal-exports']) await s3.send(new CreateBucketCommand({ Bucket }));
+      for (const Bucket of ['rehearsal-assets', 'rehearsal-exports'])
+        await s3.send(new CreateBucketCommand({ Bucket }));
       const dumpKey = `${pulled.db.dumpSha256}.sql.gz`;
-      await s3.send(new PutObjectCommand({ Bucket: 'rehearsal-assets', Key: dumpKey, Body: fs.readFileSync(pulled.db.dumpFile) }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'rehearsal-assets', Key: dumpKey, Body: fs.readFileSync(pulled.db.dumpFile) }),
+      );
       const sm = new SecretsManagerClient(moto.clientConfig);
-      const master = await sm.send(new CreateSecretCommand({
-        Name: `${config.siteName}/master`,
-        SecretString: JSON.stringify({ engine: 'mysql', host: db.host, port: db.port, username: 'admin', password: masterPassword, dbname: database }),
-      }));
-      const app = await sm.send(new CreateSecretCommand({
-        Name: `${config.siteName}/app`, SecretString: JSON.stringify({ username: 'rushhour_app', password: secret() }),
-      }));
+      const master = await sm.send(
+        new CreateSecretCommand({
+          Name: `${config.siteName}/master`,
+          SecretString: JSON.stringify({
+            engine: 'mysql',
+            host: db.host,
+            port: db.port,
+            username: 'admin',
+            password: masterPassword,
+            dbname: database,
+          }),
+        }),
+      );
+      const app = await sm.send(
+        new CreateSecretCommand({
+          Name: `${config.siteName}/app`,
+          SecretString: JSON.stringify({ username: 'rushhour_app', password: secret() }),
+        }),
+      );
       sm.destroy();
       const ResourceProperties = {
         ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal-provider',
-        DumpBucket: 'rehearsal-assets', DumpKey: dumpKey, DumpAssetHash: pulled.db.dumpSha256,
-        MasterSecretArn: master.ARN!, AppSecretArn: app.ARN!, DatabaseName: database, SsmPrefix: ssmPrefix, AllowReimport: 'false',
+        DumpBucket: 'rehearsal-assets',
+        DumpKey: dumpKey,
+        DumpAssetHash: pulled.db.dumpSha256,
+        MasterSecretArn: master.ARN!,
+        AppSecretArn: app.ARN!,
+        DatabaseName: database,
+        SsmPrefix: ssmPrefix,
+        AllowReimport: 'false',
       };
       const created = await onEvent({ RequestType: 'Create', ResourceProperties });
       const sliceMs = options.importSliceMs ?? 60000;
@@ -213,8 +265,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       for (;;) {
         slices++;
         const started = Date.now();
-        const res = await isComplete({ RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId },
-          { getRemainingTimeInMillis: () => sliceMs - (Date.now() - started) });
+        const res = await isComplete(
+          { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId },
+          { getRemainingTimeInMillis: () => sliceMs - (Date.now() - started) },
+        );
         if (res.IsComplete) break;
         if (slices > 1000) throw new Error('the import did not complete in 1000 slices');
       }
@@ -222,87 +276,132 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const params = await ssm.send(new GetParametersByPathCommand({ Path: ssmPrefix, Recursive: true }));
       ssm.destroy();
       const names = (params.Parameters ?? []).map((p) => p.Name!).sort();
-      if (names.length < 5) throw new Error(`the import wrote ${names.length} SSM parameters under ${ssmPrefix}, expected 5`);
-      const statements = Number(db.sql(`SELECT COALESCE(MAX(statements_done), 0) FROM rushhour_import_progress`, database).trim() || 0);
+      if (names.length < 5)
+        throw new Error(`the import wrote ${names.length} SSM parameters under ${ssmPrefix}, expected 5`);
+      const statements = Number(
+        db.sql(`SELECT COALESCE(MAX(statements_done), 0) FROM rushhour_import_progress`, database).trim() || 0,
+      );
       log(`imported in ${slices} slice(s); DB config in SSM: ${names.join(', ')}`);
-      Object.assign(process.env, { EXPORT_BUCKET: 'rehearsal-exports', MASTER_SECRET_ARN: master.ARN!, DATABASE_NAME: database });
+      Object.assign(process.env, {
+        EXPORT_BUCKET: 'rehearsal-exports',
+        MASTER_SECRET_ARN: master.ARN!,
+        DATABASE_NAME: database,
+      });
       return { db, moto, s3, slices, names, statements };
     });
 
     // 4. The web tier: app processes started from the pulled bundle exactly as the instance's systemd unit
     //    starts them, behind one HAProxy frontend per load balancer.
-    const web = await step(`4. start ${balancers} x ${perBalancer} app processes from the bundle behind ${balancers} HAProxy balancers`, async () => {
-      const extracted = path.join(work, 'bundle');
-      fs.mkdirSync(extracted);
-      execFileSync('tar', ['-xzf', pulled.web.archive, '-C', extracted]);
-      const bundle = path.join(extracted, path.basename(origin.www), 'app.js');
-      const bundleSha256 = await sha256File(bundle);
-      const children: ChildProcess[] = [];
-      const specs: Array<{ backendPorts: number[] }> = [];
-      for (let b = 0; b < balancers; b++) {
-        const ports: number[] = [];
-        for (let i = 0; i < perBalancer; i++) {
-          const installDir = path.join(work, `instance-${b + 1}-${i + 1}`);
-          fs.mkdirSync(installDir);
-          fs.copyFileSync(bundle, path.join(installDir, 'app.js'));
-          if (await sha256File(path.join(installDir, 'app.js')) !== bundleSha256) {
-            throw new Error(`bundle checksum mismatch in ${installDir}`);
+    const web = await step(
+      `4. start ${balancers} x ${perBalancer} app processes from the bundle behind ${balancers} HAProxy balancers`,
+      async () => {
+        const extracted = path.join(work, 'bundle');
+        fs.mkdirSync(extracted);
+        execFileSync('tar', ['-xzf', pulled.web.archive, '-C', extracted]);
+        const bundle = path.join(extracted, path.basename(origin.www), 'app.js');
+        const bundleSha256 = await sha256File(bundle);
+        const children: ChildProcess[] = [];
+        const specs: Array<{ backendPorts: number[] }> = [];
+        for (let b = 0; b < balancers; b++) {
+          const ports: number[] = [];
+          for (let i = 0; i < perBalancer; i++) {
+            const installDir = path.join(work, `instance-${b + 1}-${i + 1}`);
+            fs.mkdirSync(installDir);
+            fs.copyFileSync(bundle, path.join(installDir, 'app.js'));
+            if ((await sha256File(path.join(installDir, 'app.js'))) !== bundleSha256) {
+              throw new Error(`bundle checksum mismatch in ${installDir}`);
+            }
+            fs.symlinkSync(process.execPath, path.join(installDir, 'node'));
+            const port = await freePort();
+            const unit = parseUnitFile(
+              extractUnitFile(
+                renderUserData({
+                  bundleS3Url: 's3://rehearsal-assets/site/app.js',
+                  bundleSha256,
+                  kind: 'node-single-file',
+                  port,
+                  healthCheckPath: config.web.healthCheckPath,
+                  ssmPrefix,
+                  region: config.region,
+                  installDir,
+                }),
+              ),
+            );
+            const env = {
+              ...unit.env,
+              // Only what differs from an instance: loopback, moto instead of AWS (dummy credentials where the
+              // instance role would answer), and one worker per process since all "instances" share two cores.
+              HOST: '127.0.0.1',
+              RUSHHOUR_WORKERS: '1',
+              PATH: process.env.PATH ?? '/usr/bin:/bin',
+              AWS_ENDPOINT_URL: cloud.moto.endpoint,
+              AWS_ACCESS_KEY_ID: cloud.moto.clientConfig.credentials.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: cloud.moto.clientConfig.credentials.secretAccessKey,
+            };
+            const logFile = fs.openSync(path.join(outDir, `app-${b + 1}-${i + 1}.log`), 'w');
+            const child = spawnOwned(unit.execStart[0], unit.execStart.slice(1), {
+              cwd: installDir,
+              env,
+              stdio: ['ignore', logFile, logFile],
+            });
+            children.push(child);
+            teardown.add(`app ${b + 1}-${i + 1}`, () => stopProcess(child, 30000));
+            ports.push(port);
           }
-          fs.symlinkSync(process.execPath, path.join(installDir, 'node'));
-          const port = await freePort();
-          const unit = parseUnitFile(extractUnitFile(renderUserData({
-            bundleS3Url: 's3://rehearsal-assets/site/app.js', bundleSha256, kind: 'node-single-file', port,
-            healthCheckPath: config.web.healthCheckPath, ssmPrefix, region: config.region, installDir,
-          })));
-          const env = {
-            ...unit.env,
-            // Only what differs from an instance: loopback, moto instead of AWS (dummy credentials where the
-            // instance role would answer), and one worker per process since all "instances" share two cores.
-            HOST: '127.0.0.1', RUSHHOUR_WORKERS: '1', PATH: process.env.PATH ?? '/usr/bin:/bin',
-            AWS_ENDPOINT_URL: cloud.moto.endpoint,
-            AWS_ACCESS_KEY_ID: cloud.moto.clientConfig.credentials.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: cloud.moto.clientConfig.credentials.secretAccessKey,
-          };
-          const logFile = fs.openSync(path.join(outDir, `app-${b + 1}-${i + 1}.log`), 'w');
-          const child = spawnOwned(unit.execStart[0], unit.execStart.slice(1), { cwd: installDir, env, stdio: ['ignore', logFile, logFile] });
-          children.push(child);
-          teardown.add(`app ${b + 1}-${i + 1}`, () => stopProcess(child, 30000));
-          ports.push(port);
+          specs.push({ backendPorts: ports });
         }
-        specs.push({ backendPorts: ports });
-      }
-      for (const [k, child] of children.entries()) {
-        const port = specs[Math.floor(k / perBalancer)].backendPorts[k % perBalancer];
-        await waitUntilListening(child, port, `app process ${k + 1} (log in ${outDir})`, 60000);
-        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-        if (ready.status !== 200) throw new Error(`app process on port ${port} is not ready: /readyz answered ${ready.status}`);
-      }
-      const lbs = await startBalancers(specs, { healthCheckPath: config.web.healthCheckPath });
-      teardown.add('HAProxy', () => lbs.stop());
-      log(`balancers: ${lbs.urls.join(', ')}`);
-      return { lbs, children, appPorts: specs.flatMap((s) => s.backendPorts) };
-    });
+        for (const [k, child] of children.entries()) {
+          const port = specs[Math.floor(k / perBalancer)].backendPorts[k % perBalancer];
+          await waitUntilListening(child, port, `app process ${k + 1} (log in ${outDir})`, 60000);
+          const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+          if (ready.status !== 200)
+            throw new Error(`app process on port ${port} is not ready: /readyz answered ${ready.status}`);
+        }
+        const lbs = await startBalancers(specs, { healthCheckPath: config.web.healthCheckPath });
+        teardown.add('HAProxy', () => lbs.stop());
+        log(`balancers: ${lbs.urls.join(', ')}`);
+        return { lbs, children, appPorts: specs.flatMap((s) => s.backendPorts) };
+      },
+    );
 
     // 5. The rush: k6 across the three balancers, weighted as the Route53 records weight them.
     const weights = config.loadBalancers.weights ?? web.lbs.urls.map(() => 1);
     const load: LoadTestResult = await step('5. k6 rush across the balancers (pages and registrations)', async () => {
       const result = await runLoadTest({
-        scenario: 'rush', targets: web.lbs.urls.map((u, i) => `${u}=${weights[i]}`),
-        peak: options.peak ?? 400, duration: options.duration ?? '90s', students, p95Ms: options.p95Ms ?? 500,
-        outDir: path.join(outDir, 'loadtest'), signal: options.signal,
+        scenario: 'rush',
+        targets: web.lbs.urls.map((u, i) => `${u}=${weights[i]}`),
+        peak: options.peak ?? 400,
+        duration: options.duration ?? '90s',
+        students,
+        p95Ms: options.p95Ms ?? 500,
+        outDir: path.join(outDir, 'loadtest'),
+        signal: options.signal,
       });
       log(result.summaryText);
       return result;
     });
     const stats = await (await fetch(`${web.lbs.statsUrl};csv`)).text();
     const seconds = Math.max(1, load.analysis.durationSeconds);
-    const perProcess = requestsPerServer(stats).map((s) => ({ ...s, requestsPerSecond: Math.round((s.requests / seconds) * 10) / 10 }));
+    const perProcess = requestsPerServer(stats).map((s) => ({
+      ...s,
+      requestsPerSecond: Math.round((s.requests / seconds) * 10) / 10,
+    }));
     const cloudFacts = registrationFacts(cloud.db, database);
-    const counters = await Promise.all(web.appPorts.map(async (port) =>
-      (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ registrations: string; registrationBatches: number; registrationsBatched: number }>));
+    const counters = await Promise.all(
+      web.appPorts.map(
+        async (port) =>
+          (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{
+            registrations: string;
+            registrationBatches: number;
+            registrationsBatched: number;
+          }>,
+      ),
+    );
     const registrationPath = {
-      processes: counters.length, batchedProcesses: counters.filter((c) => c.registrations === 'batched').length,
-      batchedRegistrations: counters.reduce((a, c) => a + c.registrationsBatched, 0), batches: counters.reduce((a, c) => a + c.registrationBatches, 0),
+      processes: counters.length,
+      batchedProcesses: counters.filter((c) => c.registrations === 'batched').length,
+      batchedRegistrations: counters.reduce((a, c) => a + c.registrationsBatched, 0),
+      batches: counters.reduce((a, c) => a + c.registrationBatches, 0),
     };
 
     // Scale-in: the web tier goes first (SIGTERM drains in-flight requests), as `cdk destroy` of the web stack would.
@@ -312,11 +411,19 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     });
 
     // 6. sync-back: export the cloud database with the export Lambda's handler, push it to the origin, prove it.
-    const synced: SyncBackResult = await step('6. sync-back to the origin, proven by checksums', async () => syncBack({
-      ...originOptions, database, invoker: localInvoker(), s3: cloud.s3, out: path.join(outDir, 'sync-back'),
-      pulled: checksumsFileFor(pulled.db.dumpFile), replaceOriginData: true, restart: true,
-      backupDir: path.join(origin.db.dir, 'backups'),
-    }));
+    const synced: SyncBackResult = await step('6. sync-back to the origin, proven by checksums', async () =>
+      syncBack({
+        ...originOptions,
+        database,
+        invoker: localInvoker(),
+        s3: cloud.s3,
+        out: path.join(outDir, 'sync-back'),
+        pulled: checksumsFileFor(pulled.db.dumpFile),
+        replaceOriginData: true,
+        restart: true,
+        backupDir: path.join(origin.db.dir, 'backups'),
+      }),
+    );
     const originFacts = registrationFacts(origin.db, database);
     const originRows = new Set(registrationRows(origin.db, database));
     const missing = registrationRows(cloud.db, database).filter((r) => !originRows.has(r)).length;
@@ -324,20 +431,44 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     // 7. The report and the quote for the configured week.
     const cost = costQuote({ config: options.configFile });
     const files = {
-      report: path.join(outDir, 'report.txt'), json: path.join(outDir, 'report.json'),
-      chart: load.files.chartHtml, loadSummary: load.files.summaryJson,
+      report: path.join(outDir, 'report.txt'),
+      json: path.join(outDir, 'report.json'),
+      chart: load.files.chartHtml,
+      loadSummary: load.files.summaryJson,
     };
     const report: RehearsalReport = {
-      startedAt, finishedAt: new Date().toISOString(), steps,
-      pulled: { dumpBytes: pulled.db.dumpBytes, dumpSha256: pulled.db.dumpSha256, webSha256: pulled.web.sha256, webBytes: pulled.web.bytes },
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      steps,
+      pulled: {
+        dumpBytes: pulled.db.dumpBytes,
+        dumpSha256: pulled.db.dumpSha256,
+        webSha256: pulled.web.sha256,
+        webBytes: pulled.web.bytes,
+      },
       imported: { statements: cloud.statements, slices: cloud.slices, ssmParameters: cloud.names },
       load: {
-        passed: load.passed, failures: load.failures, requests: load.analysis.requests,
-        requestsPerSecond: load.analysis.requestsPerSecond, peakRequestsPerSecond: load.analysis.peakRequestsPerSecond,
-        latencyMs: { p50: load.analysis.latencyMs.p50, p95: load.analysis.latencyMs.p95, p99: load.analysis.latencyMs.p99 },
-        errorsByStatus: load.analysis.errorsByStatus, overloaded: load.analysis.overloaded, perProcess,
+        passed: load.passed,
+        failures: load.failures,
+        requests: load.analysis.requests,
+        requestsPerSecond: load.analysis.requestsPerSecond,
+        peakRequestsPerSecond: load.analysis.peakRequestsPerSecond,
+        latencyMs: {
+          p50: load.analysis.latencyMs.p50,
+          p95: load.analysis.latencyMs.p95,
+          p99: load.analysis.latencyMs.p99,
+        },
+        errorsByStatus: load.analysis.errorsByStatus,
+        overloaded: load.analysis.overloaded,
+        perProcess,
       },
-      registrations: { cloud: cloudFacts.registrations, origin: originFacts.registrations, oversoldAtOrigin: originFacts.oversold, missingAtOrigin: missing, path: registrationPath },
+      registrations: {
+        cloud: cloudFacts.registrations,
+        origin: originFacts.registrations,
+        oversoldAtOrigin: originFacts.oversold,
+        missingAtOrigin: missing,
+        path: registrationPath,
+      },
       syncBack: { identical: synced.identical, tables: synced.tables.length },
       cost,
       files,
@@ -359,12 +490,16 @@ export function rehearsalFailures(r: RehearsalReport): string[] {
   if (r.registrations.missingAtOrigin !== 0 || r.registrations.origin !== r.registrations.cloud) {
     problems.push(`registrations: ${r.registrations.cloud} in the cloud, ${r.registrations.origin} at the origin`);
   }
-  if (r.registrations.oversoldAtOrigin !== 0) problems.push(`${r.registrations.oversoldAtOrigin} course(s) oversold at the origin`);
+  if (r.registrations.oversoldAtOrigin !== 0)
+    problems.push(`${r.registrations.oversoldAtOrigin} course(s) oversold at the origin`);
   const unbatched = r.registrations.path.processes - r.registrations.path.batchedProcesses;
   if (unbatched > 0) {
-    problems.push(`${unbatched} app process(es) registered one transaction at a time: the group-commit routine or the app user's EXECUTE grant did not come through the import`);
+    problems.push(
+      `${unbatched} app process(es) registered one transaction at a time: the group-commit routine or the app user's EXECUTE grant did not come through the import`,
+    );
   }
-  if (!r.syncBack.identical) problems.push('sync-back: the origin differs from the cloud database (see the table comparison)');
+  if (!r.syncBack.identical)
+    problems.push('sync-back: the origin differs from the cloud database (see the table comparison)');
   return problems;
 }
 
@@ -385,13 +520,15 @@ export function formatReport(r: RehearsalReport): string {
     `  errors by status: ${JSON.stringify(r.load.errorsByStatus)}; overloaded (503): ${r.load.overloaded}`,
     ...r.load.failures.map((f) => `  failure: ${f}`),
     '  capacity reached per app process (requests through the balancer / rush seconds):',
-    ...r.load.perProcess.map((p) => `    balancer ${p.balancer} process ${p.process}: ${p.requests} requests, ${p.requestsPerSecond} req/s`),
+    ...r.load.perProcess.map(
+      (p) => `    balancer ${p.balancer} process ${p.process}: ${p.requests} requests, ${p.requestsPerSecond} req/s`,
+    ),
     `  total: ${r.load.perProcess.reduce((a, p) => a + p.requests, 0)} requests`,
     '',
-    `registrations: ${r.registrations.cloud} made in the cloud, ${r.registrations.origin} at the origin after sync-back; `
-      + `oversold courses at the origin: ${r.registrations.oversoldAtOrigin}`,
-    `  group commit: ${r.registrations.path.batchedProcesses} of ${r.registrations.path.processes} app processes; `
-      + `${r.registrations.path.batchedRegistrations} registrations in ${r.registrations.path.batches} round trips`,
+    `registrations: ${r.registrations.cloud} made in the cloud, ${r.registrations.origin} at the origin after sync-back; ` +
+      `oversold courses at the origin: ${r.registrations.oversoldAtOrigin}`,
+    `  group commit: ${r.registrations.path.batchedProcesses} of ${r.registrations.path.processes} app processes; ` +
+      `${r.registrations.path.batchedRegistrations} registrations in ${r.registrations.path.batches} round trips`,
     `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical (CHECKSUM TABLE and row counts)' : 'DIFFERENT'}`,
     '',
     formatQuote(r.cost, 'cost quote for the configured week'),
@@ -399,6 +536,11 @@ export function formatReport(r: RehearsalReport): string {
     `files: ${r.files.report}, ${r.files.json}, chart ${r.files.chart}`,
   ];
   const failures = rehearsalFailures(r);
-  lines.push('', failures.length ? `VERDICT: FAILED\n${failures.map((f) => `  - ${f}`).join('\n')}` : 'VERDICT: the week holds, and every registration is home.');
+  lines.push(
+    '',
+    failures.length
+      ? `VERDICT: FAILED\n${failures.map((f) => `  - ${f}`).join('\n')}`
+      : 'VERDICT: the week holds, and every registration is home.',
+  );
   return lines.join('\n') + '\n';
 }

@@ -22,8 +22,19 @@ export interface ConnectOptions {
   readonly binary?: boolean;
 }
 
-const TRANSIENT = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND',
-  'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_NORMAL_SHUTDOWN']);
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_NORMAL_SHUTDOWN',
+]);
 
 /** True for errors where retrying later (or resuming) can help: the connection, not the SQL, failed. */
 export function isTransientConnectionError(err: unknown): boolean {
@@ -37,7 +48,10 @@ export function isTransientConnectionError(err: unknown): boolean {
  * dump (mysql2 encodes the text as latin1 = bytes), while the server interprets them per `SET NAMES`.
  * Statements must therefore be passed as `buffer.toString('latin1')`, and only ASCII SQL written by hand.
  */
-export async function connectWithRetry(target: Omit<DbTarget, 'database'>, options: ConnectOptions = {}): Promise<mysql.Connection> {
+export async function connectWithRetry(
+  target: Omit<DbTarget, 'database'>,
+  options: ConnectOptions = {},
+): Promise<mysql.Connection> {
   const deadline = Date.now() + (options.retryForMs ?? 120000);
   let attempt = 0;
   for (;;) {
@@ -45,9 +59,16 @@ export async function connectWithRetry(target: Omit<DbTarget, 'database'>, optio
     try {
       const binary = options.binary ?? true;
       const conn = await mysql.createConnection({
-        host: target.host, port: target.port, user: target.user, password: target.password,
-        charset: binary ? 'BINARY' : 'UTF8MB4_UNICODE_CI', multipleStatements: options.multipleStatements ?? true,
-        connectTimeout: 10000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        password: target.password,
+        charset: binary ? 'BINARY' : 'UTF8MB4_UNICODE_CI',
+        multipleStatements: options.multipleStatements ?? true,
+        connectTimeout: 10000,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        dateStrings: true,
         // Without this, mysql2 follows the server's session tracking and switches its own encoding to
         // utf8 when the dump runs SET NAMES: the latin1-decoded dump bytes would then be encoded twice.
         flags: binary ? ['-SESSION_TRACK'] : [],
@@ -60,9 +81,13 @@ export async function connectWithRetry(target: Omit<DbTarget, 'database'>, optio
       if (!isTransientConnectionError(err) || Date.now() > deadline) {
         // Never pass the driver error on as is: keep only code and message (no config, no SQL).
         const e = err as { code?: string; message?: string };
-        throw new Error(`cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempt}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim());
+        throw new Error(
+          `cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempt}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim(),
+        );
       }
-      options.log?.(`database at ${target.host}:${target.port} not reachable yet (${(err as { code?: string }).code}); retrying`);
+      options.log?.(
+        `database at ${target.host}:${target.port} not reachable yet (${(err as { code?: string }).code}); retrying`,
+      );
       await new Promise((r) => setTimeout(r, Math.min(2000 * attempt, 10000)));
     }
   }

@@ -14,7 +14,11 @@ export function fileDumpSource(file: string): DumpSource {
   if (!stat.isFile()) throw new Error(`${file} is not a file`);
   const fd = fs.openSync(file, 'r');
   const head = Buffer.alloc(2);
-  try { fs.readSync(fd, head, 0, 2, 0); } finally { fs.closeSync(fd); }
+  try {
+    fs.readSync(fd, head, 0, 2, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
   return {
     description: file,
     gzip: isGzipMagic(head),

@@ -102,30 +102,73 @@ export interface ExportSliceResult {
 export const exportPrefix = (exportId: string) => `exports/${exportId}/`;
 export const manifestKey = (exportId: string) => `${exportPrefix(exportId)}manifest.json`;
 
-const NUMERIC = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year']);
-const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'geometry', 'point', 'linestring', 'polygon',
-  'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+const NUMERIC = new Set([
+  'tinyint',
+  'smallint',
+  'mediumint',
+  'int',
+  'integer',
+  'bigint',
+  'decimal',
+  'numeric',
+  'float',
+  'double',
+  'real',
+  'year',
+]);
+const BINARY = new Set([
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+  'geomcollection',
+]);
 
 export const quoteIdent = (name: string) => '`' + name.replace(/`/g, '``') + '`';
 
 /** Escapes a string the way mysqldump does, for a connection in utf8mb4 without NO_BACKSLASH_ESCAPES. */
 export function quoteString(value: string): string {
-  return "'" + value.replace(/[\0\n\r\\'"\x1a]/g, (c) => ({ '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' }[c] as string)) + "'";
+  return (
+    "'" +
+    value.replace(
+      /[\0\n\r\\'"\x1a]/g,
+      (c) =>
+        ({ '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' })[c] as string,
+    ) +
+    "'"
+  );
 }
 
 function literal(value: Buffer | null, format: ExportColumn['format']): string {
   if (value === null) return 'NULL';
   switch (format) {
-    case 'number': return value.toString('latin1');
-    case 'hex': return value.length === 0 ? "''" : '0x' + value.toString('hex').toUpperCase();
-    case 'bit': return value.length === 0 ? "b''" : `b'${[...value].map((b) => b.toString(2).padStart(8, '0')).join('')}'`;
-    default: return quoteString(value.toString('utf8'));
+    case 'number':
+      return value.toString('latin1');
+    case 'hex':
+      return value.length === 0 ? "''" : '0x' + value.toString('hex').toUpperCase();
+    case 'bit':
+      return value.length === 0 ? "b''" : `b'${[...value].map((b) => b.toString(2).padStart(8, '0')).join('')}'`;
+    default:
+      return quoteString(value.toString('utf8'));
   }
 }
 
 /** Removes `DEFINER=user@host`: the account that defined an object in the cloud does not exist at the origin. */
 export function stripDefiner(sql: string): string {
-  return sql.replace(/\s+DEFINER\s*=\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w.$-]+)\s*@\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w.%$-]+)/i, '');
+  return sql.replace(
+    /\s+DEFINER\s*=\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w.$-]+)\s*@\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w.%$-]+)/i,
+    '',
+  );
 }
 
 const HEADER = [
@@ -152,35 +195,54 @@ async function rows<T = RowDataPacket>(c: Connection, sql: string, params: unkno
 }
 
 /** `CHECKSUM TABLE` of each table, keyed by table name (null when the engine cannot checksum). */
-export async function checksumTables(c: Connection, database: string, tables: string[]): Promise<Record<string, string | null>> {
+export async function checksumTables(
+  c: Connection,
+  database: string,
+  tables: string[],
+): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
   if (tables.length === 0) return out;
-  const result = await rows<{ Table: string; Checksum: number | string | null }>(c,
-    `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')}`);
+  const result = await rows<{ Table: string; Checksum: number | string | null }>(
+    c,
+    `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')}`,
+  );
   for (const r of result) out[r.Table.slice(database.length + 1)] = r.Checksum === null ? null : String(r.Checksum);
   return out;
 }
 
 async function describeTables(c: Connection, database: string, exclude: RegExp): Promise<ExportTable[]> {
-  const names = (await rows<{ name: string }>(c,
-    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [database]))
-    .map((r) => r.name).filter((n) => !exclude.test(n));
+  const names = (
+    await rows<{ name: string }>(
+      c,
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+      [database],
+    )
+  )
+    .map((r) => r.name)
+    .filter((n) => !exclude.test(n));
   const tables: ExportTable[] = [];
   for (const name of names) {
-    const cols = await rows<{ name: string; type: string; extra: string }>(c,
+    const cols = await rows<{ name: string; type: string; extra: string }>(
+      c,
       'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-      [database, name]);
+      [database, name],
+    );
     const columns: ExportColumn[] = cols
       .filter((col) => !/\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(col.extra))
       .map((col) => {
         const t = col.type.toLowerCase();
-        return { name: col.name, format: NUMERIC.has(t) ? 'number' : t === 'bit' ? 'bit' : BINARY.has(t) ? 'hex' : 'string' };
+        return {
+          name: col.name,
+          format: NUMERIC.has(t) ? 'number' : t === 'bit' ? 'bit' : BINARY.has(t) ? 'hex' : 'string',
+        };
       });
     // Primary key first; else the first unique key whose columns are all NOT NULL.
-    const keys = await rows<{ name: string; col: string; nullable: string }>(c,
+    const keys = await rows<{ name: string; col: string; nullable: string }>(
+      c,
       `SELECT s.INDEX_NAME AS name, s.COLUMN_NAME AS col, s.NULLABLE AS nullable FROM information_schema.STATISTICS s
         WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 ORDER BY s.INDEX_NAME = 'PRIMARY' DESC, s.INDEX_NAME, s.SEQ_IN_INDEX`,
-      [database, name]);
+      [database, name],
+    );
     const byIndex = new Map<string, { cols: string[]; nullable: boolean }>();
     for (const k of keys) {
       const e = byIndex.get(k.name) ?? { cols: [], nullable: false };
@@ -206,7 +268,8 @@ async function loadManifest(store: ExportStore, exportId: string): Promise<Expor
  */
 export async function exportSlice(options: ExportSliceOptions): Promise<ExportSliceResult> {
   const { connection: c, store, database, exportId } = options;
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(exportId)) throw new Error(`exportId "${exportId}" must be 1-128 letters, digits, dots, hyphens or underscores`);
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(exportId))
+    throw new Error(`exportId "${exportId}" must be 1-128 letters, digits, dots, hyphens or underscores`);
   const started = Date.now();
   const budget = options.timeBudgetMs ?? 600000;
   const maxPartBytes = options.maxPartBytes ?? 64 * 1024 * 1024;
@@ -228,25 +291,46 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
       const tables = await describeTables(c, database, options.excludeTables ?? /^_?rushhour_/);
       const [[ver]] = await c.query<RowDataPacket[]>('SELECT VERSION() AS v');
       manifest = {
-        version: 1, exportId, database, startedAt: new Date().toISOString(), serverVersion: String(ver.v), tables,
-        checksumsAtStart: await checksumTables(c, database, tables.map((t) => t.name)),
-        rowCounts: {}, cursor: { phase: 'schema', tableIndex: 0, lastKey: null }, parts: [], done: false,
+        version: 1,
+        exportId,
+        database,
+        startedAt: new Date().toISOString(),
+        serverVersion: String(ver.v),
+        tables,
+        checksumsAtStart: await checksumTables(
+          c,
+          database,
+          tables.map((t) => t.name),
+        ),
+        rowCounts: {},
+        cursor: { phase: 'schema', tableIndex: 0, lastKey: null },
+        parts: [],
+        done: false,
       };
       log(`export ${exportId}: ${tables.length} tables in ${database}`);
     }
-    if (manifest.done) return { exportId, done: true, manifestKey: manifestKey(exportId), partsWritten: 0, rowsWritten: 0, manifest };
-    if (manifest.database !== database) throw new Error(`export ${exportId} is of database ${manifest.database}, not ${database}: use a new export id`);
+    if (manifest.done)
+      return { exportId, done: true, manifestKey: manifestKey(exportId), partsWritten: 0, rowsWritten: 0, manifest };
+    if (manifest.database !== database)
+      throw new Error(`export ${exportId} is of database ${manifest.database}, not ${database}: use a new export id`);
 
     // Compressed as it is produced (in libuv's threads, while we wait for the next batch): only the
     // compressed part is held in memory.
     gz = createGzip();
     const compressed: Buffer[] = [];
     gz.on('data', (b: Buffer) => compressed.push(b));
-    const gzDone = new Promise<void>((resolve, reject) => { gz!.once('end', () => resolve()); gz!.once('error', reject); });
+    const gzDone = new Promise<void>((resolve, reject) => {
+      gz!.once('end', () => resolve());
+      gz!.once('error', reject);
+    });
     let wrote = false;
     let partBytes = 0;
     let rowsWritten = 0;
-    const emit = (s: string) => { gz!.write(s); wrote = true; partBytes += Buffer.byteLength(s); };
+    const emit = (s: string) => {
+      gz!.write(s);
+      wrote = true;
+      partBytes += Buffer.byteLength(s);
+    };
     const cursor = manifest.cursor;
     if (cursor.phase === 'schema') {
       emit(HEADER);
@@ -257,9 +341,16 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
       Object.assign(cursor, { phase: 'data', tableIndex: 0, lastKey: null });
     }
     // At least one batch per call, so even a tiny budget makes progress.
-    for (let first = true; cursor.phase === 'data' && (first || (partBytes < maxPartBytes && Date.now() - started < budget)); first = false) {
+    for (
+      let first = true;
+      cursor.phase === 'data' && (first || (partBytes < maxPartBytes && Date.now() - started < budget));
+      first = false
+    ) {
       const t = manifest.tables[cursor.tableIndex];
-      if (!t) { Object.assign(cursor, { phase: 'objects', tableIndex: 0, lastKey: null }); break; }
+      if (!t) {
+        Object.assign(cursor, { phase: 'objects', tableIndex: 0, lastKey: null });
+        break;
+      }
       const cols = t.columns.map((col) => quoteIdent(col.name)).join(', ');
       const keyCols = t.key.map(quoteIdent);
       const keyIdx = t.key.map((k) => t.columns.findIndex((col) => col.name === k));
@@ -275,7 +366,10 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
       const head = `INSERT INTO ${quoteIdent(t.name)} (${cols}) VALUES `;
       for (const r of batch) {
         const tuple = '(' + r.map((v, i) => literal(v, t.columns[i].format)).join(',') + ')';
-        if (insert && insert.length + tuple.length > maxInsertBytes) { emit(insert + ';\n'); insert = ''; }
+        if (insert && insert.length + tuple.length > maxInsertBytes) {
+          emit(insert + ';\n');
+          insert = '';
+        }
         insert = insert ? `${insert},${tuple}` : head + tuple;
       }
       if (insert) emit(insert + ';\n');
@@ -291,11 +385,19 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
     if (cursor.phase === 'objects' && partBytes < maxPartBytes) {
       emit(await objectsSql(c, database));
       emit(FOOTER);
-      manifest.checksumsAtEnd = await checksumTables(c, database, manifest.tables.map((t) => t.name));
-      const changed = Object.keys(manifest.checksumsAtStart).filter((k) => manifest!.checksumsAtStart[k] !== manifest!.checksumsAtEnd![k]);
+      manifest.checksumsAtEnd = await checksumTables(
+        c,
+        database,
+        manifest.tables.map((t) => t.name),
+      );
+      const changed = Object.keys(manifest.checksumsAtStart).filter(
+        (k) => manifest!.checksumsAtStart[k] !== manifest!.checksumsAtEnd![k],
+      );
       if (changed.length > 0) {
-        throw new Error(`the database changed while it was exported (tables ${changed.join(', ')}): stop the writers `
-          + '(scale the web groups to 0) and rerun the export with a new export id');
+        throw new Error(
+          `the database changed while it was exported (tables ${changed.join(', ')}): stop the writers ` +
+            '(scale the web groups to 0) and rerun the export with a new export id',
+        );
       }
       Object.assign(cursor, { phase: 'done', tableIndex: 0, lastKey: null });
       manifest.done = true;
@@ -310,7 +412,12 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
       const body = Buffer.concat(compressed);
       const key = `${exportPrefix(exportId)}part-${String(manifest.parts.length).padStart(6, '0')}.sql.gz`;
       await store.put(key, body);
-      manifest.parts.push({ key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), rows: rowsWritten });
+      manifest.parts.push({
+        key,
+        bytes: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+        rows: rowsWritten,
+      });
       partsWritten = 1;
     }
     await store.put(manifestKey(exportId), Buffer.from(JSON.stringify(manifest, null, 2)));
@@ -329,7 +436,9 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
  */
 export function keysetAfter(cols: string[], values: string[]): string {
   if (cols.length === 1) return `${cols[0]} > ${values[0]}`;
-  const ors = cols.map((_, i) => [...cols.slice(0, i).map((c, j) => `${c} = ${values[j]}`), `${cols[i]} > ${values[i]}`].join(' AND '));
+  const ors = cols.map((_, i) =>
+    [...cols.slice(0, i).map((c, j) => `${c} = ${values[j]}`), `${cols[i]} > ${values[i]}`].join(' AND '),
+  );
   return `${cols[0]} >= ${values[0]} AND ((${ors.join(') OR (')}))`;
 }
 
@@ -337,37 +446,60 @@ async function objectsSql(c: Connection, database: string): Promise<string> {
   const db = quoteIdent(database);
   const out: string[] = [];
   // Routines before views (a view may call a function); triggers after all data, so loading fires none.
-  const routines = await rows<{ name: string; type: string }>(c,
-    'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME', [database]);
+  const routines = await rows<{ name: string; type: string }>(
+    c,
+    'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME',
+    [database],
+  );
   for (const r of routines) {
     const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE ${r.type} ${db}.${quoteIdent(r.name)}`);
     const body = row[r.type === 'FUNCTION' ? 'Create Function' : 'Create Procedure'] as string | null;
-    if (!body) throw new Error(`cannot read the definition of ${r.type} ${r.name}: the export user needs SELECT on mysql.proc / SHOW_ROUTINE`);
-    out.push(`DROP ${r.type} IF EXISTS ${quoteIdent(r.name)};\n/*!50003 SET @saved_sql_mode = @@sql_mode */;\n`
-      + `/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\nDELIMITER ;;\n${stripDefiner(body)} ;;\nDELIMITER ;\n`
-      + '/*!50003 SET sql_mode = @saved_sql_mode */;\n\n');
+    if (!body)
+      throw new Error(
+        `cannot read the definition of ${r.type} ${r.name}: the export user needs SELECT on mysql.proc / SHOW_ROUTINE`,
+      );
+    out.push(
+      `DROP ${r.type} IF EXISTS ${quoteIdent(r.name)};\n/*!50003 SET @saved_sql_mode = @@sql_mode */;\n` +
+        `/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\nDELIMITER ;;\n${stripDefiner(body)} ;;\nDELIMITER ;\n` +
+        '/*!50003 SET sql_mode = @saved_sql_mode */;\n\n',
+    );
   }
-  const views = await rows<{ name: string; def: string }>(c,
-    'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS def FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [database]);
+  const views = await rows<{ name: string; def: string }>(
+    c,
+    'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS def FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    [database],
+  );
   for (const v of orderViews(views)) {
     const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE VIEW ${db}.${quoteIdent(v.name)}`);
-    out.push(`DROP TABLE IF EXISTS ${quoteIdent(v.name)};\nDROP VIEW IF EXISTS ${quoteIdent(v.name)};\n${stripDefiner(row['Create View'])};\n\n`);
+    out.push(
+      `DROP TABLE IF EXISTS ${quoteIdent(v.name)};\nDROP VIEW IF EXISTS ${quoteIdent(v.name)};\n${stripDefiner(row['Create View'])};\n\n`,
+    );
   }
-  const triggers = await rows<{ name: string }>(c,
-    'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER', [database]);
+  const triggers = await rows<{ name: string }>(
+    c,
+    'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER',
+    [database],
+  );
   for (const t of triggers) {
     const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE TRIGGER ${db}.${quoteIdent(t.name)}`);
-    out.push(`/*!50003 SET @saved_sql_mode = @@sql_mode */;\n/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\n`
-      + `DELIMITER ;;\n${stripDefiner(row['SQL Original Statement'])} ;;\nDELIMITER ;\n/*!50003 SET sql_mode = @saved_sql_mode */;\n\n`);
+    out.push(
+      `/*!50003 SET @saved_sql_mode = @@sql_mode */;\n/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\n` +
+        `DELIMITER ;;\n${stripDefiner(row['SQL Original Statement'])} ;;\nDELIMITER ;\n/*!50003 SET sql_mode = @saved_sql_mode */;\n\n`,
+    );
   }
-  const events = await rows<{ name: string }>(c,
-    'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME', [database]);
+  const events = await rows<{ name: string }>(
+    c,
+    'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME',
+    [database],
+  );
   for (const e of events) {
     const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE EVENT ${db}.${quoteIdent(e.name)}`);
-    out.push(`DROP EVENT IF EXISTS ${quoteIdent(e.name)};\n/*!50003 SET @saved_sql_mode = @@sql_mode */;\n`
-      + `/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\n/*!50106 SET @saved_time_zone = @@time_zone */;\n`
-      + `/*!50106 SET time_zone = ${quoteString(String(row.time_zone))} */;\nDELIMITER ;;\n${stripDefiner(row['Create Event'])} ;;\nDELIMITER ;\n`
-      + '/*!50106 SET time_zone = @saved_time_zone */;\n/*!50003 SET sql_mode = @saved_sql_mode */;\n\n');
+    out.push(
+      `DROP EVENT IF EXISTS ${quoteIdent(e.name)};\n/*!50003 SET @saved_sql_mode = @@sql_mode */;\n` +
+        `/*!50003 SET sql_mode = ${quoteString(String(row.sql_mode))} */;\n/*!50106 SET @saved_time_zone = @@time_zone */;\n` +
+        `/*!50106 SET time_zone = ${quoteString(String(row.time_zone))} */;\nDELIMITER ;;\n${stripDefiner(row['Create Event'])} ;;\nDELIMITER ;\n` +
+        '/*!50106 SET time_zone = @saved_time_zone */;\n/*!50003 SET sql_mode = @saved_sql_mode */;\n\n',
+    );
   }
   return out.join('');
 }
@@ -379,7 +511,10 @@ function orderViews(views: Array<{ name: string; def: string }>): Array<{ name: 
   const visit = (v: { name: string; def: string }, depth: number) => {
     if (done.has(v.name) || depth > views.length) return;
     for (const other of views) if (other !== v && v.def.includes('`' + other.name + '`')) visit(other, depth + 1);
-    if (!done.has(v.name)) { done.add(v.name); ordered.push(v); }
+    if (!done.has(v.name)) {
+      done.add(v.name);
+      ordered.push(v);
+    }
   };
   for (const v of views) visit(v, 0);
   return ordered;
@@ -389,12 +524,14 @@ function orderViews(views: Array<{ name: string; def: string }>): Array<{ name: 
 export async function* readExportParts(store: ExportStore, exportId: string): AsyncGenerator<Buffer> {
   const manifest = await loadManifest(store, exportId);
   if (!manifest) throw new Error(`export ${exportId} not found (no ${manifestKey(exportId)})`);
-  if (!manifest.done) throw new Error(`export ${exportId} is not finished (phase ${manifest.cursor.phase}): invoke the export again`);
+  if (!manifest.done)
+    throw new Error(`export ${exportId} is not finished (phase ${manifest.cursor.phase}): invoke the export again`);
   for (const part of manifest.parts) {
     const body = await store.get(part.key);
     if (!body) throw new Error(`export ${exportId}: part ${part.key} is missing`);
     const sha = createHash('sha256').update(body).digest('hex');
-    if (sha !== part.sha256) throw new Error(`export ${exportId}: part ${part.key} has sha256 ${sha}, manifest says ${part.sha256}`);
+    if (sha !== part.sha256)
+      throw new Error(`export ${exportId}: part ${part.key} has sha256 ${sha}, manifest says ${part.sha256}`);
     yield body;
   }
 }

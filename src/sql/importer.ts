@@ -67,7 +67,12 @@ export interface ImportResult {
 
 /** A statement the server refused; the progress record stays so the import can resume after a fix. */
 export class StatementError extends Error {
-  constructor(message: string, readonly offset: number, readonly code?: string, readonly errno?: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+    readonly code?: string,
+    readonly errno?: number,
+  ) {
     super(message);
     this.name = 'StatementError';
   }
@@ -145,7 +150,9 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
     if (String((lockRows as Array<{ got: unknown }>)[0].got) !== '1') {
       const held = lockName;
       lockName = undefined;
-      throw new ImportBusyError(`another import into database "${target.database}" is running (it holds the lock ${held}); try again when it has finished`);
+      throw new ImportBusyError(
+        `another import into database "${target.database}" is running (it holds the lock ${held}); try again when it has finished`,
+      );
     }
     await conn.query(`CREATE TABLE IF NOT EXISTS ${table} (
       dump_hash VARCHAR(128) NOT NULL PRIMARY KEY,
@@ -158,38 +165,72 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       updated_at DATETIME(3) NOT NULL,
       completed_at DATETIME(3) NULL
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
-    const [rows] = await conn.query(`SELECT dump_hash, status, committed_offset, statements_done, pending_offset, updated_at FROM ${table}`);
+    const [rows] = await conn.query(
+      `SELECT dump_hash, status, committed_offset, statements_done, pending_offset, updated_at FROM ${table}`,
+    );
     const all = rows as ProgressRow[];
     const mine = all.find((r) => r.dump_hash === dumpHash);
     const others = all.filter((r) => r.dump_hash !== dumpHash);
     if (mine?.status === 'complete') {
-      log(`dump ${short(dumpHash)} is already imported into "${target.database}" (${mine.statements_done} statements): nothing to do`);
-      return { complete: true, alreadyComplete: true, offset: Number(mine.committed_offset), statements: Number(mine.statements_done),
-        statementsThisRun: 0, bytesThisRun: 0, elapsedMs: Date.now() - started, rewrites: {} };
+      log(
+        `dump ${short(dumpHash)} is already imported into "${target.database}" (${mine.statements_done} statements): nothing to do`,
+      );
+      return {
+        complete: true,
+        alreadyComplete: true,
+        offset: Number(mine.committed_offset),
+        statements: Number(mine.statements_done),
+        statementsThisRun: 0,
+        bytesThisRun: 0,
+        elapsedMs: Date.now() - started,
+        rewrites: {},
+      };
     }
     if (!mine && others.length && !options.allowReimport) {
       const o = others[others.length - 1];
-      throw new ReimportRefusedError(`database "${target.database}" already holds an import of another dump (${short(o.dump_hash)}, ${o.status}, last change ${o.updated_at}). ` +
-        'Importing a different dump would overwrite data changed since (e.g. registrations). Set import.allowReimport to true (AllowReimport / --allow-reimport) to do it anyway.');
+      throw new ReimportRefusedError(
+        `database "${target.database}" already holds an import of another dump (${short(o.dump_hash)}, ${o.status}, last change ${o.updated_at}). ` +
+          'Importing a different dump would overwrite data changed since (e.g. registrations). Set import.allowReimport to true (AllowReimport / --allow-reimport) to do it anyway.',
+      );
     }
     if (!mine) {
-      await conn.query(`INSERT INTO ${table} (dump_hash, status, started_at, updated_at) VALUES (${conn.escape(dumpHash)}, 'running', NOW(3), NOW(3))`);
+      await conn.query(
+        `INSERT INTO ${table} (dump_hash, status, started_at, updated_at) VALUES (${conn.escape(dumpHash)}, 'running', NOW(3), NOW(3))`,
+      );
     } else {
-      await conn.query(`UPDATE ${table} SET status = 'running', error = NULL, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`);
+      await conn.query(
+        `UPDATE ${table} SET status = 'running', error = NULL, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`,
+      );
     }
     const resumeOffset = mine ? Number(mine.committed_offset) : 0;
     const pendingOffset = mine?.pending_offset != null ? Number(mine.pending_offset) : undefined;
-    if (mine) log(`resuming dump ${short(dumpHash)} at byte ${resumeOffset} (${mine.statements_done} statements done${pendingOffset !== undefined ? `, statement at ${pendingOffset} possibly applied` : ''}); re-reading ${options.source.gzip ? 'and decompressing ' : ''}the dump up to there`);
+    if (mine)
+      log(
+        `resuming dump ${short(dumpHash)} at byte ${resumeOffset} (${mine.statements_done} statements done${pendingOffset !== undefined ? `, statement at ${pendingOffset} possibly applied` : ''}); re-reading ${options.source.gzip ? 'and decompressing ' : ''}the dump up to there`,
+      );
 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
-    const run = new ImportRun(conn, options, log, deadline, started, resumeOffset, Number(mine?.statements_done ?? 0), pendingOffset,
-      Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)));
+    const run = new ImportRun(
+      conn,
+      options,
+      log,
+      deadline,
+      started,
+      resumeOffset,
+      Number(mine?.statements_done ?? 0),
+      pendingOffset,
+      Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
+    );
     try {
       return await run.execute();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await conn.query(`UPDATE ${table} SET status = 'failed', error = ${conn.escape(message.slice(0, 4000))}, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`).catch(() => undefined);
+      await conn
+        .query(
+          `UPDATE ${table} SET status = 'failed', error = ${conn.escape(message.slice(0, 4000))}, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`,
+        )
+        .catch(() => undefined);
       throw err;
     }
   } finally {
@@ -198,7 +239,11 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
   }
 }
 
-interface DataTransaction { readonly fromEnd: number; readonly fromCount: number; bytes: number }
+interface DataTransaction {
+  readonly fromEnd: number;
+  readonly fromCount: number;
+  bytes: number;
+}
 
 class ImportRun {
   private readonly table = quoteId(PROGRESS_TABLE);
@@ -220,9 +265,17 @@ class ImportRun {
   private inflight?: Promise<void>;
   private failure?: unknown;
 
-  constructor(private readonly conn: Connection, private readonly options: ImportOptions, private readonly log: (m: string) => void,
-    private readonly deadline: number, private readonly started: number, private readonly resumeOffset: number,
-    private readonly resumeCount: number, private pendingOffset: number | undefined, private readonly maxBatchBytes: number) {
+  constructor(
+    private readonly conn: Connection,
+    private readonly options: ImportOptions,
+    private readonly log: (m: string) => void,
+    private readonly deadline: number,
+    private readonly started: number,
+    private readonly resumeOffset: number,
+    private readonly resumeCount: number,
+    private pendingOffset: number | undefined,
+    private readonly maxBatchBytes: number,
+  ) {
     this.rewriter = new DumpRewriter(options.target.database);
     this.handledEnd = resumeOffset;
     this.handledCount = resumeCount;
@@ -232,7 +285,10 @@ class ImportRun {
     const { source } = this.options;
     const raw = await source.open();
     const counter = new Transform({
-      transform: (chunk: Buffer, _enc, cb) => { this.rawBytes += chunk.length; cb(null, chunk); },
+      transform: (chunk: Buffer, _enc, cb) => {
+        this.rawBytes += chunk.length;
+        cb(null, chunk);
+      },
     });
     let streamError: Error | undefined;
     const stages: NodeJS.ReadWriteStream[] = [counter];
@@ -247,18 +303,25 @@ class ImportRun {
       outer: for await (const chunk of out as AsyncIterable<Buffer>) {
         dumpBytes += chunk.length;
         for (const stmt of splitter.push(chunk)) {
-          if (!(await this.handle(stmt))) { stopped = true; break outer; }
+          if (!(await this.handle(stmt))) {
+            stopped = true;
+            break outer;
+          }
         }
       }
       if (!stopped) {
         if (streamError) throw streamError;
         for (const stmt of splitter.end()) {
-          if (!(await this.handle(stmt))) { stopped = true; break; }
+          if (!(await this.handle(stmt))) {
+            stopped = true;
+            break;
+          }
         }
       }
     } catch (err) {
       await this.drain(); // a failed batch is the better explanation (it has rolled back its transaction)
-      if (this.txn) { // what was sent is good: keep it, with its progress
+      if (this.txn) {
+        // what was sent is good: keep it, with its progress
         this.txn = undefined;
         await this.conn.query('COMMIT');
       }
@@ -270,11 +333,15 @@ class ImportRun {
     await this.commitData();
     if (!stopped) {
       if (dumpBytes < this.resumeOffset) {
-        throw new DumpReadError(`the dump ends at byte ${dumpBytes}, before the recorded progress (${this.resumeOffset}): is this the same dump?`);
+        throw new DumpReadError(
+          `the dump ends at byte ${dumpBytes}, before the recorded progress (${this.resumeOffset}): is this the same dump?`,
+        );
       }
       // Trailing comments after the last statement belong to the dump too: complete means "up to its last byte".
       this.handledEnd = Math.max(this.handledEnd, dumpBytes);
-      await this.conn.query(`UPDATE ${this.table} SET status = 'complete', committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, pending_offset = NULL, error = NULL, updated_at = NOW(3), completed_at = NOW(3) WHERE dump_hash = ${this.conn.escape(this.options.dumpHash)}`);
+      await this.conn.query(
+        `UPDATE ${this.table} SET status = 'complete', committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, pending_offset = NULL, error = NULL, updated_at = NOW(3), completed_at = NOW(3) WHERE dump_hash = ${this.conn.escape(this.options.dumpHash)}`,
+      );
     } else {
       await this.saveOffset();
     }
@@ -282,11 +349,21 @@ class ImportRun {
     for (const [what, count] of Object.entries(rewrites)) this.log(`rds rewrite: ${what} x${count}`);
     this.report(stopped ? 'importing' : 'done', true);
     const elapsedMs = Date.now() - this.started;
-    this.log(stopped
-      ? `time budget reached after ${Math.round(elapsedMs / 1000)}s: committed up to byte ${this.handledEnd} (${this.handledCount} statements); the next run resumes there`
-      : `import complete: ${this.handledCount} statements, ${this.handledEnd} bytes`);
-    return { complete: !stopped, alreadyComplete: false, offset: this.handledEnd, statements: this.handledCount,
-      statementsThisRun: this.statementsThisRun, bytesThisRun: this.handledEnd - this.resumeOffset, elapsedMs, rewrites };
+    this.log(
+      stopped
+        ? `time budget reached after ${Math.round(elapsedMs / 1000)}s: committed up to byte ${this.handledEnd} (${this.handledCount} statements); the next run resumes there`
+        : `import complete: ${this.handledCount} statements, ${this.handledEnd} bytes`,
+    );
+    return {
+      complete: !stopped,
+      alreadyComplete: false,
+      offset: this.handledEnd,
+      statements: this.handledCount,
+      statementsThisRun: this.statementsThisRun,
+      bytesThisRun: this.handledEnd - this.resumeOffset,
+      elapsedMs,
+      rewrites,
+    };
   }
 
   /** Handles one statement; false means "time is up, stop here" (everything before is committed). */
@@ -300,10 +377,13 @@ class ImportRun {
       return true;
     }
     if (stmt.startOffset < this.resumeOffset) {
-      throw new DumpReadError(`the recorded progress (byte ${this.resumeOffset}) is inside the statement at bytes ${stmt.startOffset}-${stmt.endOffset}: the dump is not the one the progress record was made with`);
+      throw new DumpReadError(
+        `the recorded progress (byte ${this.resumeOffset}) is inside the statement at bytes ${stmt.startOffset}-${stmt.endOffset}: the dump is not the one the progress record was made with`,
+      );
     }
     if (this.resumeRawBytes < 0) this.resumeRawBytes = this.rawBytes;
-    if (!prepared) { // dropped by a rewrite: just move past it
+    if (!prepared) {
+      // dropped by a rewrite: just move past it
       this.handledEnd = stmt.endOffset;
       this.handledCount++;
       return true;
@@ -313,7 +393,8 @@ class ImportRun {
       if (!this.batch.length && this.timeIsUp()) return false;
       this.batch.push(prepared);
       this.batchSize += prepared.sql.length;
-      if (this.batch.length >= (this.options.batchStatements ?? 2000) || this.batchSize >= this.maxBatchBytes) await this.flush();
+      if (this.batch.length >= (this.options.batchStatements ?? 2000) || this.batchSize >= this.maxBatchBytes)
+        await this.flush();
       return true;
     }
     await this.commitData();
@@ -337,13 +418,17 @@ class ImportRun {
     const hash = this.conn.escape(this.options.dumpHash);
     const retry = this.pendingOffset === stmt.startOffset;
     this.pendingOffset = undefined;
-    await this.conn.query(`UPDATE ${this.table} SET pending_offset = ${stmt.startOffset}, committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, updated_at = NOW(3) WHERE dump_hash = ${hash}`);
+    await this.conn.query(
+      `UPDATE ${this.table} SET pending_offset = ${stmt.startOffset}, committed_offset = ${this.handledEnd}, statements_done = ${this.handledCount}, updated_at = NOW(3) WHERE dump_hash = ${hash}`,
+    );
     try {
       await this.conn.query(stmt.sql.toString('latin1'));
     } catch (err) {
       const errno = (err as { errno?: number }).errno;
       if (!(retry && errno !== undefined && ALREADY_APPLIED_ERRNOS.has(errno))) throw this.statementError(stmt, err);
-      this.log(`statement at byte ${stmt.startOffset} was applied before the last run stopped (${(err as Error).message}); not applying it twice`);
+      this.log(
+        `statement at byte ${stmt.startOffset} was applied before the last run stopped (${(err as Error).message}); not applying it twice`,
+      );
     }
     this.statementsThisRun++;
     this.worked = true;
@@ -390,8 +475,12 @@ class ImportRun {
     txn.bytes += batch.reduce((n, st) => n + st.sql.length, 0);
     const commit = txn.bytes >= (this.options.maxTransactionBytes ?? 0);
     // "\n;" ends a trailing `#`/`--` comment before the separator.
-    const sql = (begin ? 'START TRANSACTION;\n' : '') + batch.map((st) => st.sql.toString('latin1')).join('\n;\n') + '\n;\n' +
-      this.progressUpdate(last.endOffset, count) + (commit ? ';\nCOMMIT' : '');
+    const sql =
+      (begin ? 'START TRANSACTION;\n' : '') +
+      batch.map((st) => st.sql.toString('latin1')).join('\n;\n') +
+      '\n;\n' +
+      this.progressUpdate(last.endOffset, count) +
+      (commit ? ';\nCOMMIT' : '');
     if (commit) this.txn = undefined;
     // Counted as handled now; if the batch fails, the import stops with its error and the progress
     // record (written by the server in the same transaction, not from these fields) says what is committed.
@@ -399,7 +488,9 @@ class ImportRun {
     this.worked = true;
     this.handledEnd = last.endOffset;
     this.handledCount = count;
-    this.inflight = this.runBatch(sql, batch, fromEnd, fromCount, txn).catch((err) => { this.failure = err; });
+    this.inflight = this.runBatch(sql, batch, fromEnd, fromCount, txn).catch((err) => {
+      this.failure = err;
+    });
   }
 
   /** Sends what is batched and commits the open data transaction, and waits for it. */
@@ -428,7 +519,13 @@ class ImportRun {
    * statements before the failing one are committed; otherwise (earlier batches of the same table were
    * rolled back with it) nothing is, and the progress record stays at the transaction's start.
    */
-  private async runBatch(sql: string, batch: PreparedStatement[], fromEnd: number, fromCount: number, txn: DataTransaction): Promise<void> {
+  private async runBatch(
+    sql: string,
+    batch: PreparedStatement[],
+    fromEnd: number,
+    fromCount: number,
+    txn: DataTransaction,
+  ): Promise<void> {
     try {
       await this.conn.query(sql);
     } catch (batchErr) {
@@ -459,9 +556,13 @@ class ImportRun {
       // Every statement passed alone (the batch failed for another reason, e.g. packet size).
       if (!opened) {
         await this.conn.query('ROLLBACK');
-        throw new Error(`a batch of ${batch.length} statements from byte offset ${batch[0].startOffset} failed (${(batchErr as Error).message}), but each statement succeeds alone: lower batchBytes`);
+        throw new Error(
+          `a batch of ${batch.length} statements from byte offset ${batch[0].startOffset} failed (${(batchErr as Error).message}), but each statement succeeds alone: lower batchBytes`,
+        );
       }
-      await this.conn.query(this.progressUpdate(batch[batch.length - 1].endOffset, fromCount + batch.length) + ';\nCOMMIT');
+      await this.conn.query(
+        this.progressUpdate(batch[batch.length - 1].endOffset, fromCount + batch.length) + ';\nCOMMIT',
+      );
     }
     this.report('importing');
   }
@@ -469,20 +570,31 @@ class ImportRun {
   private statementError(stmt: DumpStatement, err: unknown): StatementError {
     const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
     let hint = '';
-    if (e.errno === 1419) hint = ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
-    if (e.errno === 1227) hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
+    if (e.errno === 1419)
+      hint =
+        ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
+    if (e.errno === 1227)
+      hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
     return new StatementError(
       `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.sqlMessage ?? e.message}${hint}\n  statement: ${preview(stmt.sql)}`,
-      stmt.startOffset, e.code, e.errno);
+      stmt.startOffset,
+      e.code,
+      e.errno,
+    );
   }
 
   private describeReadError(err: unknown): Error {
     if (err instanceof StatementError || err instanceof DumpReadError) return err;
     const e = err as { code?: string; message?: string };
     if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? '')) {
-      return new DumpReadError(`${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; fix the file and run again to resume.`);
+      return new DumpReadError(
+        `${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; fix the file and run again to resume.`,
+      );
     }
-    if (e.code?.startsWith('Z_')) return new DumpReadError(`${this.options.source.description}: not a valid gzip stream (${e.message}) after ${this.rawBytes} bytes`);
+    if (e.code?.startsWith('Z_'))
+      return new DumpReadError(
+        `${this.options.source.description}: not a valid gzip stream (${e.message}) after ${this.rawBytes} bytes`,
+      );
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -495,9 +607,21 @@ class ImportRun {
     const since = this.resumeRawBytes < 0 ? this.rawBytes : this.rawBytes - this.resumeRawBytes;
     const bytesPerSecond = elapsedMs > 0 ? (since * 1000) / elapsedMs : 0;
     const total = this.options.source.size;
-    const etaMs = total && bytesPerSecond > 0 && phase === 'importing' ? ((total - this.rawBytes) * 1000) / bytesPerSecond : undefined;
-    this.options.onProgress({ bytesRead: this.rawBytes, totalBytes: total, offset: this.handledEnd, statements: this.handledCount,
-      resumedFrom: this.resumeCount, elapsedMs, bytesPerSecond, etaMs, phase });
+    const etaMs =
+      total && bytesPerSecond > 0 && phase === 'importing'
+        ? ((total - this.rawBytes) * 1000) / bytesPerSecond
+        : undefined;
+    this.options.onProgress({
+      bytesRead: this.rawBytes,
+      totalBytes: total,
+      offset: this.handledEnd,
+      statements: this.handledCount,
+      resumedFrom: this.resumeCount,
+      elapsedMs,
+      bytesPerSecond,
+      etaMs,
+      phase,
+    });
   }
 }
 

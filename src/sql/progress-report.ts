@@ -20,7 +20,10 @@ export interface ImportProgress {
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let u = 0;
-  while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
   return `${n.toFixed(u ? 1 : 0)} ${units[u]}`;
 }
 

@@ -12,7 +12,10 @@ export interface PreparedStatement extends DumpStatement {
 
 /** Thrown for a dump the importer must not run as is (e.g. one that switches to another database). */
 export class DumpRewriteError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(message);
     this.name = 'DumpRewriteError';
   }
@@ -27,7 +30,8 @@ const DEFINER_ONLY_COMMENT = new RegExp(`/\\*!\\d*\\s*DEFINER\\s*=\\s*${DEFINER_
 const DEFINER_CLAUSE = new RegExp(`DEFINER\\s*=\\s*${DEFINER_VALUE}\\s?`, 'gi');
 const SQL_LOG_BIN_ASSIGNMENT = /(^|[\s,])(@@(SESSION\.)?|SESSION\s+|LOCAL\s+)?SQL_LOG_BIN\s*[:]?=/i;
 const GLOBAL_ASSIGNMENT = /(^|[\s,])(@@GLOBAL\.|GLOBAL\s+)\w+\s*[:]?=/i;
-const REPLICATION = /^(CHANGE (MASTER|REPLICATION SOURCE) TO|START (SLAVE|REPLICA)|STOP (SLAVE|REPLICA)|RESET (MASTER|SLAVE|REPLICA)|PURGE (BINARY|MASTER) LOGS)\b/;
+const REPLICATION =
+  /^(CHANGE (MASTER|REPLICATION SOURCE) TO|START (SLAVE|REPLICA)|STOP (SLAVE|REPLICA)|RESET (MASTER|SLAVE|REPLICA)|PURGE (BINARY|MASTER) LOGS)\b/;
 
 /**
  * Rewrites what RDS (a master user without SUPER) refuses from an on-premises dump, and counts what it
@@ -59,28 +63,44 @@ export class DumpRewriter {
       if (GLOBAL_ASSIGNMENT.test(stripComments(headRaw))) return this.drop('SET GLOBAL ...');
       if (/NO_AUTO_CREATE_USER/i.test(headRaw) && /SQL_MODE/i.test(headRaw)) {
         const fixed = headRaw.replace(/,NO_AUTO_CREATE_USER\b|NO_AUTO_CREATE_USER,?/gi, '');
-        return this.rewritten('NO_AUTO_CREATE_USER removed from sql_mode', stmt, Buffer.concat([Buffer.from(fixed, 'latin1'), stmt.sql.subarray(HEAD_BYTES)]), 'session');
+        return this.rewritten(
+          'NO_AUTO_CREATE_USER removed from sql_mode',
+          stmt,
+          Buffer.concat([Buffer.from(fixed, 'latin1'), stmt.sql.subarray(HEAD_BYTES)]),
+          'session',
+        );
       }
       return { ...stmt, kind: 'session' };
     }
     if (first === 'USE') {
       const target = unquoteIdentifier(keywordsKeepCase(headRaw).slice(4).trim());
       if (target !== this.database) {
-        throw new DumpRewriteError(`the dump switches to database "${target}" at offset ${stmt.startOffset} (made with --databases or --all-databases?), but the import targets "${this.database}": dump a single database without --databases, or import into "${target}"`, stmt.startOffset);
+        throw new DumpRewriteError(
+          `the dump switches to database "${target}" at offset ${stmt.startOffset} (made with --databases or --all-databases?), but the import targets "${this.database}": dump a single database without --databases, or import into "${target}"`,
+          stmt.startOffset,
+        );
       }
       return this.drop('USE of the target database');
     }
     if (/^CREATE (DATABASE|SCHEMA)\b/.test(words)) return this.drop('CREATE DATABASE');
     if (/^(LOCK|UNLOCK) TABLES?\b/.test(words)) return this.drop('LOCK/UNLOCK TABLES');
     if (REPLICATION.test(words)) return this.drop('replication statement (CHANGE MASTER TO, ...)');
-    if (/^(DROP|CREATE|ALTER|INSERT|REPLACE|TRUNCATE)\b/.test(words) && new RegExp(`\\b${PROGRESS_TABLE}\\b`, 'i').test(headRaw)) {
+    if (
+      /^(DROP|CREATE|ALTER|INSERT|REPLACE|TRUNCATE)\b/.test(words) &&
+      new RegExp(`\\b${PROGRESS_TABLE}\\b`, 'i').test(headRaw)
+    ) {
       return this.drop(`statement on ${PROGRESS_TABLE} (the importer's own table)`);
     }
     const kind: StatementKind = /^(INSERT|REPLACE|UPDATE|DELETE)\b/.test(first) ? 'data' : 'other';
     if ((first === 'CREATE' || first === 'ALTER') && /DEFINER/i.test(headRaw)) {
       const fixed = headRaw.replace(DEFINER_ONLY_COMMENT, '').replace(DEFINER_CLAUSE, '');
       if (fixed !== headRaw) {
-        return this.rewritten('DEFINER clause removed', stmt, Buffer.concat([Buffer.from(fixed, 'latin1'), stmt.sql.subarray(HEAD_BYTES)]), kind);
+        return this.rewritten(
+          'DEFINER clause removed',
+          stmt,
+          Buffer.concat([Buffer.from(fixed, 'latin1'), stmt.sql.subarray(HEAD_BYTES)]),
+          kind,
+        );
       }
     }
     return { ...stmt, kind };
@@ -117,7 +137,10 @@ export function keywords(head: string): string {
 }
 
 function keywordsKeepCase(head: string): string {
-  return stripComments(head).replace(/\/\*M?!\d*|\*\//g, ' ').replace(/\s+/g, ' ').trim();
+  return stripComments(head)
+    .replace(/\/\*M?!\d*|\*\//g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Removes plain comments (not executable `/*!` ones) from the start of a statement's text. */

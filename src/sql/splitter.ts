@@ -26,14 +26,28 @@ export interface DumpStatement {
   readonly clientCommand?: boolean;
 }
 
-const enum S { Start, Normal, SQuote, DQuote, Backtick, LineComment, BlockComment, StartLineComment, StartBlockComment, ClientComment }
+const enum S {
+  Start,
+  Normal,
+  SQuote,
+  DQuote,
+  Backtick,
+  LineComment,
+  BlockComment,
+  StartLineComment,
+  StartBlockComment,
+  ClientComment,
+}
 
 const SPACE = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c;
 const DELIMITER_WORD = Buffer.from('delimiter', 'latin1');
 
 /** Thrown for input the splitter cannot make sense of (an unterminated string at the end of the dump, a bad DELIMITER line). */
 export class DumpSyntaxError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(message);
     this.name = 'DumpSyntaxError';
   }
@@ -84,28 +98,66 @@ export class StatementSplitter {
       const b = buf[i];
       switch (state) {
         case S.Start: {
-          if (b === 0x0a) { line++; i++; continue; }
-          if (SPACE(b)) { i++; continue; }
-          if (b === 0x23) { state = S.StartLineComment; i++; continue; } // '#'
-          if (b === 0x2d) { // "-- "
-            if ((i + 3 > n && !final)) break scan;
-            if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.StartLineComment; i += 2; continue; }
+          if (b === 0x0a) {
+            line++;
+            i++;
+            continue;
           }
-          if (b === 0x2f) { // "/*"
-            if ((i + 13 > n && !final)) break scan;
-            if (buf[i + 1] === 0x2a) {
-              if (isClientCommandComment(buf, i)) { state = S.ClientComment; this.stmtStart = this.base + i; this.stmtLine = line; i += 2; continue; }
-              if (buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.StartBlockComment; this.openedAt = this.base + i; i += 2; continue; }
+          if (SPACE(b)) {
+            i++;
+            continue;
+          }
+          if (b === 0x23) {
+            state = S.StartLineComment;
+            i++;
+            continue;
+          } // '#'
+          if (b === 0x2d) {
+            // "-- "
+            if (i + 3 > n && !final) break scan;
+            if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) {
+              state = S.StartLineComment;
+              i += 2;
+              continue;
             }
           }
-          if (b === 0x44 || b === 0x64) { // DELIMITER at the start of a statement is a client command
-            if ((i + DELIMITER_WORD.length + 1 > n && !final)) break scan;
+          if (b === 0x2f) {
+            // "/*"
+            if (i + 13 > n && !final) break scan;
+            if (buf[i + 1] === 0x2a) {
+              if (isClientCommandComment(buf, i)) {
+                state = S.ClientComment;
+                this.stmtStart = this.base + i;
+                this.stmtLine = line;
+                i += 2;
+                continue;
+              }
+              if (buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) {
+                state = S.StartBlockComment;
+                this.openedAt = this.base + i;
+                i += 2;
+                continue;
+              }
+            }
+          }
+          if (b === 0x44 || b === 0x64) {
+            // DELIMITER at the start of a statement is a client command
+            if (i + DELIMITER_WORD.length + 1 > n && !final) break scan;
             const eol = isDelimiterWord(buf, i) ? buf.indexOf(0x0a, i) : -2;
             if (eol === -1 && !final) break scan;
             const lineEnd = eol < 0 ? n : eol;
             if (eol !== -2) {
-              const word = buf.subarray(i + DELIMITER_WORD.length, lineEnd).toString('latin1').trim().split(/\s+/)[0] ?? '';
-              if (!word) throw new DumpSyntaxError(`DELIMITER without a delimiter at line ${line} (offset ${this.base + i})`, this.base + i);
+              const word =
+                buf
+                  .subarray(i + DELIMITER_WORD.length, lineEnd)
+                  .toString('latin1')
+                  .trim()
+                  .split(/\s+/)[0] ?? '';
+              if (!word)
+                throw new DumpSyntaxError(
+                  `DELIMITER without a delimiter at line ${line} (offset ${this.base + i})`,
+                  this.base + i,
+                );
               this.delimiter = Buffer.from(word, 'latin1');
               this.state = S.Start;
               this.line = line;
@@ -123,22 +175,35 @@ export class StatementSplitter {
           continue;
         }
         case S.StartLineComment:
-          if (b === 0x0a) { line++; state = S.Start; }
+          if (b === 0x0a) {
+            line++;
+            state = S.Start;
+          }
           i++;
           continue;
         case S.StartBlockComment:
           if (b === 0x2a) {
-            if ((i + 2 > n && !final)) break scan;
-            if (buf[i + 1] === 0x2f) { state = S.Start; i += 2; continue; }
+            if (i + 2 > n && !final) break scan;
+            if (buf[i + 1] === 0x2f) {
+              state = S.Start;
+              i += 2;
+              continue;
+            }
           } else if (b === 0x0a) line++;
           i++;
           continue;
         case S.ClientComment:
           if (b === 0x2a) {
-            if ((i + 2 > n && !final)) break scan;
+            if (i + 2 > n && !final) break scan;
             if (buf[i + 1] === 0x2f) {
               i += 2;
-              out.push({ sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)), startOffset: this.stmtStart, endOffset: this.base + i, line: this.stmtLine, clientCommand: true });
+              out.push({
+                sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)),
+                startOffset: this.stmtStart,
+                endOffset: this.base + i,
+                line: this.stmtLine,
+                clientCommand: true,
+              });
               this.stmtStart = -1;
               state = S.Start;
               continue;
@@ -149,10 +214,13 @@ export class StatementSplitter {
         case S.Normal:
           if (b === d0) {
             if (dlen > 1) {
-              if ((i + dlen > n && !final)) break scan;
+              if (i + dlen > n && !final) break scan;
               let match = i + dlen <= n;
               for (let k = 1; match && k < dlen; k++) if (buf[i + k] !== delim[k]) match = false;
-              if (!match) { i++; continue; }
+              if (!match) {
+                i++;
+                continue;
+              }
             }
             this.emit(buf, seg, i, i + dlen, out);
             seg = i + dlen;
@@ -161,19 +229,39 @@ export class StatementSplitter {
             continue;
           }
           switch (b) {
-            case 0x27: state = S.SQuote; this.openedAt = this.base + i; break;
-            case 0x22: state = S.DQuote; this.openedAt = this.base + i; break;
-            case 0x60: state = S.Backtick; this.openedAt = this.base + i; break;
-            case 0x0a: line++; break;
-            case 0x23: state = S.LineComment; break;
+            case 0x27:
+              state = S.SQuote;
+              this.openedAt = this.base + i;
+              break;
+            case 0x22:
+              state = S.DQuote;
+              this.openedAt = this.base + i;
+              break;
+            case 0x60:
+              state = S.Backtick;
+              this.openedAt = this.base + i;
+              break;
+            case 0x0a:
+              line++;
+              break;
+            case 0x23:
+              state = S.LineComment;
+              break;
             case 0x2d:
-              if ((i + 3 > n && !final)) break scan;
-              if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) { state = S.LineComment; i++; }
+              if (i + 3 > n && !final) break scan;
+              if (buf[i + 1] === 0x2d && (i + 2 >= n || buf[i + 2] <= 0x20)) {
+                state = S.LineComment;
+                i++;
+              }
               break;
             case 0x2f:
-              if ((i + 4 > n && !final)) break scan;
+              if (i + 4 > n && !final) break scan;
               // Executable comments (/*! and /*M!) are SQL to the server: the splitter reads their content as such.
-              if (buf[i + 1] === 0x2a && buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) { state = S.BlockComment; this.openedAt = this.base + i; i++; }
+              if (buf[i + 1] === 0x2a && buf[i + 2] !== 0x21 && !(buf[i + 2] === 0x4d && buf[i + 3] === 0x21)) {
+                state = S.BlockComment;
+                this.openedAt = this.base + i;
+                i++;
+              }
               break;
           }
           i++;
@@ -184,13 +272,22 @@ export class StatementSplitter {
           // Tight loop: extended INSERTs spend nearly all their bytes here.
           while (i < n) {
             const c = buf[i];
-            if (c === 0x5c) { // backslash escapes the next byte
-              if (i + 1 >= n) { if (!final) break scan; i++; break; }
+            if (c === 0x5c) {
+              // backslash escapes the next byte
+              if (i + 1 >= n) {
+                if (!final) break scan;
+                i++;
+                break;
+              }
               if (buf[i + 1] === 0x0a) line++;
               i += 2;
               continue;
             }
-            if (c === quote) { state = S.Normal; i++; continue scan; }
+            if (c === quote) {
+              state = S.Normal;
+              i++;
+              continue scan;
+            }
             if (c === 0x0a) line++;
             i++;
           }
@@ -202,13 +299,20 @@ export class StatementSplitter {
           i++;
           continue;
         case S.LineComment:
-          if (b === 0x0a) { line++; state = S.Normal; }
+          if (b === 0x0a) {
+            line++;
+            state = S.Normal;
+          }
           i++;
           continue;
         case S.BlockComment:
           if (b === 0x2a) {
-            if ((i + 2 > n && !final)) break scan;
-            if (buf[i + 1] === 0x2f) { state = S.Normal; i += 2; continue; }
+            if (i + 2 > n && !final) break scan;
+            if (buf[i + 1] === 0x2f) {
+              state = S.Normal;
+              i += 2;
+              continue;
+            }
           } else if (b === 0x0a) line++;
           i++;
           continue;
@@ -218,13 +322,22 @@ export class StatementSplitter {
     // Keep what is undecided (or belongs to the current statement) for the next chunk.
     if (final) {
       if (state === S.SQuote || state === S.DQuote || state === S.Backtick) {
-        throw new DumpSyntaxError(`the dump ends inside a quoted string opened at offset ${this.openedAt} (statement at offset ${this.stmtStart}, line ${this.stmtLine}): is the file truncated?`, this.openedAt);
+        throw new DumpSyntaxError(
+          `the dump ends inside a quoted string opened at offset ${this.openedAt} (statement at offset ${this.stmtStart}, line ${this.stmtLine}): is the file truncated?`,
+          this.openedAt,
+        );
       }
       if (state === S.BlockComment || state === S.StartBlockComment) {
-        throw new DumpSyntaxError(`the dump ends inside a /* comment */ opened at offset ${this.openedAt}: is the file truncated?`, this.openedAt);
+        throw new DumpSyntaxError(
+          `the dump ends inside a /* comment */ opened at offset ${this.openedAt}: is the file truncated?`,
+          this.openedAt,
+        );
       }
       if (state === S.ClientComment) {
-        throw new DumpSyntaxError(`the dump ends inside a client command comment at offset ${this.stmtStart}: is the file truncated?`, this.stmtStart);
+        throw new DumpSyntaxError(
+          `the dump ends inside a client command comment at offset ${this.stmtStart}: is the file truncated?`,
+          this.stmtStart,
+        );
       }
       if (this.stmtStart >= 0) this.emit(buf, seg, n, n, out);
       this.carry = Buffer.alloc(0);
@@ -256,7 +369,13 @@ export class StatementSplitter {
   private emit(buf: Buffer, seg: number, endExclusive: number, after: number, out: DumpStatement[]): void {
     this.pieces.push(buf.subarray(seg, endExclusive));
     const sql = trimEnd(this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
-    if (sql.length) out.push({ sql: Buffer.from(sql), startOffset: this.stmtStart, endOffset: this.base + after, line: this.stmtLine });
+    if (sql.length)
+      out.push({
+        sql: Buffer.from(sql),
+        startOffset: this.stmtStart,
+        endOffset: this.base + after,
+        line: this.stmtLine,
+      });
     this.pieces = [];
     this.stmtStart = -1;
   }

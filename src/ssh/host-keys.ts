@@ -2,9 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 
 /** How the origin's host key is checked. There is deliberately no "accept any key". */
-export type HostKeyPolicy =
-  | { readonly knownHostsFile: string }
-  | { readonly fingerprint: string };
+export type HostKeyPolicy = { readonly knownHostsFile: string } | { readonly fingerprint: string };
 
 export interface KnownHostKey {
   readonly algorithm: string;
@@ -27,7 +25,14 @@ function patternMatches(pattern: string, name: string): boolean {
     const [, , salt, hash] = pattern.split('|');
     return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
   }
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   return re.test(name);
 }
 
@@ -53,7 +58,10 @@ export function knownHostKeys(file: string, host: string, port: number): { keys:
     for (const p of patterns.split(',')) {
       const negated = p.startsWith('!');
       if (names.some((n) => patternMatches(negated ? p.slice(1) : p, n))) {
-        if (negated) { matched = false; break; }
+        if (negated) {
+          matched = false;
+          break;
+        }
         matched = true;
       }
     }
@@ -72,7 +80,11 @@ export class HostKeyMismatchError extends Error {}
  * A host verifier for ssh2: returns true only for an expected key, and records why it said no so the
  * caller can report it (ssh2 itself only says "Host denied").
  */
-export function hostVerifier(policy: HostKeyPolicy, host: string, port: number): {
+export function hostVerifier(
+  policy: HostKeyPolicy,
+  host: string,
+  port: number,
+): {
   verify: (key: Buffer) => boolean;
   algorithms?: string[];
   rejection: () => HostKeyMismatchError | undefined;
@@ -80,15 +92,19 @@ export function hostVerifier(policy: HostKeyPolicy, host: string, port: number):
   let rejection: HostKeyMismatchError | undefined;
   if ('fingerprint' in policy) {
     if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(policy.fingerprint)) {
-      throw new Error(`--host-key-fingerprint must look like "SHA256:" followed by 43 base64 characters, as \`ssh-keygen -lf <key>.pub\` prints it (got "${policy.fingerprint}")`);
+      throw new Error(
+        `--host-key-fingerprint must look like "SHA256:" followed by 43 base64 characters, as \`ssh-keygen -lf <key>.pub\` prints it (got "${policy.fingerprint}")`,
+      );
     }
     return {
       verify: (key) => {
         const got = fingerprintOf(key);
         if (got === policy.fingerprint) return true;
-        rejection = new HostKeyMismatchError(`host key verification failed for ${knownHostsName(host, port)}: the server presented ${got}, `
-          + `but the pinned fingerprint is ${policy.fingerprint}. Someone may be intercepting the connection, or the server's key changed; `
-          + 'check the fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before changing the pin.');
+        rejection = new HostKeyMismatchError(
+          `host key verification failed for ${knownHostsName(host, port)}: the server presented ${got}, ` +
+            `but the pinned fingerprint is ${policy.fingerprint}. Someone may be intercepting the connection, or the server's key changed; ` +
+            'check the fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before changing the pin.',
+        );
         return false;
       },
       rejection: () => rejection,
@@ -96,21 +112,27 @@ export function hostVerifier(policy: HostKeyPolicy, host: string, port: number):
   }
   const { keys, revoked } = knownHostKeys(policy.knownHostsFile, host, port);
   if (keys.length === 0) {
-    throw new HostKeyMismatchError(`${policy.knownHostsFile} has no key for ${knownHostsName(host, port)}: add the origin's host key `
-      + `(e.g. ssh-keyscan -p ${port} ${host} >> ${policy.knownHostsFile}, then compare its fingerprint with the server's) or pass --host-key-fingerprint`);
+    throw new HostKeyMismatchError(
+      `${policy.knownHostsFile} has no key for ${knownHostsName(host, port)}: add the origin's host key ` +
+        `(e.g. ssh-keyscan -p ${port} ${host} >> ${policy.knownHostsFile}, then compare its fingerprint with the server's) or pass --host-key-fingerprint`,
+    );
   }
   return {
     // Offer only the algorithms we have keys for, so the server presents a key we can check.
     algorithms: [...new Set(keys.map((k) => k.algorithm))],
     verify: (key) => {
       if (revoked.some((r) => r.equals(key))) {
-        rejection = new HostKeyMismatchError(`host key ${fingerprintOf(key)} of ${knownHostsName(host, port)} is marked @revoked in ${policy.knownHostsFile}`);
+        rejection = new HostKeyMismatchError(
+          `host key ${fingerprintOf(key)} of ${knownHostsName(host, port)} is marked @revoked in ${policy.knownHostsFile}`,
+        );
         return false;
       }
       if (keys.some((k) => k.key.equals(key))) return true;
-      rejection = new HostKeyMismatchError(`host key verification failed for ${knownHostsName(host, port)}: the server presented ${fingerprintOf(key)}, `
-        + `which is not in ${policy.knownHostsFile} (it lists ${keys.map((k) => fingerprintOf(k.key)).join(', ')}). Someone may be intercepting `
-        + 'the connection, or the server was reinstalled; verify the new key out of band before updating known_hosts.');
+      rejection = new HostKeyMismatchError(
+        `host key verification failed for ${knownHostsName(host, port)}: the server presented ${fingerprintOf(key)}, ` +
+          `which is not in ${policy.knownHostsFile} (it lists ${keys.map((k) => fingerprintOf(k.key)).join(', ')}). Someone may be intercepting ` +
+          'the connection, or the server was reinstalled; verify the new key out of band before updating known_hosts.',
+      );
       return false;
     },
     rejection: () => rejection,

@@ -21,28 +21,48 @@ export interface OriginOptions {
 export function addOriginOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--origin <user@host[:port]>', 'SSH login of the origin server')
-    .option('--known-hosts <file>', 'known_hosts file holding the origin\'s host key')
+    .option('--known-hosts <file>', "known_hosts file holding the origin's host key")
     .option('--host-key-fingerprint <SHA256:...>', 'pinned host key fingerprint, as `ssh-keygen -lf` prints it')
     .option('--identity <keyfile>', 'private key for the SSH login; the SSH agent when absent')
-    .option('--identity-passphrase-file <file>', 'file holding the key\'s passphrase (or set RUSHHOUR_SSH_PASSPHRASE, or be asked on a terminal)')
-    .option('--origin-my-cnf <remote-file>', 'option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin\'s defaults when absent')
+    .option(
+      '--identity-passphrase-file <file>',
+      "file holding the key's passphrase (or set RUSHHOUR_SSH_PASSPHRASE, or be asked on a terminal)",
+    )
+    .option(
+      '--origin-my-cnf <remote-file>',
+      "option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin's defaults when absent",
+    )
     .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
     .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
 }
 
 export function sshTarget(o: OriginOptions): SshTarget {
   const { username, host, port } = parseOrigin(o.origin);
-  if (o.knownHosts && o.hostKeyFingerprint) throw new Error('give either --known-hosts or --host-key-fingerprint, not both');
+  if (o.knownHosts && o.hostKeyFingerprint)
+    throw new Error('give either --known-hosts or --host-key-fingerprint, not both');
   let hostKey: HostKeyPolicy;
   if (o.hostKeyFingerprint) hostKey = { fingerprint: o.hostKeyFingerprint };
   else if (o.knownHosts) hostKey = { knownHostsFile: o.knownHosts };
   else {
     const dflt = `${process.env.HOME}/.ssh/known_hosts`;
-    if (!fs.existsSync(dflt)) throw new Error('the origin\'s host key must be verified: pass --known-hosts FILE or --host-key-fingerprint SHA256:...');
+    if (!fs.existsSync(dflt))
+      throw new Error(
+        "the origin's host key must be verified: pass --known-hosts FILE or --host-key-fingerprint SHA256:...",
+      );
     hostKey = { knownHostsFile: dflt };
   }
-  const passphrase = o.identityPassphraseFile ? fs.readFileSync(o.identityPassphraseFile, 'utf8').replace(/\r?\n$/, '') : process.env.RUSHHOUR_SSH_PASSPHRASE;
-  return { username, host, port, hostKey, identityFile: o.identity, passphrase, askPassphrase: process.stdin.isTTY ? () => promptHidden(`passphrase for ${o.identity}: `) : undefined };
+  const passphrase = o.identityPassphraseFile
+    ? fs.readFileSync(o.identityPassphraseFile, 'utf8').replace(/\r?\n$/, '')
+    : process.env.RUSHHOUR_SSH_PASSPHRASE;
+  return {
+    username,
+    host,
+    port,
+    hostKey,
+    identityFile: o.identity,
+    passphrase,
+    askPassphrase: process.stdin.isTTY ? () => promptHidden(`passphrase for ${o.identity}: `) : undefined,
+  };
 }
 
 /** Reads a line from the terminal without echoing it. */
@@ -55,20 +75,33 @@ export function promptHidden(question: string): Promise<string> {
     stdin.resume();
     const onData = (d: Buffer) => {
       for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { done(); resolve(answer); return; }
-        if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(answer);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new Error('cancelled'));
+          return;
+        }
         if (ch === '\u007f') answer = answer.slice(0, -1);
         else answer += ch;
       }
     };
-    const done = () => { stdin.removeListener('data', onData); stdin.setRawMode?.(false); stdin.pause(); process.stderr.write('\n'); };
+    const done = () => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
     stdin.on('data', onData);
   });
 }
 
 /** `mysql`/`mysqldump` on the origin with the origin's own option file; the option file must come first. */
 export function originClient(o: OriginOptions, which: 'mysql' | 'mysqldump'): string {
-  const bin = which === 'mysql' ? o.mysqlBin ?? 'mysql' : o.mysqldumpBin ?? 'mysqldump';
+  const bin = which === 'mysql' ? (o.mysqlBin ?? 'mysql') : (o.mysqldumpBin ?? 'mysqldump');
   return [shq(bin), ...(o.originMyCnf ? [`--defaults-extra-file=${shq(o.originMyCnf)}`] : [])].join(' ');
 }
 
@@ -81,17 +114,27 @@ export const sqlIdent = (s: string) => '`' + s.replace(/`/g, '``') + '`';
 const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** `CHECKSUM TABLE` and `COUNT(*)` of every base table of `database` on the origin, through its mysql client. */
-export async function originTableStats(session: SshSession, o: OriginOptions, database: string): Promise<Record<string, TableStat>> {
+export async function originTableStats(
+  session: SshSession,
+  o: OriginOptions,
+  database: string,
+): Promise<Record<string, TableStat>> {
   const mysql = `${originClient(o, 'mysql')} --batch --skip-column-names --raw`;
-  const list = await session.run(`${mysql} -e ${shq(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)}`,
-    'listing the origin\'s tables');
+  const list = await session.run(
+    `${mysql} -e ${shq(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)}`,
+    "listing the origin's tables",
+  );
   const tables = list.split('\n').filter((t) => t && !/^_?rushhour_/.test(t));
   const stats: Record<string, TableStat> = {};
   if (tables.length === 0) return stats;
-  const sql = `CHECKSUM TABLE ${tables.map((t) => `${sqlIdent(database)}.${sqlIdent(t)}`).join(', ')};\n`
-    + tables.map((t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${sqlIdent(database)}.${sqlIdent(t)};`).join('\n');
+  const sql =
+    `CHECKSUM TABLE ${tables.map((t) => `${sqlIdent(database)}.${sqlIdent(t)}`).join(', ')};\n` +
+    tables
+      .map((t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${sqlIdent(database)}.${sqlIdent(t)};`)
+      .join('\n');
   const r = await session.exec(mysql, { stdin: Readable.from([sql]) });
-  if (r.code !== 0) throw new Error(`CHECKSUM TABLE on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
+  if (r.code !== 0)
+    throw new Error(`CHECKSUM TABLE on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
   const out = r.stdoutText;
   const checksums: Record<string, string | null> = {};
   const rows: Record<string, number> = {};

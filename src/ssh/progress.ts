@@ -10,15 +10,23 @@ const mib = (n: number) => (n / 1048576).toFixed(n < 1048576 ? 3 : 1);
 
 export function progress(label: string, stream: NodeJS.WriteStream = process.stdout): Progress {
   if (stream.isTTY) {
-    const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% {doneMiB}/{totalMiB} MiB eta {eta}s`, stream, hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: `${label} [{bar}] {percentage}% {doneMiB}/{totalMiB} MiB eta {eta}s`, stream, hideCursor: true },
+      Presets.shades_classic,
+    );
     let started = false;
     return {
       update(done, total) {
-        if (!started) { bar.start(Math.max(total, 1), 0, { doneMiB: '0.0', totalMiB: mib(total) }); started = true; }
+        if (!started) {
+          bar.start(Math.max(total, 1), 0, { doneMiB: '0.0', totalMiB: mib(total) });
+          started = true;
+        }
         bar.setTotal(Math.max(total, 1));
         bar.update(done, { doneMiB: mib(done), totalMiB: mib(total) });
       },
-      stop() { if (started) bar.stop(); },
+      stop() {
+        if (started) bar.stop();
+      },
     };
   }
   let lastDecile = -1;
@@ -27,7 +35,10 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
       // Unknown total (a stream): a line every 16 MiB instead of every 10%.
       if (total <= 0) {
         const step = Math.floor(done / (16 * 1048576));
-        if (step !== lastDecile) { lastDecile = step; stream.write(`${label}: ${mib(done)} MiB\n`); }
+        if (step !== lastDecile) {
+          lastDecile = step;
+          stream.write(`${label}: ${mib(done)} MiB\n`);
+        }
         return;
       }
       const decile = Math.floor((done / total) * 10);
@@ -36,6 +47,8 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
         stream.write(`${label}: ${mib(done)}/${mib(total)} MiB (${decile * 10}%)\n`);
       }
     },
-    stop() { /* plain lines need no cleanup */ },
+    stop() {
+      /* plain lines need no cleanup */
+    },
   };
 }

@@ -51,7 +51,9 @@ export class SshSession {
     const port = target.port ?? 22;
     const verifier = hostVerifier(target.hostKey, target.host, port);
     const config: ConnectConfig = {
-      host: target.host, port, username: target.username,
+      host: target.host,
+      port,
+      username: target.username,
       readyTimeout: target.readyTimeoutMs ?? 20000,
       keepaliveInterval: 10000,
       hostVerifier: (key: Buffer) => verifier.verify(key),
@@ -68,13 +70,16 @@ export class SshSession {
       let passphrase = target.passphrase;
       if (!passphrase && utils.parseKey(config.privateKey as Buffer) instanceof Error) {
         if (!target.askPassphrase) {
-          throw new Error(`the SSH identity ${target.identityFile} is encrypted: set RUSHHOUR_SSH_PASSPHRASE, pass --identity-passphrase-file, run on a terminal to be asked, or use the SSH agent`);
+          throw new Error(
+            `the SSH identity ${target.identityFile} is encrypted: set RUSHHOUR_SSH_PASSPHRASE, pass --identity-passphrase-file, run on a terminal to be asked, or use the SSH agent`,
+          );
         }
         passphrase = await target.askPassphrase();
       }
       if (passphrase) {
         const parsed = utils.parseKey(config.privateKey as Buffer, passphrase);
-        if (parsed instanceof Error) throw new Error(`cannot use the SSH identity ${target.identityFile}: ${parsed.message}`);
+        if (parsed instanceof Error)
+          throw new Error(`cannot use the SSH identity ${target.identityFile}: ${parsed.message}`);
         config.passphrase = passphrase;
       }
     } else if (process.env.SSH_AUTH_SOCK) {
@@ -87,7 +92,9 @@ export class SshSession {
       client.once('ready', () => resolve());
       client.once('error', (err) => {
         const rejection = verifier.rejection();
-        reject(rejection ?? new Error(`SSH connection to ${target.username}@${target.host}:${port} failed: ${err.message}`));
+        reject(
+          rejection ?? new Error(`SSH connection to ${target.username}@${target.host}:${port} failed: ${err.message}`),
+        );
       });
       client.connect(config);
     });
@@ -97,9 +104,16 @@ export class SshSession {
   private sftpChannel?: Promise<SFTPWrapper>;
   private closed = false;
 
-  private constructor(readonly client: Client, readonly target: SshTarget) {
-    client.on('close', () => { this.closed = true; });
-    client.on('error', () => { this.closed = true; });
+  private constructor(
+    readonly client: Client,
+    readonly target: SshTarget,
+  ) {
+    client.on('close', () => {
+      this.closed = true;
+    });
+    client.on('error', () => {
+      this.closed = true;
+    });
   }
 
   get isClosed(): boolean {
@@ -110,7 +124,10 @@ export class SshSession {
    * Runs a command on the origin. stdout goes to `stdout` (streamed, with backpressure) or is collected;
    * stdin, when given, is piped in. Resolves with the exit code; stderr is kept (last 64 KiB) for messages.
    */
-  exec(command: string, options: { stdout?: Writable; stdin?: NodeJS.ReadableStream } = {}): Promise<ExecResult & { stdoutText: string }> {
+  exec(
+    command: string,
+    options: { stdout?: Writable; stdin?: NodeJS.ReadableStream } = {},
+  ): Promise<ExecResult & { stdoutText: string }> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
         if (err) return reject(new Error(`cannot run a command on the origin: ${err.message}`));
@@ -118,10 +135,15 @@ export class SshSession {
         const out: Buffer[] = [];
         let code: number | null = null;
         let signal: string | undefined;
-        channel.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString('utf8')).slice(-65536); });
+        channel.stderr.on('data', (d: Buffer) => {
+          stderr = (stderr + d.toString('utf8')).slice(-65536);
+        });
         if (options.stdout) channel.pipe(options.stdout, { end: false });
         else channel.on('data', (d: Buffer) => out.push(d));
-        channel.on('exit', (c: number | null, s?: string) => { code = c; signal = s; });
+        channel.on('exit', (c: number | null, s?: string) => {
+          code = c;
+          signal = s;
+        });
         let settled = false;
         const finish = () => {
           if (settled) return;
@@ -129,7 +151,12 @@ export class SshSession {
           resolve({ code, signal, stderr, stdoutText: Buffer.concat(out).toString('utf8') });
         };
         channel.on('close', finish);
-        this.client.once('close', () => { if (!settled) { settled = true; reject(new Error('the SSH connection closed while a command was running')); } });
+        this.client.once('close', () => {
+          if (!settled) {
+            settled = true;
+            reject(new Error('the SSH connection closed while a command was running'));
+          }
+        });
         if (options.stdin) {
           options.stdin.on('error', () => channel.destroy());
           options.stdin.pipe(channel);
@@ -143,7 +170,10 @@ export class SshSession {
   /** Runs a command and returns its stdout; throws with its stderr when it exits non-zero. */
   async run(command: string, what: string): Promise<string> {
     const r = await this.exec(command);
-    if (r.code !== 0) throw new Error(`${what} failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`);
+    if (r.code !== 0)
+      throw new Error(
+        `${what} failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`,
+      );
     return r.stdoutText;
   }
 
@@ -156,13 +186,19 @@ export class SshSession {
   }
 
   sftp(): Promise<SFTPWrapper> {
-    this.sftpChannel ??= new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    this.sftpChannel ??= new Promise((resolve, reject) =>
+      this.client.sftp((err, s) => (err ? reject(err) : resolve(s))),
+    );
     return this.sftpChannel;
   }
 
   async remoteSize(remotePath: string): Promise<number> {
     const sftp = await this.sftp();
-    return new Promise((resolve, reject) => sftp.stat(remotePath, (err, st) => (err ? reject(new Error(`cannot stat ${remotePath} on the origin: ${err.message}`)) : resolve(st.size))));
+    return new Promise((resolve, reject) =>
+      sftp.stat(remotePath, (err, st) =>
+        err ? reject(new Error(`cannot stat ${remotePath} on the origin: ${err.message}`)) : resolve(st.size),
+      ),
+    );
   }
 
   close(): void {

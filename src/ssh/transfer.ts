@@ -27,11 +27,21 @@ const READ_SIZE = 64 * 1024;
  * order to the local file. One read at a time (ssh2's createReadStream) waits a round trip per 64 KiB,
  * which over a WAN link is a few MB/s at best; a window keeps the link busy.
  */
-async function pipelinedRead(session: SshSession, remotePath: string, offset: number, total: number, localPath: string,
-  window: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function pipelinedRead(
+  session: SshSession,
+  remotePath: string,
+  offset: number,
+  total: number,
+  localPath: string,
+  window: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const sftp = await session.sftp();
   const handle = await new Promise<Buffer>((resolve, reject) =>
-    sftp.open(remotePath, 'r', (err, h) => (err ? reject(new Error(`cannot open ${remotePath} on the origin: ${err.message}`)) : resolve(h))));
+    sftp.open(remotePath, 'r', (err, h) =>
+      err ? reject(new Error(`cannot open ${remotePath} on the origin: ${err.message}`)) : resolve(h),
+    ),
+  );
   // A lost connection does not always fail outstanding requests; fail them ourselves.
   let onClose!: () => void;
   const closed = new Promise<never>((_, reject) => {
@@ -40,8 +50,14 @@ async function pipelinedRead(session: SshSession, remotePath: string, offset: nu
   });
   closed.catch(() => undefined);
   const readAt = (position: number, length: number) => {
-    const p = Promise.race([closed, new Promise<Buffer>((resolve, reject) =>
-      sftp.read(handle, Buffer.allocUnsafe(length), 0, length, position, (err, bytesRead, buf) => (err ? reject(err) : resolve(buf.subarray(0, bytesRead)))))]);
+    const p = Promise.race([
+      closed,
+      new Promise<Buffer>((resolve, reject) =>
+        sftp.read(handle, Buffer.allocUnsafe(length), 0, length, position, (err, bytesRead, buf) =>
+          err ? reject(err) : resolve(buf.subarray(0, bytesRead)),
+        ),
+      ),
+    ]);
     p.catch(() => undefined); // requests behind a failed one are abandoned; their rejections are expected
     return p;
   };
@@ -64,7 +80,10 @@ async function pipelinedRead(session: SshSession, remotePath: string, offset: nu
       // A short read (allowed by SFTP) is completed before anything after it is written.
       while (buf.length < req.length) {
         const more = await readAt(req.position + buf.length, req.length - buf.length);
-        if (more.length === 0) throw new Error(`${remotePath} on the origin is shorter than ${total} bytes (it changed during the transfer?)`);
+        if (more.length === 0)
+          throw new Error(
+            `${remotePath} on the origin is shorter than ${total} bytes (it changed during the transfer?)`,
+          );
         buf = Buffer.concat([buf, more]);
       }
       await out.write(buf);
@@ -113,13 +132,23 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
         options.log?.(`resuming ${options.remotePath} at byte ${offset} of ${total}`);
       }
       if (offset < total) {
-        await pipelinedRead(session, options.remotePath, offset, total, options.localPath, options.window ?? 32, options.onProgress);
+        await pipelinedRead(
+          session,
+          options.remotePath,
+          offset,
+          total,
+          options.localPath,
+          options.window ?? 32,
+          options.onProgress,
+        );
       }
       options.onProgress?.(total, total);
       const sha256 = await localSha256(options.localPath);
       if (sha256 !== options.expectedSha256) {
         fs.truncateSync(options.localPath, 0);
-        throw new Error(`sha256 mismatch for ${options.localPath}: got ${sha256}, the origin has ${options.expectedSha256}`);
+        throw new Error(
+          `sha256 mismatch for ${options.localPath}: got ${sha256}, the origin has ${options.expectedSha256}`,
+        );
       }
       return { bytes: total, sha256, attempts: attempt, resumedBytes };
     } catch (err) {

@@ -38,7 +38,9 @@ export class StateFile {
       if (doc.version !== 1 || typeof doc.operations !== 'object') throw new Error('unknown format');
       return doc;
     } catch (err) {
-      throw new Error(`the state file ${this.file} is unreadable (${(err as Error).message}); move it aside to start over`);
+      throw new Error(
+        `the state file ${this.file} is unreadable (${(err as Error).message}); move it aside to start over`,
+      );
     }
   }
 
@@ -67,7 +69,8 @@ export class StateFile {
 
   /** Operations whose key starts with `prefix`, newest first. */
   list(prefix = ''): OperationState[] {
-    return Object.values(this.read().operations).filter((o) => o.key.startsWith(prefix))
+    return Object.values(this.read().operations)
+      .filter((o) => o.key.startsWith(prefix))
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   }
 
@@ -83,7 +86,10 @@ export class StateFile {
 
 /** One command run's steps. */
 export class Operation {
-  constructor(private readonly state: StateFile, readonly key: string) {}
+  constructor(
+    private readonly state: StateFile,
+    readonly key: string,
+  ) {}
 
   get current(): OperationState {
     const op = this.state.read().operations[this.key];
@@ -96,11 +102,17 @@ export class Operation {
   }
 
   record(step: string, data: Record<string, unknown> = {}): void {
-    this.state.update(this.key, (op) => { op.steps[step] = { at: new Date().toISOString(), data }; });
+    this.state.update(this.key, (op) => {
+      op.steps[step] = { at: new Date().toISOString(), data };
+    });
   }
 
   /** Runs `fn` unless the step was completed before; returns the recorded data either way. */
-  async step<T extends Record<string, unknown>>(step: string, fn: () => Promise<T>, log?: (m: string) => void): Promise<T> {
+  async step<T extends Record<string, unknown>>(
+    step: string,
+    fn: () => Promise<T>,
+    log?: (m: string) => void,
+  ): Promise<T> {
     const prior = this.done(step);
     if (prior) {
       log?.(`step ${step}: already done at ${prior.at}, skipping`);

@@ -18,7 +18,12 @@ let base: string;
 beforeAll(async () => {
   ({ db, config } = await startSeededDb({ courses: 43, students: 400 }));
   // Room for the 300-way race below; the overload test uses its own, small limit.
-  app = await runServer({ port: await freePort(), db: config, limits: { ...DEFAULT_LIMITS, maxInFlight: 600, dbPoolSize: 16 }, logLevel: 'error' });
+  app = await runServer({
+    port: await freePort(),
+    db: config,
+    limits: { ...DEFAULT_LIMITS, maxInFlight: 600, dbPoolSize: 16 },
+    logLevel: 'error',
+  });
   base = `http://127.0.0.1:${app.port}`;
 });
 
@@ -53,12 +58,16 @@ describe('pages and API render the seeded data', () => {
 
   test('HTML form registration posts urlencoded and answers with the page', async () => {
     const res = await fetch(`${base}/courses/4/register`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: 'studentId=7',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: 'studentId=7',
     });
     expect(res.status).toBe(201);
     expect(await res.text()).toContain('You are registered for this course.');
     const again = await fetch(`${base}/courses/4/register`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: 'studentId=7',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: 'studentId=7',
     });
     expect(again.status).toBe(409);
     expect(await again.text()).toContain('already registered');
@@ -75,7 +84,10 @@ describe('pages and API render the seeded data', () => {
   });
 
   test('shared reads and shared rendering never answer older than the request', async () => {
-    const takenOf = async (id: number) => ((await (await fetch(`${base}/api/courses`)).json()) as Array<{ id: number; taken: number }>).find((c) => c.id === id)!.taken;
+    const takenOf = async (id: number) =>
+      ((await (await fetch(`${base}/api/courses`)).json()) as Array<{ id: number; taken: number }>).find(
+        (c) => c.id === id,
+      )!.taken;
     const seatsOn15 = (html: string) => /\/courses\/15">[^<]*<\/a><\/td><td>(\d+) \//.exec(html)?.[1];
     const before = await takenOf(15);
     // Many concurrent readers (shared reads), then a registration, then a read: it must see the seat.
@@ -90,12 +102,22 @@ describe('pages and API render the seeded data', () => {
 describe('registration', () => {
   test('300 parallel attempts for a 20-seat course give exactly 20 registrations', async () => {
     db.sql('UPDATE courses SET seats = 20, taken = 0 WHERE id = 10', 'course_selection');
-    const callsBefore = count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'");
-    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(`${base}/api/registrations`, { studentId: i + 1, courseId: 10 })));
+    const callsBefore = count(
+      "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'",
+    );
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => postJson(`${base}/api/registrations`, { studentId: i + 1, courseId: 10 })),
+    );
     // Group commit: fewer round trips than registrations (how many fewer depends on arrival timing).
     expect((await healthz(base)).registrations).toBe('batched');
-    expect(count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'") - callsBefore).toBeLessThan(300);
-    const byStatus = results.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
+    expect(
+      count("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_CALL_PROCEDURE'") -
+        callsBefore,
+    ).toBeLessThan(300);
+    const byStatus = results.reduce<Record<number, number>>(
+      (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+      {},
+    );
     expect(byStatus).toEqual({ 201: 20, 409: 280 });
     expect(results.filter((r) => r.status === 409).every((r) => r.json.result === 'full')).toBe(true);
     expect(count('SELECT taken FROM courses WHERE id = 10')).toBe(20);
@@ -104,10 +126,18 @@ describe('registration', () => {
 
   test('with batching off, one transaction per registration: 300 attempts for 20 seats still give exactly 20', async () => {
     db.sql('UPDATE courses SET seats = 20, taken = 0 WHERE id = 16', 'course_selection');
-    const plain = await runServer({ port: await freePort(), db: config, limits: { ...DEFAULT_LIMITS, maxInFlight: 600, dbPoolSize: 16 }, logLevel: 'error', coalesce: false });
+    const plain = await runServer({
+      port: await freePort(),
+      db: config,
+      limits: { ...DEFAULT_LIMITS, maxInFlight: 600, dbPoolSize: 16 },
+      logLevel: 'error',
+      coalesce: false,
+    });
     try {
       const url = `http://127.0.0.1:${plain.port}/api/registrations`;
-      const results = await Promise.all(Array.from({ length: 300 }, (_, i) => postJson(url, { studentId: i + 1, courseId: 16 })));
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => postJson(url, { studentId: i + 1, courseId: 16 })),
+      );
       expect((await healthz(`http://127.0.0.1:${plain.port}`)).registrations).toBe('per-request');
       expect(results.filter((r) => r.status === 201)).toHaveLength(20);
       expect(results.filter((r) => r.status === 409 && r.json.result === 'full')).toHaveLength(280);
@@ -120,7 +150,9 @@ describe('registration', () => {
 
   test('the same student racing for one course 50 times gets it once', async () => {
     db.sql('UPDATE courses SET seats = 100, taken = 0 WHERE id = 11', 'course_selection');
-    const results = await Promise.all(Array.from({ length: 50 }, () => postJson(`${base}/api/registrations`, { studentId: 42, courseId: 11 })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => postJson(`${base}/api/registrations`, { studentId: 42, courseId: 11 })),
+    );
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409 && r.json.result === 'duplicate')).toHaveLength(49);
     expect(count('SELECT taken FROM courses WHERE id = 11')).toBe(1);
@@ -142,7 +174,9 @@ describe('registration', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatch(/studentId/);
     expect((await postJson(`${base}/api/registrations`, { courseId: 12 })).status).toBe(400);
-    expect((await postJson(`${base}/api/registrations`, { studentId: 1, courseId: 9999 })).json.result).toBe('no-such-course');
+    expect((await postJson(`${base}/api/registrations`, { studentId: 1, courseId: 9999 })).json.result).toBe(
+      'no-such-course',
+    );
     expect((await postJson(`${base}/api/registrations`, { studentId: 99999, courseId: 12 })).status).toBe(404);
     expect(taken()).toBe(t0);
   });
@@ -173,14 +207,20 @@ describe('resilience', () => {
 
   test('a hung database (SIGSTOP) gives 503 after the deadline, not a hang, and recovers on SIGCONT', async () => {
     const pid = db.pid;
-    const fast = await runServer({ port: await freePort(), db: { ...config, port: db.port }, limits: { ...DEFAULT_LIMITS, dbTimeoutMs: 1000 }, logLevel: 'error' });
+    const fast = await runServer({
+      port: await freePort(),
+      db: { ...config, port: db.port },
+      limits: { ...DEFAULT_LIMITS, dbTimeoutMs: 1000 },
+      logLevel: 'error',
+    });
     const url = `http://127.0.0.1:${fast.port}`;
     try {
       expect((await fetch(`${url}/api/courses`)).status).toBe(200);
       process.kill(pid, 'SIGSTOP');
       try {
         // The signal is delivered asynchronously: wait until the kernel reports the server stopped ("T").
-        for (let i = 0; i < 100 && !/^\d+ \(.*\) T /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 100 && !/^\d+ \(.*\) T /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++)
+          await new Promise((r) => setTimeout(r, 20));
         const t = Date.now();
         const res = await fetch(`${url}/api/courses`);
         expect(res.status).toBe(503);
@@ -201,14 +241,21 @@ describe('resilience', () => {
   });
 
   test('overload: beyond the in-flight limit 503 + Retry-After at once, /healthz stays 200', async () => {
-    const small = await runServer({ port: await freePort(), db: config, limits: { ...DEFAULT_LIMITS, maxInFlight: 4, dbPoolSize: 4, dbTimeoutMs: 20000 }, logLevel: 'error' });
+    const small = await runServer({
+      port: await freePort(),
+      db: config,
+      limits: { ...DEFAULT_LIMITS, maxInFlight: 4, dbPoolSize: 4, dbTimeoutMs: 20000 },
+      logLevel: 'error',
+    });
     const url = `http://127.0.0.1:${small.port}`;
     // Hold course 14's row lock so registrations for it stay in flight.
     const blocker = await mysql.createConnection({ ...config });
     try {
       await blocker.query('START TRANSACTION');
       await blocker.query('SELECT * FROM courses WHERE id = 14 FOR UPDATE');
-      const stuck = Array.from({ length: 4 }, (_, i) => postJson(`${url}/api/registrations`, { studentId: 200 + i, courseId: 14 }));
+      const stuck = Array.from({ length: 4 }, (_, i) =>
+        postJson(`${url}/api/registrations`, { studentId: 200 + i, courseId: 14 }),
+      );
       await new Promise((r) => setTimeout(r, 300));
       const t = Date.now();
       const shed = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/api/courses`)));
@@ -236,12 +283,24 @@ describe('resilience', () => {
     bundleReferenceApp(bundle);
     const port = await freePort();
     const child: ChildProcess = spawn(process.execPath, [bundle], {
-      env: { PATH: process.env.PATH, PORT: String(port), DB_HOST: config.host, DB_PORT: String(db.port), DB_USER: config.user, DB_PASSWORD: config.password, DB_NAME: config.database },
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        DB_HOST: config.host,
+        DB_PORT: String(db.port),
+        DB_USER: config.user,
+        DB_PASSWORD: config.password,
+        DB_NAME: config.database,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout!.on('data', (d) => { output += d; });
-    child.stderr!.on('data', (d) => { output += d; });
+    child.stdout!.on('data', (d) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d) => {
+      output += d;
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const blocker = await mysql.createConnection({ ...config, port: db.port });
     try {

@@ -20,7 +20,11 @@ test('bundleReferenceApp is deterministic, self-contained and free of machine pa
   fs.copyFileSync(a, copy);
   let stderr = '';
   try {
-    execFileSync(process.execPath, [copy], { env: { PATH: process.env.PATH, PORT: '1' }, stdio: 'pipe', cwd: path.dirname(copy) });
+    execFileSync(process.execPath, [copy], {
+      env: { PATH: process.env.PATH, PORT: '1' },
+      stdio: 'pipe',
+      cwd: path.dirname(copy),
+    });
   } catch (err) {
     stderr = String((err as { stderr: Buffer }).stderr);
   }

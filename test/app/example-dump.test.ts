@@ -21,18 +21,28 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
     expect(db.sql('SELECT COUNT(*), SUM(taken) FROM courses', 'imported').trim()).toBe('43\t0');
     expect(Number(db.sql('SELECT COUNT(*) FROM students', 'imported'))).toBeGreaterThanOrEqual(200);
     expect(db.sql('SELECT MAX(version) FROM schema_migrations', 'imported').trim()).toBe('2');
-    expect(db.sql("SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = 'imported' AND routine_name = 'rushhour_register_batch'").trim()).toBe('1');
+    expect(
+      db
+        .sql(
+          "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = 'imported' AND routine_name = 'rushhour_register_batch'",
+        )
+        .trim(),
+    ).toBe('1');
     const password = randomBytes(12).toString('hex');
     db.createUser('rushhour_app', password, 'SELECT, INSERT, UPDATE, DELETE ON imported.*');
     const app = await runServer({
-      port: await freePort(), db: { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'imported' },
-      limits: DEFAULT_LIMITS, logLevel: 'error',
+      port: await freePort(),
+      db: { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'imported' },
+      limits: DEFAULT_LIMITS,
+      logLevel: 'error',
     });
     try {
       const courses = await (await fetch(`http://127.0.0.1:${app.port}/api/courses`)).json();
       expect(courses).toHaveLength(43);
       const res = await fetch(`http://127.0.0.1:${app.port}/api/registrations`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ studentId: 1, courseId: 1 }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ studentId: 1, courseId: 1 }),
       });
       expect(res.status).toBe(201);
       // DML only, no EXECUTE: the app falls back to one transaction per registration.
@@ -43,20 +53,27 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
     // With EXECUTE (what the import grants when the dump has routines) registrations are group-committed.
     db.sql("GRANT EXECUTE ON imported.* TO 'rushhour_app'@'127.0.0.1'");
     const batched = await runServer({
-      port: await freePort(), db: { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'imported' },
-      limits: DEFAULT_LIMITS, logLevel: 'error',
+      port: await freePort(),
+      db: { host: '127.0.0.1', port: db.port, user: 'rushhour_app', password, database: 'imported' },
+      limits: DEFAULT_LIMITS,
+      logLevel: 'error',
     });
     try {
-      const post = (studentId: number) => fetch(`http://127.0.0.1:${batched.port}/api/registrations`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ studentId, courseId: 2 }),
-      });
+      const post = (studentId: number) =>
+        fetch(`http://127.0.0.1:${batched.port}/api/registrations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ studentId, courseId: 2 }),
+        });
       expect((await post(1)).status).toBe(201);
       expect((await post(1)).status).toBe(409);
       expect((await healthz(`http://127.0.0.1:${batched.port}`)).registrations).toBe('batched');
     } finally {
       await batched.close();
     }
-    expect(db.sql('SELECT course_id, COUNT(*) FROM registrations GROUP BY course_id ORDER BY course_id', 'imported').trim()).toBe('1\t1\n2\t1');
+    expect(
+      db.sql('SELECT course_id, COUNT(*) FROM registrations GROUP BY course_id ORDER BY course_id', 'imported').trim(),
+    ).toBe('1\t1\n2\t1');
     expect(db.sql('SELECT id, taken FROM courses WHERE taken > 0 ORDER BY id', 'imported').trim()).toBe('1\t1\n2\t1');
   } finally {
     await db.stop();

@@ -22,17 +22,23 @@ afterAll(async () => {
 const value = (sql: string) => db.sql(sql, 'course_selection').trim();
 const calls = () => Number(value("SHOW GLOBAL STATUS LIKE 'Com_call_procedure'").split('\t')[1]);
 
-test('one batch answers every outcome in the callers\' order, and each item keeps the single-transaction rules', async () => {
-  db.sql('UPDATE courses SET seats = 2, taken = 0 WHERE id IN (20, 21); UPDATE courses SET seats = 1, taken = 1 WHERE id = 22', 'course_selection');
+test("one batch answers every outcome in the callers' order, and each item keeps the single-transaction rules", async () => {
+  db.sql(
+    'UPDATE courses SET seats = 2, taken = 0 WHERE id IN (20, 21); UPDATE courses SET seats = 1, taken = 1 WHERE id = 22',
+    'course_selection',
+  );
   db.sql('INSERT INTO registrations (student_id, course_id) VALUES (7, 22)', 'course_selection');
   const store = new CourseStore(pool, 10000, true);
   const before = calls();
   const attempts: Array<[number, number]> = [
-    [1, 21], [2, 20], [3, 20], [4, 20], // course 20 has 2 seats: two of 2, 3, 4 get it
-    [1, 21],                              // the same student twice in one batch
-    [7, 22],                              // already registered (and the course is full)
-    [8, 9999],                            // no such course
-    [99999, 21],                          // no such student
+    [1, 21],
+    [2, 20],
+    [3, 20],
+    [4, 20], // course 20 has 2 seats: two of 2, 3, 4 get it
+    [1, 21], // the same student twice in one batch
+    [7, 22], // already registered (and the course is full)
+    [8, 9999], // no such course
+    [99999, 21], // no such student
   ];
   const results = await Promise.all(attempts.map(([s, c]) => store.register(s, c)));
   expect(calls() - before).toBeLessThanOrEqual(2); // the first alone, the rest in one batch

@@ -14,8 +14,13 @@ import { startSeededDb } from '../app/support';
 
 const SHA = 'a'.repeat(64);
 const base: UserDataOptions = {
-  bundleS3Url: 's3://cdk-assets-bucket/3f1c0d.js', bundleSha256: SHA, kind: 'node-single-file',
-  port: 8080, healthCheckPath: '/healthz', ssmPrefix: '/rushhour/mysite/db', region: 'eu-west-1',
+  bundleS3Url: 's3://cdk-assets-bucket/3f1c0d.js',
+  bundleSha256: SHA,
+  kind: 'node-single-file',
+  port: 8080,
+  healthCheckPath: '/healthz',
+  ssmPrefix: '/rushhour/mysite/db',
+  region: 'eu-west-1',
 };
 
 describe('renderUserData', () => {
@@ -24,7 +29,9 @@ describe('renderUserData', () => {
     const script = lines.join('\n');
     expect(lines[0]).toBe('set -euo pipefail');
     expect(script).toContain('dnf install -y nodejs20');
-    expect(script).toContain("aws s3 cp --only-show-errors --region eu-west-1 's3://cdk-assets-bucket/3f1c0d.js' /opt/rushhour/download");
+    expect(script).toContain(
+      "aws s3 cp --only-show-errors --region eu-west-1 's3://cdk-assets-bucket/3f1c0d.js' /opt/rushhour/download",
+    );
     expect(script).toContain(`echo "${SHA}  /opt/rushhour/download" | sha256sum --check --status`);
     expect(script).toContain('systemctl enable --now rushhour-web.service');
     // The sha check comes before the file is installed or started.
@@ -35,9 +42,16 @@ describe('renderUserData', () => {
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
     expect(unit).toMatch(/^TimeoutStopSec=30$/m);
     expect(unit).toMatch(/^ExecStart=\/opt\/rushhour\/node \/opt\/rushhour\/app.js$/m);
-    expect(parseUnitFile(unit).env).toMatchObject({ PORT: '8080', RUSHHOUR_SSM_PREFIX: '/rushhour/mysite/db', AWS_REGION: 'eu-west-1', HOST: '0.0.0.0' });
+    expect(parseUnitFile(unit).env).toMatchObject({
+      PORT: '8080',
+      RUSHHOUR_SSM_PREFIX: '/rushhour/mysite/db',
+      AWS_REGION: 'eu-west-1',
+      HOST: '0.0.0.0',
+    });
     expect(unit).not.toMatch(/CAP_NET_BIND_SERVICE/);
-    expect(extractUnitFile(renderUserData({ ...base, port: 80 }))).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+    expect(extractUnitFile(renderUserData({ ...base, port: 80 }))).toMatch(
+      /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m,
+    );
     execFileSync('bash', ['-n'], { input: script });
   });
 
@@ -70,8 +84,12 @@ describe('renderUserData', () => {
 
   test('bad options fail with a message naming what to change', () => {
     expect(() => renderUserData({ ...base, bundleSha256: 'abc' })).toThrow(/bundleSha256 must be 64 lowercase hex/);
-    expect(() => renderUserData({ ...base, kind: 'tarball' })).toThrow(/startCommand is required when kind is 'tarball'/);
-    expect(() => renderUserData({ ...base, bundleS3Url: 'https://x/y' })).toThrow(/bundleS3Url must look like s3:\/\/bucket\/key/);
+    expect(() => renderUserData({ ...base, kind: 'tarball' })).toThrow(
+      /startCommand is required when kind is 'tarball'/,
+    );
+    expect(() => renderUserData({ ...base, bundleS3Url: 'https://x/y' })).toThrow(
+      /bundleS3Url must look like s3:\/\/bucket\/key/,
+    );
     expect(() => renderUserData({ ...base, ssmPrefix: 'rushhour/x/' })).toThrow(/ssmPrefix/);
     expect(() => renderUserData({ ...base, port: 0 })).toThrow(/port must be an integer/);
     expect(() => renderUserData({ ...base, kind: 'tarball', startCommand: 'a\nb' })).toThrow(/single line/);
@@ -92,7 +110,14 @@ describe('renderUserData', () => {
       fs.mkdirSync(path.join(dir, 'opt'), { recursive: true });
       const snippet = ['set -euo pipefail', ...lines.slice(from, to + 1), 'echo VERIFIED'].join('\n');
       try {
-        return { code: 0, out: execFileSync('bash', ['-c', snippet], { env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8', stdio: 'pipe' }) };
+        return {
+          code: 0,
+          out: execFileSync('bash', ['-c', snippet], {
+            env: { PATH: `${bin}:${process.env.PATH}` },
+            encoding: 'utf8',
+            stdio: 'pipe',
+          }),
+        };
       } catch (err) {
         const e = err as { status: number; stdout: string; stderr: string };
         return { code: e.status, out: e.stdout + e.stderr };
@@ -118,13 +143,23 @@ describe('the app started from the bundle exactly as the instance starts it', ()
     try {
       // What the import custom resource writes: a JSON secret and plain String parameters.
       const secrets = new SecretsManagerClient(moto.clientConfig);
-      const secret = await secrets.send(new CreateSecretCommand({
-        Name: 'rushhour/mysite/app', SecretString: JSON.stringify({ username: config.user, password: config.password }),
-      }));
+      const secret = await secrets.send(
+        new CreateSecretCommand({
+          Name: 'rushhour/mysite/app',
+          SecretString: JSON.stringify({ username: config.user, password: config.password }),
+        }),
+      );
       const ssm = new SSMClient(moto.clientConfig);
       const prefix = '/rushhour/mysite/db';
-      const params: Record<string, string> = { host: config.host, port: String(config.port), name: config.database, user: config.user, 'password-secret-arn': secret.ARN! };
-      for (const [k, v] of Object.entries(params)) await ssm.send(new PutParameterCommand({ Name: `${prefix}/${k}`, Value: v, Type: 'String' }));
+      const params: Record<string, string> = {
+        host: config.host,
+        port: String(config.port),
+        name: config.database,
+        user: config.user,
+        'password-secret-arn': secret.ARN!,
+      };
+      for (const [k, v] of Object.entries(params))
+        await ssm.send(new PutParameterCommand({ Name: `${prefix}/${k}`, Value: v, Type: 'String' }));
       ssm.destroy();
       secrets.destroy();
 
@@ -132,23 +167,39 @@ describe('the app started from the bundle exactly as the instance starts it', ()
       bundleReferenceApp(path.join(dir, 'app.js'));
       fs.symlinkSync(process.execPath, path.join(dir, 'node'));
       const port = await freePort();
-      const lines = renderUserData({ ...base, port, ssmPrefix: prefix, installDir: dir, bundleSha256: createHash('sha256').update(fs.readFileSync(path.join(dir, 'app.js'))).digest('hex') });
+      const lines = renderUserData({
+        ...base,
+        port,
+        ssmPrefix: prefix,
+        installDir: dir,
+        bundleSha256: createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, 'app.js')))
+          .digest('hex'),
+      });
       const unit = parseUnitFile(extractUnitFile(lines));
       expect(unit.execStart).toEqual([path.join(dir, 'node'), path.join(dir, 'app.js')]);
       const env: Record<string, string> = {
         ...unit.env,
         // Differences from the instance, all outside the unit: loopback only on this shared machine,
         // moto instead of AWS, and dummy credentials where the instance role would answer.
-        HOST: '127.0.0.1', AWS_ENDPOINT_URL: moto.endpoint,
-        AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
+        HOST: '127.0.0.1',
+        AWS_ENDPOINT_URL: moto.endpoint,
+        AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
       };
       expect(env.RUSHHOUR_WORKERS).toBe('auto');
       let output = '';
       child = spawn(unit.execStart[0], unit.execStart.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.on('data', (d) => { output += d; });
-      child.stderr!.on('data', (d) => { output += d; });
+      child.stdout!.on('data', (d) => {
+        output += d;
+      });
+      child.stderr!.on('data', (d) => {
+        output += d;
+      });
       const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-      await waitForPort(port, '127.0.0.1', 30000).catch((err) => { throw new Error(`${err.message}\n${output}`); });
+      await waitForPort(port, '127.0.0.1', 30000).catch((err) => {
+        throw new Error(`${err.message}\n${output}`);
+      });
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const courses = await (await fetch(`http://127.0.0.1:${port}/api/courses`)).json();
       expect(courses).toHaveLength(43);

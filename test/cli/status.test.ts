@@ -33,11 +33,18 @@ function noAwsEnv(home: string): NodeJS.ProcessEnv {
 test('without AWS credentials status prints the local part and says why the AWS part is missing', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-status-'));
   const stateFile = sampleState(dir);
-  const out = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'rushhour.js'), 'status', '--site', 'demo', '--state-file', stateFile],
-    { encoding: 'utf8', env: noAwsEnv(dir) });
-  expect(out).toMatch(/pulled \(database\):\n  pull-db:ops@origin.example:22\/courses: finished .*\n    dumpFile=\/data\/courses.sql.gz/);
+  const out = execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'rushhour.js'), 'status', '--site', 'demo', '--state-file', stateFile],
+    { encoding: 'utf8', env: noAwsEnv(dir) },
+  );
+  expect(out).toMatch(
+    /pulled \(database\):\n  pull-db:ops@origin.example:22\/courses: finished .*\n    dumpFile=\/data\/courses.sql.gz/,
+  );
   expect(out).toMatch(/pulled \(web\):\n  pull-web:ops@origin.example:22\/var\/www\/site: finished/);
-  expect(out).toMatch(/synced back:\n  sync-back:ops@origin.example:22\/courses: UNFINISHED .*last step: backup; rerun the same command to resume/);
+  expect(out).toMatch(
+    /synced back:\n  sync-back:ops@origin.example:22\/courses: UNFINISHED .*last step: backup; rerun the same command to resume/,
+  );
   expect(out).toMatch(/aws: not shown: no AWS credentials found .*set AWS_PROFILE or AWS_ACCESS_KEY_ID/);
 });
 
@@ -47,20 +54,63 @@ test('with a deployment (CloudFormation, RDS and Auto Scaling on moto) status sh
   const saved = { ...process.env };
   try {
     const cfn = new CloudFormationClient(moto.clientConfig);
-    await cfn.send(new CreateStackCommand({ StackName: 'rushhour-demo-data', TemplateBody: JSON.stringify({
-      Resources: { Db: { Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.t4g.medium', Engine: 'mysql', EngineVersion: '8.4.7',
-        AllocatedStorage: '20', MasterUsername: 'admin', MasterUserPassword: `moto-${Date.now()}` } } },
-      Outputs: { ExportFunctionName: { Value: 'rushhour-demo-export' }, ExportBucketName: { Value: 'rushhour-demo-exports' } },
-    }) }));
-    await cfn.send(new CreateStackCommand({ StackName: 'rushhour-demo-web', TemplateBody: JSON.stringify({
-      Resources: {
-        Lt: { Type: 'AWS::EC2::LaunchTemplate', Properties: { LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.small' } } },
-        G1: { Type: 'AWS::AutoScaling::AutoScalingGroup', Properties: { MinSize: '1', MaxSize: '6', DesiredCapacity: '2', AvailabilityZones: ['us-east-1a'],
-          LaunchTemplate: { LaunchTemplateId: { Ref: 'Lt' }, Version: { 'Fn::GetAtt': ['Lt', 'LatestVersionNumber'] } } } },
-      },
-      Outputs: { AutoScalingGroup1Name: { Value: { Ref: 'G1' } } },
-    }) }));
-    Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, AWS_ACCESS_KEY_ID: 'moto-local', AWS_SECRET_ACCESS_KEY: 'moto-local' });
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'rushhour-demo-data',
+        TemplateBody: JSON.stringify({
+          Resources: {
+            Db: {
+              Type: 'AWS::RDS::DBInstance',
+              Properties: {
+                DBInstanceClass: 'db.t4g.medium',
+                Engine: 'mysql',
+                EngineVersion: '8.4.7',
+                AllocatedStorage: '20',
+                MasterUsername: 'admin',
+                MasterUserPassword: `moto-${Date.now()}`,
+              },
+            },
+          },
+          Outputs: {
+            ExportFunctionName: { Value: 'rushhour-demo-export' },
+            ExportBucketName: { Value: 'rushhour-demo-exports' },
+          },
+        }),
+      }),
+    );
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'rushhour-demo-web',
+        TemplateBody: JSON.stringify({
+          Resources: {
+            Lt: {
+              Type: 'AWS::EC2::LaunchTemplate',
+              Properties: { LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.small' } },
+            },
+            G1: {
+              Type: 'AWS::AutoScaling::AutoScalingGroup',
+              Properties: {
+                MinSize: '1',
+                MaxSize: '6',
+                DesiredCapacity: '2',
+                AvailabilityZones: ['us-east-1a'],
+                LaunchTemplate: {
+                  LaunchTemplateId: { Ref: 'Lt' },
+                  Version: { 'Fn::GetAtt': ['Lt', 'LatestVersionNumber'] },
+                },
+              },
+            },
+          },
+          Outputs: { AutoScalingGroup1Name: { Value: { Ref: 'G1' } } },
+        }),
+      }),
+    );
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: moto.region,
+      AWS_ACCESS_KEY_ID: 'moto-local',
+      AWS_SECRET_ACCESS_KEY: 'moto-local',
+    });
     const lines: string[] = [];
     const res = await status({ site: 'demo', stateFile: sampleState(dir), print: (s) => lines.push(s) });
     const out = lines.join('\n');

@@ -35,12 +35,27 @@ beforeAll(async () => {
   cloud.createUser('master', password, RDS_LIKE_MASTER_PRIVILEGES);
   const s3 = new S3Client(moto.clientConfig);
   await s3.send(new CreateBucketCommand({ Bucket: 'rushhour-exports' }));
-  const secret = await new SecretsManagerClient(moto.clientConfig).send(new CreateSecretCommand({
-    Name: 'rushhour/master', SecretString: JSON.stringify({ host: '127.0.0.1', port: cloud.port, username: 'master', password, dbname: 'courses' }),
-  }));
+  const secret = await new SecretsManagerClient(moto.clientConfig).send(
+    new CreateSecretCommand({
+      Name: 'rushhour/master',
+      SecretString: JSON.stringify({
+        host: '127.0.0.1',
+        port: cloud.port,
+        username: 'master',
+        password,
+        dbname: 'courses',
+      }),
+    }),
+  );
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, AWS_ACCESS_KEY_ID: 'moto-local', AWS_SECRET_ACCESS_KEY: 'moto-local',
-    EXPORT_BUCKET: 'rushhour-exports', MASTER_SECRET_ARN: secret.ARN, DATABASE_NAME: 'courses', RUSHHOUR_TIME_BUDGET_MS: '1',
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_REGION: moto.region,
+    AWS_ACCESS_KEY_ID: 'moto-local',
+    AWS_SECRET_ACCESS_KEY: 'moto-local',
+    EXPORT_BUCKET: 'rushhour-exports',
+    MASTER_SECRET_ARN: secret.ARN,
+    DATABASE_NAME: 'courses',
+    RUSHHOUR_TIME_BUDGET_MS: '1',
   });
 }, 120000);
 
@@ -56,8 +71,11 @@ test('sync-back restores every row, routine and trigger of the week on the origi
   const pulled = await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull'), stateFile });
   // The week in the cloud: the pulled dump imported by the import library, then registrations
   // through the procedure (firing the trigger), a new student with binary data, an edit.
-  const imported = await importDump({ source: fileDumpSource(pulled.dumpFile), dumpHash: await sha256File(pulled.dumpFile),
-    target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' } });
+  const imported = await importDump({
+    source: fileDumpSource(pulled.dumpFile),
+    dumpHash: await sha256File(pulled.dumpFile),
+    target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' },
+  });
   expect(imported.complete).toBe(true);
   cloud.sql(`SET NAMES utf8mb4; USE courses; CALL register(301, 3); CALL register(302, 4); CALL register(303, 4);
     INSERT INTO students (name, note, photo) VALUES ('new 🎓 student', 'it''s \\\\ new', 0x00FF00);
@@ -66,8 +84,17 @@ test('sync-back restores every row, routine and trigger of the week on the origi
   const before = origin.sql('SELECT COUNT(*) FROM courses.registrations').trim();
 
   const logs: string[] = [];
-  const result = await syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
-    out: path.join(work, 'sync'), backupDir: path.join(work, 'origin-backups'), replaceOriginData: true, stateFile, log: (m) => logs.push(m) });
+  const result = await syncBack({
+    ...originOpts(),
+    database: 'courses',
+    invoker: localInvoker(),
+    s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync'),
+    backupDir: path.join(work, 'origin-backups'),
+    replaceOriginData: true,
+    stateFile,
+    log: (m) => logs.push(m),
+  });
 
   expect(result.identical).toBe(true);
   expect(result.tables.map((t) => t.table)).toEqual(['audit', 'courses', 'nokey', 'registrations', 'students']);
@@ -84,7 +111,9 @@ test('sync-back restores every row, routine and trigger of the week on the origi
   // The state file says it is finished; a second run would start a new sync-back, not replay steps.
   const op = new StateFile(stateFile).list('sync-back:')[0];
   expect(op.finishedAt).toBeDefined();
-  expect(Object.keys(op.steps)).toEqual(expect.arrayContaining(['export', 'download', 'origin-unchanged', 'backup', 'load', 'finished']));
+  expect(Object.keys(op.steps)).toEqual(
+    expect.arrayContaining(['export', 'download', 'origin-unchanged', 'backup', 'load', 'finished']),
+  );
 });
 
 test('sync-back refuses when the origin changed since the pull, and changes nothing there', async () => {
@@ -92,42 +121,86 @@ test('sync-back refuses when the origin changed since the pull, and changes noth
   await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull2'), stateFile });
   origin.sql("INSERT INTO courses.audit (what) VALUES ('written at the origin during the week')");
   const originBefore = fixtureChecksums(origin, 'courses');
-  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
-    out: path.join(work, 'sync2'), backupDir: path.join(work, 'backups2'), replaceOriginData: true, stateFile }))
-    .rejects.toThrow(OriginChangedError);
-  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
-    out: path.join(work, 'sync2'), backupDir: path.join(work, 'backups2'), replaceOriginData: true, stateFile }))
-    .rejects.toThrow(/changed since the pull .* \(tables audit\): someone wrote to it during the week/);
+  await expect(
+    syncBack({
+      ...originOpts(),
+      database: 'courses',
+      invoker: localInvoker(),
+      s3: new S3Client(moto.clientConfig),
+      out: path.join(work, 'sync2'),
+      backupDir: path.join(work, 'backups2'),
+      replaceOriginData: true,
+      stateFile,
+    }),
+  ).rejects.toThrow(OriginChangedError);
+  await expect(
+    syncBack({
+      ...originOpts(),
+      database: 'courses',
+      invoker: localInvoker(),
+      s3: new S3Client(moto.clientConfig),
+      out: path.join(work, 'sync2'),
+      backupDir: path.join(work, 'backups2'),
+      replaceOriginData: true,
+      stateFile,
+    }),
+  ).rejects.toThrow(/changed since the pull .* \(tables audit\): someone wrote to it during the week/);
   expect(fixtureChecksums(origin, 'courses')).toBe(originBefore);
   expect(fs.existsSync(path.join(work, 'backups2'))).toBe(false);
 });
 
 test('sync-back without the explicit flag does nothing', async () => {
-  await expect(syncBack({ ...originOpts(), database: 'courses', invoker: localInvoker(), replaceOriginData: false, pulled: '/nonexistent' }))
-    .rejects.toThrow(/pass --replace-origin-data to confirm/);
+  await expect(
+    syncBack({
+      ...originOpts(),
+      database: 'courses',
+      invoker: localInvoker(),
+      replaceOriginData: false,
+      pulled: '/nonexistent',
+    }),
+  ).rejects.toThrow(/pass --replace-origin-data to confirm/);
 });
 
 test('a sync-back that crashed during the load resumes at the load, without a second backup of the half-loaded origin', async () => {
   const stateFile = path.join(work, 'state-crash.json');
   const pulled = await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull3'), stateFile });
-  if (!cloud.sql("SHOW DATABASES LIKE 'courses'").trim()) { // when run alone
-    await importDump({ source: fileDumpSource(pulled.dumpFile), dumpHash: await sha256File(pulled.dumpFile),
-      target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' } });
+  if (!cloud.sql("SHOW DATABASES LIKE 'courses'").trim()) {
+    // when run alone
+    await importDump({
+      source: fileDumpSource(pulled.dumpFile),
+      dumpHash: await sha256File(pulled.dumpFile),
+      target: { host: '127.0.0.1', port: cloud.port, user: 'master', password, database: 'courses' },
+    });
   }
   cloud.sql('USE courses; CALL register(304, 5);');
   // The origin's mysql fails once in the middle of the load (like a dropped connection or a killed client).
   const marker = path.join(work, 'fail-once');
   const wrapper = path.join(work, 'mysql-failing-once');
-  fs.writeFileSync(wrapper, `#!/bin/sh
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh
 case " $* " in
   *" --default-character-set=utf8mb4 "*) if [ -f '${marker}' ]; then rm -f '${marker}'; head -c 30000 | mariadb "$@"; exit 1; fi ;;
 esac
 exec mariadb "$@"
-`, { mode: 0o755 });
+`,
+    { mode: 0o755 },
+  );
   fs.writeFileSync(marker, '');
-  const opts = { ...originOpts(), mysqlBin: wrapper, database: 'courses', invoker: localInvoker(), s3: new S3Client(moto.clientConfig),
-    out: path.join(work, 'sync3'), backupDir: path.join(work, 'backups3'), replaceOriginData: true, stateFile };
-  await expect(syncBack(opts)).rejects.toThrow(/loading the export on the origin failed \(exit 1\): ERROR 1064 [^\n]*previous data is in [^\n]*backups3/);
+  const opts = {
+    ...originOpts(),
+    mysqlBin: wrapper,
+    database: 'courses',
+    invoker: localInvoker(),
+    s3: new S3Client(moto.clientConfig),
+    out: path.join(work, 'sync3'),
+    backupDir: path.join(work, 'backups3'),
+    replaceOriginData: true,
+    stateFile,
+  };
+  await expect(syncBack(opts)).rejects.toThrow(
+    /loading the export on the origin failed \(exit 1\): ERROR 1064 [^\n]*previous data is in [^\n]*backups3/,
+  );
   expect(fs.readdirSync(path.join(work, 'backups3'))).toHaveLength(1);
 
   const logs: string[] = [];

@@ -24,8 +24,13 @@ const weekConfig = (extra: Record<string, unknown> = {}) => ({
       { name: 'rush', instancesPerGroup: 5, hoursPerDay: 10, days: 3 },
       { name: 'tail', instancesPerGroup: 1, hoursPerDay: 24, days: 2 },
     ],
-    dataTransferOutGiB: 150, lcuHoursPerBalancer: 400, route53QueriesMillions: 2.5, instanceVolumeGiB: 8,
-    interfaceEndpoints: 2, secrets: 2, s3StorageGiB: 3,
+    dataTransferOutGiB: 150,
+    lcuHoursPerBalancer: 400,
+    route53QueriesMillions: 2.5,
+    instanceVolumeGiB: 8,
+    interfaceEndpoints: 2,
+    secrets: 2,
+    s3StorageGiB: 3,
   },
   ...extra,
 });
@@ -51,19 +56,19 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
   //   Secrets      2 × 168 / 730 = 0.460274 secret-mo × 0.40   =  0.184110 ->  0.18
   //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00 + 13.50 + 0.02 + 0.18 = 75.98
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
-    ['EC2 t3.small, phase prewarm', 1.00],
+    ['EC2 t3.small, phase prewarm', 1.0],
     ['EC2 t3.small, phase rush', 9.36],
-    ['EC2 t3.small, phase tail', 3.00],
+    ['EC2 t3.small, phase tail', 3.0],
     ['EBS gp3 root volumes', 0.56],
     ['RDS MySQL db.t4g.medium (single-AZ)', 10.92],
     ['RDS storage gp2 (single-AZ)', 0.53],
     ['Application Load Balancers', 11.34],
-    ['Load balancer capacity units', 9.60],
+    ['Load balancer capacity units', 9.6],
     ['Public IPv4 addresses (load balancers)', 5.04],
     ['Public IPv4 addresses (web instances)', 3.21],
     ['VPC interface endpoints', 6.72],
-    ['Route 53 queries', 1.00],
-    ['Data transfer out to the internet', 13.50],
+    ['Route 53 queries', 1.0],
+    ['Data transfer out to the internet', 13.5],
     ['S3 storage (dump, bundle, exports)', 0.02],
     ['Secrets Manager secrets', 0.18],
   ]);
@@ -84,13 +89,22 @@ test('any price table and schedule: an "old invoice" table, Multi-AZ and an expl
   Object.assign(table.alb, { hourly: 0.0252, lcuHourly: 0.0088 });
   const file = path.join(dir, 'old.json');
   fs.writeFileSync(file, JSON.stringify(table));
-  const config = parseConfig({
-    ...weekConfig(),
-    region: 'ap-east-1',
-    autoScaling: { instanceType: 'c5.large' },
-    database: { instanceClass: 'm5.large', allocatedStorageGiB: 100, maxAllocatedStorageGiB: 100, multiAz: true },
-    cost: { phases: [{ name: 'rush', instancesPerGroup: 4, hoursPerDay: 12.5, days: 3 }], deploymentDays: 10, secrets: 0, interfaceEndpoints: 0, instanceVolumeGiB: 0 },
-  }, { checkFiles: false });
+  const config = parseConfig(
+    {
+      ...weekConfig(),
+      region: 'ap-east-1',
+      autoScaling: { instanceType: 'c5.large' },
+      database: { instanceClass: 'm5.large', allocatedStorageGiB: 100, maxAllocatedStorageGiB: 100, multiAz: true },
+      cost: {
+        phases: [{ name: 'rush', instancesPerGroup: 4, hoursPerDay: 12.5, days: 3 }],
+        deploymentDays: 10,
+        secrets: 0,
+        interfaceEndpoints: 0,
+        instanceVolumeGiB: 0,
+      },
+    },
+    { checkFiles: false },
+  );
   const q = quote(config, loadPriceTable(file));
   // By hand (10 days = 240 h; 720 h per month; Multi-AZ doubles RDS instance and storage):
   //   EC2 c5.large     3 × 4 × 12.5 × 3 = 450 h × 0.111         = 49.95      -> 49.95
@@ -104,7 +118,7 @@ test('any price table and schedule: an "old invoice" table, Multi-AZ and an expl
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
     ['EC2 c5.large, phase rush', 49.95],
     ['RDS MySQL db.m5.large (Multi-AZ)', 118.56],
-    ['RDS storage gp2 (Multi-AZ)', 9.20],
+    ['RDS storage gp2 (Multi-AZ)', 9.2],
     ['Application Load Balancers', 18.14],
     ['Public IPv4 addresses (load balancers)', 0],
     ['Public IPv4 addresses (web instances)', 0],
@@ -124,18 +138,28 @@ test('a missing price names the key to add; a region mismatch is a warning', () 
   const config = parseConfig({ ...weekConfig(), autoScaling: { instanceType: 'x9.huge' } }, { checkFiles: false });
   expect(() => quote(config, loadPriceTable(PRICES))).toThrow('add ec2.onDemandHourly["x9.huge"]');
   const elsewhere = parseConfig({ ...weekConfig(), region: 'ap-east-1' }, { checkFiles: false });
-  expect(quote(elsewhere, loadPriceTable(PRICES)).warnings[0]).toMatch(/price table is for us-east-1 but the config deploys to ap-east-1/);
+  expect(quote(elsewhere, loadPriceTable(PRICES)).warnings[0]).toMatch(
+    /price table is for us-east-1 but the config deploys to ap-east-1/,
+  );
 });
 
 test('the CLI prints the same quote as JSON with --json', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-cost-cli-'));
   const configFile = path.join(dir, 'rushhour.config.json');
   fs.writeFileSync(configFile, JSON.stringify(weekConfig()));
-  const out = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--json'], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--json'],
+    { encoding: 'utf8' },
+  );
   const q = JSON.parse(out);
   expect(q.total).toBe(75.98);
   expect(q.items).toHaveLength(15);
-  const text = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--prices', PRICES], { encoding: 'utf8' });
+  const text = execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--prices', PRICES],
+    { encoding: 'utf8' },
+  );
   expect(text).toMatch(/prices for us-east-1 as of 2025-01-15/);
   expect(text).toMatch(/TOTAL\s+75\.98/);
 });

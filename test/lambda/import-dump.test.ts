@@ -5,7 +5,13 @@ import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { isComplete, onEvent } from '../../lambda/import-dump';
-import { handleEvent, physicalResourceId, parseProperties, ProviderEvent, timeBudgetMs } from '../../lambda/import-dump/handler';
+import {
+  handleEvent,
+  physicalResourceId,
+  parseProperties,
+  ProviderEvent,
+  timeBudgetMs,
+} from '../../lambda/import-dump/handler';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { buildFixtureSchema, describeDatabase, dumpDatabase } from '../sql/fixture';
@@ -47,19 +53,47 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
     await s3.send(new CreateBucketCommand({ Bucket: 'assets' }));
     await s3.send(new PutObjectCommand({ Bucket: 'assets', Key: 'dump.sql.gz', Body: dump }));
     const sm = new SecretsManagerClient(moto.clientConfig);
-    const master = await sm.send(new CreateSecretCommand({ Name: 'master', SecretString: JSON.stringify({ host: db.host, port: db.port, username: 'admin', password: masterPassword, dbname: 'courses', engine: 'mysql' }) }));
-    const app = await sm.send(new CreateSecretCommand({ Name: 'app', SecretString: JSON.stringify({ username: 'rushhour_app', password: appPassword }) }));
+    const master = await sm.send(
+      new CreateSecretCommand({
+        Name: 'master',
+        SecretString: JSON.stringify({
+          host: db.host,
+          port: db.port,
+          username: 'admin',
+          password: masterPassword,
+          dbname: 'courses',
+          engine: 'mysql',
+        }),
+      }),
+    );
+    const app = await sm.send(
+      new CreateSecretCommand({
+        Name: 'app',
+        SecretString: JSON.stringify({ username: 'rushhour_app', password: appPassword }),
+      }),
+    );
     props = {
-      ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider', DumpBucket: 'assets', DumpKey: 'dump.sql.gz',
-      DumpAssetHash: crypto.createHash('sha256').update(dump).digest('hex'), MasterSecretArn: master.ARN!, AppSecretArn: app.ARN!,
-      DatabaseName: 'courses', SsmPrefix: '/rushhour/test-site/db', AllowReimport: 'false',
+      ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+      DumpBucket: 'assets',
+      DumpKey: 'dump.sql.gz',
+      DumpAssetHash: crypto.createHash('sha256').update(dump).digest('hex'),
+      MasterSecretArn: master.ARN!,
+      AppSecretArn: app.ARN!,
+      DatabaseName: 'courses',
+      SsmPrefix: '/rushhour/test-site/db',
+      AllowReimport: 'false',
     };
     // The Lambda's environment: the SDK reads AWS_ENDPOINT_URL, which is how the rehearsal points it at moto.
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, AWS_ACCESS_KEY_ID: 'moto-local', AWS_SECRET_ACCESS_KEY: 'moto-local',
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: moto.region,
+      AWS_ACCESS_KEY_ID: 'moto-local',
+      AWS_SECRET_ACCESS_KEY: 'moto-local',
       RUSHHOUR_TIME_BUDGET_MS: '1',
     });
-    jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { logs.push(args.join(' ')); });
+    jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      logs.push(args.join(' '));
+    });
   });
   afterAll(async () => {
     jest.restoreAllMocks();
@@ -70,7 +104,11 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
   test('Create: sliced import, app user with only DML privileges, SSM parameters; no secret in Data or logs', async () => {
     const created = await onEvent({ RequestType: 'Create', ResourceProperties: props });
     expect(created.PhysicalResourceId).toBe('rushhour-import-courses');
-    const { res, slices } = await driveToCompletion({ RequestType: 'Create', ResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId });
+    const { res, slices } = await driveToCompletion({
+      RequestType: 'Create',
+      ResourceProperties: props,
+      PhysicalResourceId: created.PhysicalResourceId,
+    });
     expect(slices).toBeGreaterThan(3); // a 1 ms budget: one unit of work per invocation
     expect(describeDatabase(db, 'courses')).toEqual(expected);
 
@@ -86,19 +124,42 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
     });
 
     // The app user works with the secret's password and has only what the app needs.
-    const asApp = (sql: string) => execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-urushhour_app', '--batch', '--skip-column-names', 'courses', '-e', sql], {
-      encoding: 'utf8', env: { ...process.env, MYSQL_PWD: appPassword }, stdio: 'pipe',
-    });
+    const asApp = (sql: string) =>
+      execFileSync(
+        'mariadb',
+        [
+          '--no-defaults',
+          '-h127.0.0.1',
+          `-P${db.port}`,
+          '-urushhour_app',
+          '--batch',
+          '--skip-column-names',
+          'courses',
+          '-e',
+          sql,
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: appPassword },
+          stdio: 'pipe',
+        },
+      );
     expect(asApp('SELECT COUNT(*) FROM courses').trim()).toBe('20');
     expect(asApp("INSERT INTO audit (what) VALUES ('app can write')").trim()).toBe('');
     expect(asApp('SELECT seats_left(1) IS NOT NULL').trim()).toBe('1'); // EXECUTE, since the dump has routines
     expect(() => asApp('DROP TABLE audit')).toThrow(/denied/);
     expect(() => asApp('CREATE TABLE x (a INT)')).toThrow(/denied/);
-    expect(db.sql("SHOW GRANTS FOR 'rushhour_app'@'%'")).toMatch(/GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON `courses`\.\* TO `rushhour_app`@`%`/);
+    expect(db.sql("SHOW GRANTS FOR 'rushhour_app'@'%'")).toMatch(
+      /GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON `courses`\.\* TO `rushhour_app`@`%`/,
+    );
 
     expect(JSON.stringify(res)).not.toContain(appPassword);
     expect(JSON.stringify(res)).not.toContain(masterPassword);
-    expect(res.Data).toEqual({ DatabaseName: 'courses', Statements: expect.any(String), DumpAssetHash: props.DumpAssetHash });
+    expect(res.Data).toEqual({
+      DatabaseName: 'courses',
+      Statements: expect.any(String),
+      DumpAssetHash: props.DumpAssetHash,
+    });
     const allLogs = logs.join('\n');
     expect(allLogs).toMatch(/import \(importing\)|import complete/);
     expect(allLogs).not.toContain(appPassword);
@@ -108,7 +169,12 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
   test('Update with the same dump is a no-op for the data', async () => {
     db.sql("UPDATE courses.courses SET taken = taken + 1 WHERE code = 'C1'"); // a registration since the import
     const before = describeDatabase(db, 'courses');
-    const event = { RequestType: 'Update' as const, ResourceProperties: props, OldResourceProperties: props, PhysicalResourceId: 'rushhour-import-courses' };
+    const event = {
+      RequestType: 'Update' as const,
+      ResourceProperties: props,
+      OldResourceProperties: props,
+      PhysicalResourceId: 'rushhour-import-courses',
+    };
     expect((await onEvent(event)).PhysicalResourceId).toBe('rushhour-import-courses');
     const { slices } = await driveToCompletion(event);
     expect(slices).toBe(1);
@@ -118,26 +184,45 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
 
   test('Update to a different dump is refused with a clear error unless AllowReimport is "true"', async () => {
     const changed = { ...props, DumpAssetHash: 'f'.repeat(64) };
-    const event = { RequestType: 'Update' as const, ResourceProperties: changed, OldResourceProperties: props, PhysicalResourceId: 'rushhour-import-courses' };
+    const event = {
+      RequestType: 'Update' as const,
+      ResourceProperties: changed,
+      OldResourceProperties: props,
+      PhysicalResourceId: 'rushhour-import-courses',
+    };
     await expect(onEvent(event)).rejects.toThrow(/dump changed.*would overwrite registrations.*allowReimport/);
     // Even if onEvent were bypassed, the database's own record refuses it.
     await expect(isComplete(event, context)).rejects.toThrow(/already holds an import of another dump/);
-    await expect(onEvent({ ...event, ResourceProperties: { ...changed, AllowReimport: 'true' } })).resolves.toEqual({ PhysicalResourceId: 'rushhour-import-courses' });
+    await expect(onEvent({ ...event, ResourceProperties: { ...changed, AllowReimport: 'true' } })).resolves.toEqual({
+      PhysicalResourceId: 'rushhour-import-courses',
+    });
   });
 
   test('Delete drops no data', async () => {
     const before = describeDatabase(db, 'courses');
-    const event = { RequestType: 'Delete' as const, ResourceProperties: props, PhysicalResourceId: 'rushhour-import-courses' };
+    const event = {
+      RequestType: 'Delete' as const,
+      ResourceProperties: props,
+      PhysicalResourceId: 'rushhour-import-courses',
+    };
     expect(await onEvent(event)).toEqual({ PhysicalResourceId: 'rushhour-import-courses' });
     expect(await isComplete(event, context)).toEqual({ IsComplete: true });
     expect(describeDatabase(db, 'courses')).toEqual(before);
   });
 
   test('bad properties fail with what to change; ids and budgets are deterministic', async () => {
-    await expect(handleEvent({ RequestType: 'Create', ResourceProperties: { ...props, DatabaseName: 'bad-name;' } }, () => undefined))
-      .rejects.toThrow(/DatabaseName must be 1-64 letters, digits or underscores/);
-    await expect(handleEvent({ RequestType: 'Create', ResourceProperties: { ...props, SsmPrefix: 'rushhour/x/' } }, () => undefined))
-      .rejects.toThrow(/SsmPrefix must be an SSM path/);
+    await expect(
+      handleEvent(
+        { RequestType: 'Create', ResourceProperties: { ...props, DatabaseName: 'bad-name;' } },
+        () => undefined,
+      ),
+    ).rejects.toThrow(/DatabaseName must be 1-64 letters, digits or underscores/);
+    await expect(
+      handleEvent(
+        { RequestType: 'Create', ResourceProperties: { ...props, SsmPrefix: 'rushhour/x/' } },
+        () => undefined,
+      ),
+    ).rejects.toThrow(/SsmPrefix must be an SSM path/);
     expect(physicalResourceId(parseProperties(props))).toBe('rushhour-import-courses');
     expect(timeBudgetMs(15 * 60_000, '')).toBe(15 * 60_000 - 90_000);
     expect(timeBudgetMs(15 * 60_000, '30000')).toBe(30_000);

@@ -26,7 +26,9 @@ describe('network', () => {
     expect(names.filter((n) => n.includes('.s3'))).toHaveLength(1);
     expect(endpoints.find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!.VpcEndpointType).toBe('Gateway');
     // The isolated subnets (database, Lambdas) reach S3 through the gateway endpoint's routes.
-    const s3Routes = endpoints.find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!.RouteTableIds.map((r: { Ref: string }) => r.Ref);
+    const s3Routes = endpoints
+      .find((e) => JSON.stringify(e.ServiceName).includes('.s3'))!
+      .RouteTableIds.map((r: { Ref: string }) => r.Ref);
     expect(s3Routes.filter((r: string) => r.startsWith('NetworkVpcIsolatedSubnet'))).toHaveLength(2);
     for (const svc of ['secretsmanager', 'ssm']) {
       const e = endpoints.find((x) => JSON.stringify(x.ServiceName).endsWith(`.${svc}"`));
@@ -50,14 +52,26 @@ describe('database', () => {
   test('RDS MySQL at the pinned 8.4 version, private, encrypted, generated master secret', () => {
     data.resourceCountIs('AWS::RDS::DBInstance', 1);
     data.hasResourceProperties('AWS::RDS::DBInstance', {
-      Engine: 'mysql', EngineVersion: '8.4.7', DBInstanceClass: 'db.t4g.medium', StorageEncrypted: true, PubliclyAccessible: false,
-      MultiAZ: false, DeletionProtection: true, BackupRetentionPeriod: 7, DBName: 'courses',
-      MasterUserPassword: { 'Fn::Join': ['', [Match.stringLikeRegexp('resolve:secretsmanager'), Match.anyValue(), Match.anyValue()]] },
+      Engine: 'mysql',
+      EngineVersion: '8.4.7',
+      DBInstanceClass: 'db.t4g.medium',
+      StorageEncrypted: true,
+      PubliclyAccessible: false,
+      MultiAZ: false,
+      DeletionProtection: true,
+      BackupRetentionPeriod: 7,
+      DBName: 'courses',
+      MasterUserPassword: {
+        'Fn::Join': ['', [Match.stringLikeRegexp('resolve:secretsmanager'), Match.anyValue(), Match.anyValue()]],
+      },
     });
   });
 
-  test('a parameter group lets the master user (no SUPER) create the dump\'s triggers and routines', () => {
-    data.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'mysql8.4', Parameters: { log_bin_trust_function_creators: '1' } });
+  test("a parameter group lets the master user (no SUPER) create the dump's triggers and routines", () => {
+    data.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Family: 'mysql8.4',
+      Parameters: { log_bin_trust_function_creators: '1' },
+    });
     const [[pgId]] = resourcesOf(data, 'AWS::RDS::DBParameterGroup');
     data.hasResourceProperties('AWS::RDS::DBInstance', { DBParameterGroupName: { Ref: pgId } });
   });
@@ -72,39 +86,77 @@ describe('database', () => {
   });
 
   test('its security group admits only the import and export Lambdas here (the web tiers add theirs)', () => {
-    const [[dbSgId, dbSg]] = resourcesOf(data, 'AWS::EC2::SecurityGroup').filter(([id]) => id.startsWith('DatabaseSecurityGroup'));
+    const [[dbSgId, dbSg]] = resourcesOf(data, 'AWS::EC2::SecurityGroup').filter(([id]) =>
+      id.startsWith('DatabaseSecurityGroup'),
+    );
     expect(dbSg.Properties.SecurityGroupIngress).toBeUndefined();
-    const rules = resourcesOf(data, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === dbSgId);
+    const rules = resourcesOf(data, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === dbSgId,
+    );
     const sources = rules.map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort();
-    expect(sources).toEqual([expect.stringMatching(/^DumpImportSecurityGroup/), expect.stringMatching(/^ExportSecurityGroup/)]);
-    for (const [, r] of rules) expect(r.Properties.FromPort).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'] });
+    expect(sources).toEqual([
+      expect.stringMatching(/^DumpImportSecurityGroup/),
+      expect.stringMatching(/^ExportSecurityGroup/),
+    ]);
+    for (const [, r] of rules)
+      expect(r.Properties.FromPort).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'],
+      });
   });
 
   test('the app secret follows the contract: {"username":"rushhour_app"} plus a generated password without punctuation', () => {
     data.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: { SecretStringTemplate: '{"username":"rushhour_app"}', GenerateStringKey: 'password', ExcludePunctuation: true },
+      GenerateSecretString: {
+        SecretStringTemplate: '{"username":"rushhour_app"}',
+        GenerateStringKey: 'password',
+        ExcludePunctuation: true,
+      },
     });
   });
 });
 
 describe('dump import custom resource', () => {
-  test('has the contract\'s properties', () => {
+  test("has the contract's properties", () => {
     const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
-    expect(Object.keys(cr.Properties).sort()).toEqual(['AllowReimport', 'AppSecretArn', 'DatabaseName', 'DumpAssetHash', 'DumpBucket', 'DumpKey',
-      'MasterSecretArn', 'ServiceToken', 'SsmPrefix'].sort());
-    expect(cr.Properties).toMatchObject({ DatabaseName: 'courses', SsmPrefix: '/rushhour/course-select/db', AllowReimport: 'false' });
+    expect(Object.keys(cr.Properties).sort()).toEqual(
+      [
+        'AllowReimport',
+        'AppSecretArn',
+        'DatabaseName',
+        'DumpAssetHash',
+        'DumpBucket',
+        'DumpKey',
+        'MasterSecretArn',
+        'ServiceToken',
+        'SsmPrefix',
+      ].sort(),
+    );
+    expect(cr.Properties).toMatchObject({
+      DatabaseName: 'courses',
+      SsmPrefix: '/rushhour/course-select/db',
+      AllowReimport: 'false',
+    });
     expect(cr.Properties.DumpAssetHash).toMatch(/^[0-9a-f]{64}$/);
     expect(cr.Properties.DumpKey).toMatch(/^[0-9a-f]{64}\.gz$/);
   });
 
   test('waits for the database and the VPC endpoints', () => {
     const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
-    expect(cr.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/),
-      expect.stringMatching(/^NetworkVpcSecretsManager/), expect.stringMatching(/^NetworkVpcSsm/), expect.stringMatching(/^NetworkVpcS3/)]));
+    expect(cr.DependsOn).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/),
+        expect.stringMatching(/^NetworkVpcSecretsManager/),
+        expect.stringMatching(/^NetworkVpcSsm/),
+        expect.stringMatching(/^NetworkVpcS3/),
+      ]),
+    );
   });
 
   test('onEvent (1 min) and isComplete (15 min) are bundled handlers in the isolated subnets', () => {
-    const fns: Record<string, any>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({ id, ...f.Properties }));
+    const fns: Record<string, any>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({
+      id,
+      ...f.Properties,
+    }));
     const onEvent = fns.find((f) => f.id.startsWith('DumpImportOnEvent'))!;
     const isComplete = fns.find((f) => f.id.startsWith('DumpImportIsComplete'))!;
     expect(onEvent).toMatchObject({ Handler: 'index.onEvent', Timeout: 60, Runtime: 'nodejs24.x' });
@@ -121,29 +173,41 @@ describe('dump import custom resource', () => {
     expect(definition).toMatch(/\\"MaxAttempts\\":120/);
   });
 
-  test('its roles read exactly the dump object and write exactly the contract\'s five parameters', () => {
-    const policies = resourcesOf(data, 'AWS::IAM::Policy').filter(([id]) => /^DumpImport(OnEvent|IsComplete)ServiceRole/.test(id));
+  test("its roles read exactly the dump object and write exactly the contract's five parameters", () => {
+    const policies = resourcesOf(data, 'AWS::IAM::Policy').filter(([id]) =>
+      /^DumpImport(OnEvent|IsComplete)ServiceRole/.test(id),
+    );
     expect(policies).toHaveLength(2);
     for (const [, p] of policies) {
       const text = JSON.stringify(p.Properties.PolicyDocument);
       expect(text).not.toMatch(/\*"/);
-      for (const name of ['host', 'port', 'name', 'user', 'password-secret-arn']) expect(text).toContain(`:parameter/rushhour/course-select/db/${name}"`);
+      for (const name of ['host', 'port', 'name', 'user', 'password-secret-arn'])
+        expect(text).toContain(`:parameter/rushhour/course-select/db/${name}"`);
     }
   });
 });
 
 describe('export function', () => {
-  test('handler with the contract\'s environment, 15 minutes, in the isolated subnets', () => {
+  test("handler with the contract's environment, 15 minutes, in the isolated subnets", () => {
     const [[, fn]] = resourcesOf(data, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('ExportFunction'));
     expect(fn.Properties).toMatchObject({ Handler: 'index.handler', Timeout: 900 });
-    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual(['DATABASE_NAME', 'EXPORT_BUCKET', 'MASTER_SECRET_ARN']);
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual([
+      'DATABASE_NAME',
+      'EXPORT_BUCKET',
+      'MASTER_SECRET_ARN',
+    ]);
     for (const s of fn.Properties.VpcConfig.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
   });
 
   test('export bucket: encrypted, private, TLS only, retained', () => {
     const [[id, bucket]] = resourcesOf(data, 'AWS::S3::Bucket').filter(([i]) => i.startsWith('ExportBucket'));
     expect(bucket.Properties.BucketEncryption).toBeDefined();
-    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(bucket.DeletionPolicy).toBe('Retain');
     const policy = resourcesOf(data, 'AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id)![1];
     expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
@@ -160,7 +224,10 @@ describe('logical IDs of the stateful resources never change (a rename would rep
   test.each([
     ['NetworkVpc7FB7348F', 'AWS::EC2::VPC'],
     ['DatabaseInstanceAA8A5FDE', 'AWS::RDS::DBInstance'],
-    ['rushhourcourseselectdataDatabaseInstanceSecret55C4703C3fdaad7efa858a3daf9490cf0a702aeb', 'AWS::SecretsManager::Secret'],
+    [
+      'rushhourcourseselectdataDatabaseInstanceSecret55C4703C3fdaad7efa858a3daf9490cf0a702aeb',
+      'AWS::SecretsManager::Secret',
+    ],
     ['DatabaseAppSecret2E50FD00', 'AWS::SecretsManager::Secret'],
     ['DumpImport45E20CB6', 'Custom::RushhourDumpImport'],
     ['ExportBucketFD42BCED', 'AWS::S3::Bucket'],

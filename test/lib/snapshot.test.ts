@@ -8,7 +8,8 @@ import { synth } from './synth-helpers';
 function normalized(template: Record<string, any>): Record<string, any> {
   const t = JSON.parse(JSON.stringify(template));
   for (const r of Object.values<any>(t.Resources)) {
-    if (r.Type === 'AWS::EC2::LaunchTemplate') r.Properties.LaunchTemplateData.UserData = '<user data: see test/bootstrap>';
+    if (r.Type === 'AWS::EC2::LaunchTemplate')
+      r.Properties.LaunchTemplateData.UserData = '<user data: see test/bootstrap>';
   }
   return t;
 }

@@ -61,6 +61,9 @@ export function synth(config: RushhourConfig = exampleConfig(), options: SynthOp
 }
 
 /** Resources of one type as [logicalId, resource] pairs. */
-export function resourcesOf(template: Template, type: string): [string, { Properties: Record<string, any>; [k: string]: any }][] {
+export function resourcesOf(
+  template: Template,
+  type: string,
+): [string, { Properties: Record<string, any>; [k: string]: any }][] {
   return Object.entries(template.findResources(type)) as [string, { Properties: Record<string, any> }][];
 }

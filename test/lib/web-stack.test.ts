@@ -14,12 +14,25 @@ let variant: Template;
 beforeAll(() => {
   example = synth();
   web = example.webTemplate;
-  variant = synth(configWith((c) => {
-    c.loadBalancers = { count: 2, capacityReservationLcu: 200, weights: [3, 1] };
-    c.autoScaling = { ...c.autoScaling, minCapacity: 2, maxCapacity: 8, scaleOutCpuPercent: 60, scaleOutFastCpuPercent: 85, scaleInCpuPercent: 15, scaleInEvaluationMinutes: 5, unhealthyHostThreshold: 3, cooldownSeconds: 240 };
-    c.certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234';
-    delete c.dns;
-  }), { now: new Date('2027-02-02T00:00:00Z') }).webTemplate;
+  variant = synth(
+    configWith((c) => {
+      c.loadBalancers = { count: 2, capacityReservationLcu: 200, weights: [3, 1] };
+      c.autoScaling = {
+        ...c.autoScaling,
+        minCapacity: 2,
+        maxCapacity: 8,
+        scaleOutCpuPercent: 60,
+        scaleOutFastCpuPercent: 85,
+        scaleInCpuPercent: 15,
+        scaleInEvaluationMinutes: 5,
+        unhealthyHostThreshold: 3,
+        cooldownSeconds: 240,
+      };
+      c.certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234';
+      delete c.dns;
+    }),
+    { now: new Date('2027-02-02T00:00:00Z') },
+  ).webTemplate;
 });
 
 type Res = { Properties: Record<string, any>; [k: string]: any };
@@ -29,8 +42,13 @@ const policies = (t: Template) => Object.fromEntries(resourcesOf(t, 'AWS::AutoSc
 
 /** The alarm of `groupId` on CPU or unhealthy hosts with this threshold, and the policy its action runs. */
 function rule(t: Template, groupId: string, metricName: string, threshold: number): { alarm: Res; policy: Res } {
-  const found = alarms(t).filter(([, a]) => a.Properties.MetricName === metricName && a.Properties.Threshold === threshold
-    && a.Properties.AlarmActions.length === 1 && policies(t)[a.Properties.AlarmActions[0].Ref]?.Properties.AutoScalingGroupName.Ref === groupId);
+  const found = alarms(t).filter(
+    ([, a]) =>
+      a.Properties.MetricName === metricName &&
+      a.Properties.Threshold === threshold &&
+      a.Properties.AlarmActions.length === 1 &&
+      policies(t)[a.Properties.AlarmActions[0].Ref]?.Properties.AutoScalingGroupName.Ref === groupId,
+  );
   expect(found).toHaveLength(1);
   const alarm = found[0][1];
   return { alarm, policy: policies(t)[alarm.Properties.AlarmActions[0].Ref] };
@@ -41,7 +59,10 @@ describe('load balancers and groups', () => {
     web.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 3);
     web.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3);
     web.resourceCountIs('AWS::ElasticLoadBalancingV2::TargetGroup', 3);
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internet-facing', Type: 'application' });
+    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      Type: 'application',
+    });
     variant.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 2);
     const targetGroupsUsed = groups(web).map(([, g]) => g.Properties.TargetGroupARNs[0].Ref);
     expect(new Set(targetGroupsUsed).size).toBe(3);
@@ -60,7 +81,10 @@ describe('load balancers and groups', () => {
 
   test('groups use ELB health checks with a grace period, a default instance warmup and the configured cooldown', () => {
     web.allResourcesProperties('AWS::AutoScaling::AutoScalingGroup', {
-      HealthCheckType: 'ELB', HealthCheckGracePeriod: 300, DefaultInstanceWarmup: 120, Cooldown: '180',
+      HealthCheckType: 'ELB',
+      HealthCheckGracePeriod: 300,
+      DefaultInstanceWarmup: 120,
+      Cooldown: '180',
     });
     variant.allResourcesProperties('AWS::AutoScaling::AutoScalingGroup', { Cooldown: '240' });
   });
@@ -94,30 +118,55 @@ describe('load balancers and groups', () => {
 
   test('access logs go to the logs bucket, one prefix per ALB', () => {
     for (const [i, [, lb]] of resourcesOf(web, 'AWS::ElasticLoadBalancingV2::LoadBalancer').entries()) {
-      expect(lb.Properties.LoadBalancerAttributes).toEqual(expect.arrayContaining([
-        { Key: 'access_logs.s3.enabled', Value: 'true' },
-        { Key: 'access_logs.s3.prefix', Value: `alb-${i + 1}` },
-      ]));
+      expect(lb.Properties.LoadBalancerAttributes).toEqual(
+        expect.arrayContaining([
+          { Key: 'access_logs.s3.enabled', Value: 'true' },
+          { Key: 'access_logs.s3.prefix', Value: `alb-${i + 1}` },
+        ]),
+      );
     }
   });
 
   test('HTTP listener without a certificate; HTTPS plus a redirect with one', () => {
     web.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 3);
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
+    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 80,
+      Protocol: 'HTTP',
+      DefaultActions: [Match.objectLike({ Type: 'forward' })],
+    });
     variant.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 4);
-    variant.resourcePropertiesCountIs('AWS::ElasticLoadBalancingV2::Listener', {
-      Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234' }],
-    }, 2);
-    variant.resourcePropertiesCountIs('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [Match.objectLike({ Type: 'redirect' })] }, 2);
+    variant.resourcePropertiesCountIs(
+      'AWS::ElasticLoadBalancingV2::Listener',
+      {
+        Port: 443,
+        Protocol: 'HTTPS',
+        Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234' }],
+      },
+      2,
+    );
+    variant.resourcePropertiesCountIs(
+      'AWS::ElasticLoadBalancingV2::Listener',
+      { Port: 80, DefaultActions: [Match.objectLike({ Type: 'redirect' })] },
+      2,
+    );
   });
 
   test('the LCU capacity reservation is set only when configured', () => {
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { MinimumLoadBalancerCapacity: Match.absent() });
-    variant.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { MinimumLoadBalancerCapacity: { CapacityUnits: 200 } });
+    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      MinimumLoadBalancerCapacity: Match.absent(),
+    });
+    variant.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      MinimumLoadBalancerCapacity: { CapacityUnits: 200 },
+    });
   });
 
   test('target groups check the configured health path on the app port', () => {
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, Protocol: 'HTTP', HealthCheckPath: '/healthz', Matcher: { HttpCode: '200' } });
+    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 8080,
+      Protocol: 'HTTP',
+      HealthCheckPath: '/healthz',
+      Matcher: { HttpCode: '200' },
+    });
   });
 });
 
@@ -128,24 +177,43 @@ describe('security groups', () => {
     expect(instanceSgs).toHaveLength(3);
     for (const [id, sg] of instanceSgs) {
       expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
-      const ingress = resourcesOf(web, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === id);
+      const ingress = resourcesOf(web, 'AWS::EC2::SecurityGroupIngress').filter(
+        ([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === id,
+      );
       expect(ingress).toHaveLength(1);
       const tier = id.match(/^(Tier\d+)/)![1];
-      expect(ingress[0][1].Properties).toMatchObject({ FromPort: 8080, ToPort: 8080, IpProtocol: 'tcp', SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${tier}LoadBalancerSecurityGroup`)), 'GroupId'] } });
+      expect(ingress[0][1].Properties).toMatchObject({
+        FromPort: 8080,
+        ToPort: 8080,
+        IpProtocol: 'tcp',
+        SourceSecurityGroupId: {
+          'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${tier}LoadBalancerSecurityGroup`)), 'GroupId'],
+        },
+      });
     }
   });
 
   test('the ALBs accept the public on their listener port only', () => {
-    for (const [, sg] of resourcesOf(web, 'AWS::EC2::SecurityGroup').filter(([id]) => /LoadBalancerSecurityGroup/.test(id))) {
-      expect(sg.Properties.SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80 })]);
+    for (const [, sg] of resourcesOf(web, 'AWS::EC2::SecurityGroup').filter(([id]) =>
+      /LoadBalancerSecurityGroup/.test(id),
+    )) {
+      expect(sg.Properties.SecurityGroupIngress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80 }),
+      ]);
     }
   });
 
   test('each tier opens MySQL on the database security group from its own instances, from the web stack', () => {
-    const dbRules = resourcesOf(web, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => r.Properties.FromPort === 3306);
+    const dbRules = resourcesOf(web, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => r.Properties.FromPort === 3306,
+    );
     expect(dbRules).toHaveLength(3);
     for (const [, r] of dbRules) {
-      expect(r.Properties).toMatchObject({ ToPort: 3306, IpProtocol: 'tcp', SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^Tier\dInstanceSecurityGroup/), 'GroupId'] } });
+      expect(r.Properties).toMatchObject({
+        ToPort: 3306,
+        IpProtocol: 'tcp',
+        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^Tier\dInstanceSecurityGroup/), 'GroupId'] },
+      });
       expect(JSON.stringify(r.Properties.GroupId)).toContain('DatabaseSecurityGroup');
     }
   });
@@ -155,15 +223,23 @@ describe('scaling', () => {
   test('four alarms and four step policies per group, nothing else', () => {
     web.resourceCountIs('AWS::CloudWatch::Alarm', 12);
     web.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 12);
-    web.allResourcesProperties('AWS::AutoScaling::ScalingPolicy', { PolicyType: 'StepScaling', AdjustmentType: 'ChangeInCapacity' });
+    web.allResourcesProperties('AWS::AutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      AdjustmentType: 'ChangeInCapacity',
+    });
   });
 
   test.each([1, 2, 3])('group %i: average CPU > 50% over 1 minute adds 1', (n) => {
     const groupId = groups(web)[n - 1][0];
     const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 50);
     expect(alarm.Properties).toMatchObject({
-      Namespace: 'AWS/EC2', Statistic: 'Average', Period: 60, EvaluationPeriods: 1, DatapointsToAlarm: 1,
-      ComparisonOperator: 'GreaterThanThreshold', Dimensions: [{ Name: 'AutoScalingGroupName', Value: { Ref: groupId } }],
+      Namespace: 'AWS/EC2',
+      Statistic: 'Average',
+      Period: 60,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'AutoScalingGroupName', Value: { Ref: groupId } }],
     });
     expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }]);
   });
@@ -171,7 +247,13 @@ describe('scaling', () => {
   test('average CPU > 70% over 1 minute adds 2', () => {
     for (const [groupId] of groups(web)) {
       const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 70);
-      expect(alarm.Properties).toMatchObject({ Namespace: 'AWS/EC2', Statistic: 'Average', Period: 60, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold' });
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'AWS/EC2',
+        Statistic: 'Average',
+        Period: 60,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
       expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 2 }]);
     }
   });
@@ -179,12 +261,22 @@ describe('scaling', () => {
   test('UnHealthyHostCount >= 2 over 1 minute (AWS/ApplicationELB, target group and load balancer) adds 1', () => {
     for (const [groupId] of groups(web)) {
       const { alarm, policy } = rule(web, groupId, 'UnHealthyHostCount', 2);
-      expect(alarm.Properties).toMatchObject({ Namespace: 'AWS/ApplicationELB', Period: 60, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
-      expect(alarm.Properties.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(['LoadBalancer', 'TargetGroup']);
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'AWS/ApplicationELB',
+        Period: 60,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      expect(alarm.Properties.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual([
+        'LoadBalancer',
+        'TargetGroup',
+      ]);
       expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }]);
       // The alarm watches this group's own target group.
       const group = groups(web).find(([id]) => id === groupId)![1];
-      const tg = alarm.Properties.Dimensions.find((d: { Name: string }) => d.Name === 'TargetGroup').Value['Fn::GetAtt'][0];
+      const tg = alarm.Properties.Dimensions.find((d: { Name: string }) => d.Name === 'TargetGroup').Value[
+        'Fn::GetAtt'
+      ][0];
       expect(group.Properties.TargetGroupARNs).toEqual([{ Ref: tg }]);
     }
   });
@@ -192,16 +284,28 @@ describe('scaling', () => {
   test('CPU < 20% for 10 consecutive 1-minute periods removes 1', () => {
     for (const [groupId] of groups(web)) {
       const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 20);
-      expect(alarm.Properties).toMatchObject({ Statistic: 'Average', Period: 60, EvaluationPeriods: 10, DatapointsToAlarm: 10, ComparisonOperator: 'LessThanThreshold' });
+      expect(alarm.Properties).toMatchObject({
+        Statistic: 'Average',
+        Period: 60,
+        EvaluationPeriods: 10,
+        DatapointsToAlarm: 10,
+        ComparisonOperator: 'LessThanThreshold',
+      });
       expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalUpperBound: 0, ScalingAdjustment: -1 }]);
     }
   });
 
   test('thresholds and periods follow the config', () => {
     for (const [groupId] of groups(variant)) {
-      expect(rule(variant, groupId, 'CPUUtilization', 60).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(1);
-      expect(rule(variant, groupId, 'CPUUtilization', 85).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(2);
-      expect(rule(variant, groupId, 'UnHealthyHostCount', 3).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(1);
+      expect(rule(variant, groupId, 'CPUUtilization', 60).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(
+        1,
+      );
+      expect(rule(variant, groupId, 'CPUUtilization', 85).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(
+        2,
+      );
+      expect(
+        rule(variant, groupId, 'UnHealthyHostCount', 3).policy.Properties.StepAdjustments[0].ScalingAdjustment,
+      ).toBe(1);
       const low = rule(variant, groupId, 'CPUUtilization', 15);
       expect(low.alarm.Properties).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
     }
@@ -209,11 +313,13 @@ describe('scaling', () => {
 });
 
 describe('scheduled pre-warm', () => {
-  test('each window raises every group\'s minimum at its start and restores it at its end (UTC)', () => {
+  test("each window raises every group's minimum at its start and restores it at its end (UTC)", () => {
     web.resourceCountIs('AWS::AutoScaling::ScheduledAction', 12);
     for (const [groupId] of groups(web)) {
-      const mine = resourcesOf(web, 'AWS::AutoScaling::ScheduledAction').filter(([, a]) => a.Properties.AutoScalingGroupName.Ref === groupId)
-        .map(([, a]) => a.Properties).sort((a, b) => a.StartTime.localeCompare(b.StartTime));
+      const mine = resourcesOf(web, 'AWS::AutoScaling::ScheduledAction')
+        .filter(([, a]) => a.Properties.AutoScalingGroupName.Ref === groupId)
+        .map(([, a]) => a.Properties)
+        .sort((a, b) => a.StartTime.localeCompare(b.StartTime));
       expect(mine).toEqual([
         { AutoScalingGroupName: { Ref: groupId }, StartTime: '2027-01-31T23:30:00Z', MinSize: 3 },
         { AutoScalingGroupName: { Ref: groupId }, StartTime: '2027-02-01T04:00:00Z', MinSize: 1 },
@@ -225,7 +331,9 @@ describe('scheduled pre-warm', () => {
 
   test('windows already over at synth time are left out (CloudFormation refuses past start times)', () => {
     // The variant synthesizes on 2027-02-02 00:00Z: round-1 is over, round-2 is ahead; restore to min 2.
-    const times = resourcesOf(variant, 'AWS::AutoScaling::ScheduledAction').map(([, a]) => `${a.Properties.StartTime}=${a.Properties.MinSize}`);
+    const times = resourcesOf(variant, 'AWS::AutoScaling::ScheduledAction').map(
+      ([, a]) => `${a.Properties.StartTime}=${a.Properties.MinSize}`,
+    );
     expect(new Set(times)).toEqual(new Set(['2027-02-02T23:30:00Z=2', '2027-02-03T04:00:00Z=2']));
     expect(times).toHaveLength(4);
   });
@@ -236,7 +344,13 @@ describe('DNS', () => {
     const records = resourcesOf(web, 'AWS::Route53::RecordSet').map(([, r]) => r.Properties);
     expect(records).toHaveLength(3);
     for (const r of records) {
-      expect(r).toMatchObject({ Type: 'A', Name: 'select.example.edu.', HostedZoneId: 'Z0123456789EXAMPLE01', Weight: 1, AliasTarget: expect.objectContaining({ EvaluateTargetHealth: true }) });
+      expect(r).toMatchObject({
+        Type: 'A',
+        Name: 'select.example.edu.',
+        HostedZoneId: 'Z0123456789EXAMPLE01',
+        Weight: 1,
+        AliasTarget: expect.objectContaining({ EvaluateTargetHealth: true }),
+      });
     }
     expect(new Set(records.map((r) => r.SetIdentifier)).size).toBe(3);
     const targets = records.map((r) => JSON.stringify(r.AliasTarget.DNSName));
@@ -247,14 +361,30 @@ describe('DNS', () => {
     const stack = new Stack(new App(), 'Dns', { env: { region: 'us-east-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['us-east-1a', 'us-east-1b'], natGateways: 0 });
     const albs = [1, 2].map((i) => new elbv2.ApplicationLoadBalancer(stack, `Alb${i}`, { vpc, internetFacing: true }));
-    new WeightedDns(stack, 'Dns', { hostedZoneId: 'Z0123456789EXAMPLE01', zoneName: 'example.edu', recordName: 'select.example.edu', loadBalancers: albs, weights: [3, 1] });
+    new WeightedDns(stack, 'Dns', {
+      hostedZoneId: 'Z0123456789EXAMPLE01',
+      zoneName: 'example.edu',
+      recordName: 'select.example.edu',
+      loadBalancers: albs,
+      weights: [3, 1],
+    });
     const records = resourcesOf(Template.fromStack(stack), 'AWS::Route53::RecordSet').map(([, r]) => r.Properties);
-    expect(records.map((r) => [r.SetIdentifier, r.Weight, r.AliasTarget.DNSName['Fn::Join'][1][1]['Fn::GetAtt'][0]])).toEqual([
+    expect(
+      records.map((r) => [r.SetIdentifier, r.Weight, r.AliasTarget.DNSName['Fn::Join'][1][1]['Fn::GetAtt'][0]]),
+    ).toEqual([
       ['alb-1', 3, expect.stringMatching(/^Alb1/)],
       ['alb-2', 1, expect.stringMatching(/^Alb2/)],
     ]);
-    expect(() => new WeightedDns(stack, 'Bad', { hostedZoneId: 'Z0123456789EXAMPLE01', zoneName: 'example.edu', recordName: 'x.example.edu', loadBalancers: albs, weights: [1] }))
-      .toThrow(/one weight per load balancer \(2\), got 1/);
+    expect(
+      () =>
+        new WeightedDns(stack, 'Bad', {
+          hostedZoneId: 'Z0123456789EXAMPLE01',
+          zoneName: 'example.edu',
+          recordName: 'x.example.edu',
+          loadBalancers: albs,
+          weights: [1],
+        }),
+    ).toThrow(/one weight per load balancer \(2\), got 1/);
   });
 
   test('no records without a DNS config', () => {
@@ -266,17 +396,37 @@ describe('dashboard and outputs', () => {
   test('one dashboard with requests, 5xx, p95 latency, healthy hosts, CPU, group size and RDS metrics', () => {
     web.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(resourcesOf(web, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody);
-    for (const m of ['RequestCount', 'HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'TargetResponseTime', 'p95', 'HealthyHostCount',
-      'CPUUtilization', 'GroupInServiceInstances', 'AWS/RDS', 'DatabaseConnections']) {
+    for (const m of [
+      'RequestCount',
+      'HTTPCode_ELB_5XX_Count',
+      'HTTPCode_Target_5XX_Count',
+      'TargetResponseTime',
+      'p95',
+      'HealthyHostCount',
+      'CPUUtilization',
+      'GroupInServiceInstances',
+      'AWS/RDS',
+      'DatabaseConnections',
+    ]) {
       expect(body).toContain(m);
     }
   });
 
   test('outputs: site URL, each ALB DNS name, the dashboard URL', () => {
     web.hasOutput('SiteUrl', { Value: 'http://select.example.edu/' });
-    for (let i = 1; i <= 3; i++) web.hasOutput(`LoadBalancer${i}DnsName`, { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Tier${i}LoadBalancer`), 'DNSName'] } });
+    for (let i = 1; i <= 3; i++)
+      web.hasOutput(`LoadBalancer${i}DnsName`, {
+        Value: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Tier${i}LoadBalancer`), 'DNSName'] },
+      });
     web.hasOutput('DashboardUrl', Match.anyValue());
-    variant.hasOutput('SiteUrl', { Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^Tier1LoadBalancer'), 'DNSName'] }, '/']] } });
+    variant.hasOutput('SiteUrl', {
+      Value: {
+        'Fn::Join': [
+          '',
+          ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^Tier1LoadBalancer'), 'DNSName'] }, '/'],
+        ],
+      },
+    });
   });
 });
 

@@ -15,8 +15,14 @@ async function main(): Promise<void> {
     dep.db.sql(`UPDATE courses SET seats = 5 WHERE id = ${first.id}`, 'course_selection');
     const outDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rushhour-fixture-'));
     const r = await runLoadTest({
-      scenario: 'rush', targets: [`${dep.urls[0]}=2`, `${dep.urls[1]}=1`], peak: 40, duration: '10s', students: 300, p95Ms: 20,
-      extraEnv: { HOT_COURSES: '1', HOT_SHARE: '0.8' }, outDir,
+      scenario: 'rush',
+      targets: [`${dep.urls[0]}=2`, `${dep.urls[1]}=1`],
+      peak: 40,
+      duration: '10s',
+      students: 300,
+      p95Ms: 20,
+      extraEnv: { HOT_COURSES: '1', HOT_SHARE: '0.8' },
+      outDir,
     });
     const dest = path.join(__dirname, 'fixtures');
     fs.copyFileSync(r.files.k6Points, path.join(dest, 'rush-k6-points.json.gz'));
@@ -28,4 +34,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => { console.error(err); process.exitCode = 1; });
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

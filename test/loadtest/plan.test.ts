@@ -1,4 +1,11 @@
-import { buildPlan, buildThresholds, parseDurationSeconds, parseMix, plannedRateAt, SCENARIOS } from '../../loadtest/lib/plan';
+import {
+  buildPlan,
+  buildThresholds,
+  parseDurationSeconds,
+  parseMix,
+  plannedRateAt,
+  SCENARIOS,
+} from '../../loadtest/lib/plan';
 import { formatTargets, parseTarget, parseTargets, pickTarget } from '../../loadtest/lib/targets';
 
 describe('targets', () => {
@@ -6,7 +13,10 @@ describe('targets', () => {
     expect(parseTarget('http://127.0.0.1:8080/')).toEqual({ url: 'http://127.0.0.1:8080', weight: 1 });
     expect(parseTarget('https://lb1.example.com=3')).toEqual({ url: 'https://lb1.example.com', weight: 3 });
     expect(parseTarget('http://h/path?a=b=2')).toEqual({ url: 'http://h/path?a=b', weight: 2 });
-    expect(parseTargets('http://a=1,http://b=2')).toEqual([{ url: 'http://a', weight: 1 }, { url: 'http://b', weight: 2 }]);
+    expect(parseTargets('http://a=1,http://b=2')).toEqual([
+      { url: 'http://a', weight: 1 },
+      { url: 'http://b', weight: 2 },
+    ]);
     expect(parseTargets(formatTargets([{ url: 'http://a', weight: 0.5 }]))).toEqual([{ url: 'http://a', weight: 0.5 }]);
   });
 
@@ -44,7 +54,9 @@ describe('plans', () => {
         const plan = buildPlan(scenario, { peak: 50, duration });
         const sum = plan.stages.reduce((s, st) => s + parseDurationSeconds(st.duration), 0);
         expect(sum).toBe(parseDurationSeconds(duration));
-        expect(plan.stages.every((st) => /^\d+s$/.test(st.duration) && parseDurationSeconds(st.duration) >= 1)).toBe(true);
+        expect(plan.stages.every((st) => /^\d+s$/.test(st.duration) && parseDurationSeconds(st.duration) >= 1)).toBe(
+          true,
+        );
       }
     }
   });
@@ -67,7 +79,10 @@ describe('plans', () => {
     expect(parseMix('60:40')).toEqual({ read: 0.6, write: 0.4 });
     expect(() => parseMix('half')).toThrow('use e.g. 50:50, 66:34, 60:40');
     expect(buildThresholds({ p95Ms: 200, maxErrorRate: 0 })).toEqual({
-      http_req_duration: ['p(95)<200'], http_req_failed: ['rate<=0'], oversold_courses: ['count<1'], oversold_check_failed: ['count<1'],
+      http_req_duration: ['p(95)<200'],
+      http_req_failed: ['rate<=0'],
+      oversold_courses: ['count<1'],
+      oversold_check_failed: ['count<1'],
     });
     expect(() => buildThresholds({ maxErrorRate: 5 })).toThrow('between 0 and 1');
   });

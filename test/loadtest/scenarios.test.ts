@@ -31,7 +31,14 @@ afterAll(async () => {
 
 test('browse: list and detail pages at a climbing rate, every answer 200, one access row per list view', async () => {
   const accessBefore = dep.count('SELECT COUNT(*) FROM access_log');
-  const r = await runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], peak: 20, duration: '5s', p95Ms: P95_MS, outDir: out('browse') });
+  const r = await runLoadTest({
+    scenario: 'browse',
+    targets: [dep.urls[0]],
+    peak: 20,
+    duration: '5s',
+    p95Ms: P95_MS,
+    outDir: out('browse'),
+  });
   expect(r.failures).toEqual([]);
   expect(r.passed).toBe(true);
   expect(r.k6ExitCode).toBe(0);
@@ -44,9 +51,13 @@ test('browse: list and detail pages at a climbing rate, every answer 200, one ac
   expect(a.oversoldCourses).toBe(0);
   expect(r.oversold).toEqual({ checkedCourses: 43, courses: [] });
   expect(r.thresholds.map((t) => `${t.metric} ${t.threshold} ${t.ok}`)).toEqual([
-    'http_req_duration p(95)<5000 true', 'http_req_failed rate<0.01 true', 'oversold_check_failed count<1 true', 'oversold_courses count<1 true',
+    'http_req_duration p(95)<5000 true',
+    'http_req_failed rate<0.01 true',
+    'oversold_check_failed count<1 true',
+    'oversold_courses count<1 true',
   ]);
-  for (const f of [r.files.summaryText, r.files.summaryJson, r.files.chartHtml]) expect(fs.statSync(f).size).toBeGreaterThan(100);
+  for (const f of [r.files.summaryText, r.files.summaryJson, r.files.chartHtml])
+    expect(fs.statSync(f).size).toBeGreaterThan(100);
   expect(fs.readFileSync(r.files.chartHtml, 'utf8')).toContain('<polyline');
   expect(JSON.parse(fs.readFileSync(r.files.summaryJson, 'utf8')).analysis.requests).toBe(a.requests);
 });
@@ -57,8 +68,16 @@ test('register: seat contention fills the popular course exactly, 409 counts as 
   dep.db.sql(`UPDATE courses SET seats = 5 WHERE id = ${hot.id}`, 'course_selection');
   const before = dep.count('SELECT COUNT(*) FROM registrations');
   const r = await runLoadTest({
-    scenario: 'register', targets: [dep.urls[0]], peak: 30, duration: '5s', mix: '50:50', students: STUDENTS, p95Ms: P95_MS,
-    hotCourses: 1, hotShare: 0.8, outDir: out('register'),
+    scenario: 'register',
+    targets: [dep.urls[0]],
+    peak: 30,
+    duration: '5s',
+    mix: '50:50',
+    students: STUDENTS,
+    p95Ms: P95_MS,
+    hotCourses: 1,
+    hotShare: 0.8,
+    outDir: out('register'),
   });
   expect(r.failures).toEqual([]);
   const a = r.analysis;
@@ -73,7 +92,14 @@ test('register: seat contention fills the popular course exactly, 409 counts as 
 
 test('rush: ramps up and back across two weighted targets; the heavier one gets about its share', async () => {
   const r = await runLoadTest({
-    scenario: 'rush', targets: [`${dep.urls[0]}=3`, `${dep.urls[1]}=1`], peak: 30, duration: '8s', mix: '60:40', students: STUDENTS, p95Ms: P95_MS, outDir: out('rush'),
+    scenario: 'rush',
+    targets: [`${dep.urls[0]}=3`, `${dep.urls[1]}=1`],
+    peak: 30,
+    duration: '8s',
+    mix: '60:40',
+    students: STUDENTS,
+    p95Ms: P95_MS,
+    outDir: out('rush'),
   });
   expect(r.failures).toEqual([]);
   const a = r.analysis;
@@ -90,7 +116,16 @@ test('rush: ramps up and back across two weighted targets; the heavier one gets 
 });
 
 test('soak: a steady rate with registrations and drops (404 for a drop not held is an answer)', async () => {
-  const r = await runLoadTest({ scenario: 'soak', targets: [dep.urls[1]], peak: 15, duration: '4s', mix: '20:80', students: STUDENTS, p95Ms: P95_MS, outDir: out('soak') });
+  const r = await runLoadTest({
+    scenario: 'soak',
+    targets: [dep.urls[1]],
+    peak: 15,
+    duration: '4s',
+    mix: '20:80',
+    students: STUDENTS,
+    p95Ms: P95_MS,
+    outDir: out('soak'),
+  });
   expect(r.failures).toEqual([]);
   expect(r.analysis.byName['api: drop'].requests).toBeGreaterThan(0);
   expect(r.analysis.byName['api: register'].requests).toBeGreaterThan(0);
@@ -101,13 +136,33 @@ test('soak: a steady rate with registrations and drops (404 for a drop not held 
 test('an impossible p95 threshold fails the run: npm run loadtest exits 1 and says which threshold', async () => {
   // Asynchronous: the app under test runs in this process and must keep answering while the CLI runs.
   const res = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
-    execFile('npx', ['tsx', 'loadtest/run.ts', 'browse', '--target', dep.urls[0], '--peak', '10', '--duration', '3s',
-      '--p95', '0.001', '--out', out('p95'), '--quiet'], { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8', timeout: 90000 },
-    (err, stdout) => resolve({ status: err ? (err as { code?: number }).code ?? null : 0, stdout }));
+    execFile(
+      'npx',
+      [
+        'tsx',
+        'loadtest/run.ts',
+        'browse',
+        '--target',
+        dep.urls[0],
+        '--peak',
+        '10',
+        '--duration',
+        '3s',
+        '--p95',
+        '0.001',
+        '--out',
+        out('p95'),
+        '--quiet',
+      ],
+      { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8', timeout: 90000 },
+      (err, stdout) => resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout }),
+    );
   });
   expect(res.status).toBe(1);
   expect(res.stdout).toContain('result: FAILED — threshold crossed: http_req_duration p(95)<0.001');
-  expect(res.stdout).toMatch(/p95 first broke 0\.001 ms \d+ s in, at [\d.]+ requests\/s reached \(planned arrivals [\d.]+\/s\)/);
+  expect(res.stdout).toMatch(
+    /p95 first broke 0\.001 ms \d+ s in, at [\d.]+ requests\/s reached \(planned arrivals [\d.]+\/s\)/,
+  );
   const json = JSON.parse(fs.readFileSync(out('p95/summary.json'), 'utf8'));
   expect(json.passed).toBe(false);
   expect(json.k6ExitCode).toBe(99);
@@ -127,7 +182,13 @@ test('a target that answers 500s fails the error-rate threshold and shows the er
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   try {
-    const r = await runLoadTest({ scenario: 'browse', targets: [`http://127.0.0.1:${port}`], peak: 10, duration: '3s', outDir: out('500') });
+    const r = await runLoadTest({
+      scenario: 'browse',
+      targets: [`http://127.0.0.1:${port}`],
+      peak: 10,
+      duration: '3s',
+      outDir: out('500'),
+    });
     expect(r.passed).toBe(false);
     expect(r.k6ExitCode).toBe(99);
     expect(r.failures).toContain('threshold crossed: http_req_failed rate<0.01');
@@ -139,35 +200,72 @@ test('a target that answers 500s fails the error-rate threshold and shows the er
 });
 
 test('the oversold check fails when the database holds more registrations than seats', async () => {
-  const courses = (await (await fetch(`${dep.urls[0]}/api/courses`)).json()) as Array<{ id: number; code: string; seats: number }>;
+  const courses = (await (await fetch(`${dep.urls[0]}/api/courses`)).json()) as Array<{
+    id: number;
+    code: string;
+    seats: number;
+  }>;
   const victim = courses[courses.length - 1];
   // What a broken app would leave behind; the CHECK constraint has to be switched off to write it.
-  dep.db.sql(`SET SESSION check_constraint_checks = 0; UPDATE courses SET taken = seats + 2 WHERE id = ${victim.id};`, 'course_selection');
+  dep.db.sql(
+    `SET SESSION check_constraint_checks = 0; UPDATE courses SET taken = seats + 2 WHERE id = ${victim.id};`,
+    'course_selection',
+  );
   try {
-    const r = await runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], peak: 5, duration: '2s', outDir: out('oversold') });
+    const r = await runLoadTest({
+      scenario: 'browse',
+      targets: [dep.urls[0]],
+      peak: 5,
+      duration: '2s',
+      outDir: out('oversold'),
+    });
     expect(r.passed).toBe(false);
     expect(r.analysis.oversoldCourses).toBe(1);
     expect(r.thresholds.find((t) => t.metric === 'oversold_courses')?.ok).toBe(false);
-    expect(r.oversold.courses).toEqual([{ id: victim.id, code: victim.code, seats: victim.seats, taken: victim.seats + 2 }]);
-    expect(r.failures).toContain(`OVERSOLD: course ${victim.id} (${victim.code}) has ${victim.seats + 2} registrations for ${victim.seats} seats`);
+    expect(r.oversold.courses).toEqual([
+      { id: victim.id, code: victim.code, seats: victim.seats, taken: victim.seats + 2 },
+    ]);
+    expect(r.failures).toContain(
+      `OVERSOLD: course ${victim.id} (${victim.code}) has ${victim.seats + 2} registrations for ${victim.seats} seats`,
+    );
   } finally {
-    dep.db.sql(`SET SESSION check_constraint_checks = 0; UPDATE courses SET taken = 0 WHERE id = ${victim.id};`, 'course_selection');
+    dep.db.sql(
+      `SET SESSION check_constraint_checks = 0; UPDATE courses SET taken = 0 WHERE id = ${victim.id};`,
+      'course_selection',
+    );
   }
 });
 
 test('a target where nothing listens: the run fails and says why (no course list in setup)', async () => {
-  const r = await runLoadTest({ scenario: 'rush', targets: [`http://127.0.0.1:${await freePort()}`], peak: 5, duration: '7s', outDir: out('down') });
+  const r = await runLoadTest({
+    scenario: 'rush',
+    targets: [`http://127.0.0.1:${await freePort()}`],
+    peak: 5,
+    duration: '7s',
+    outDir: out('down'),
+  });
   expect(r.passed).toBe(false);
   expect(r.analysis.requests).toBe(0);
-  expect(r.failures[0]).toMatch(/^k6 exited with 107 \(not a threshold failure\): Error: GET http:\/\/127\.0\.0\.1:\d+\/api\/courses answered .*is the app running and seeded/);
+  expect(r.failures[0]).toMatch(
+    /^k6 exited with 107 \(not a threshold failure\): Error: GET http:\/\/127\.0\.0\.1:\d+\/api\/courses answered .*is the app running and seeded/,
+  );
   expect(r.oversold.error).toMatch(/fetch failed|ECONNREFUSED/);
 });
 
 test('bad input is refused before k6 starts, with a message that says what to change', async () => {
-  await expect(runLoadTest({ scenario: 'rush', targets: ['127.0.0.1:8080'], outDir: out('bad') })).rejects.toThrow(/not an http\(s\) base URL/);
-  await expect(runLoadTest({ scenario: 'rush', targets: [dep.urls[0]], duration: '3s', outDir: out('bad') })).rejects.toThrow(/too short/);
-  await expect(runLoadTest({ scenario: 'register', targets: [dep.urls[0]], hotShare: 2 })).rejects.toThrow(/between 0 and 1/);
-  await expect(runLoadTest({ scenario: 'nope' as never, targets: [dep.urls[0]] })).rejects.toThrow(/choose one of browse, register, rush, soak/);
-  await expect(runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], k6Path: '/nonexistent/k6' }))
-    .rejects.toThrow(/go install go.k6.io\/k6@v1.4.2/);
+  await expect(runLoadTest({ scenario: 'rush', targets: ['127.0.0.1:8080'], outDir: out('bad') })).rejects.toThrow(
+    /not an http\(s\) base URL/,
+  );
+  await expect(
+    runLoadTest({ scenario: 'rush', targets: [dep.urls[0]], duration: '3s', outDir: out('bad') }),
+  ).rejects.toThrow(/too short/);
+  await expect(runLoadTest({ scenario: 'register', targets: [dep.urls[0]], hotShare: 2 })).rejects.toThrow(
+    /between 0 and 1/,
+  );
+  await expect(runLoadTest({ scenario: 'nope' as never, targets: [dep.urls[0]] })).rejects.toThrow(
+    /choose one of browse, register, rush, soak/,
+  );
+  await expect(runLoadTest({ scenario: 'browse', targets: [dep.urls[0]], k6Path: '/nonexistent/k6' })).rejects.toThrow(
+    /go install go.k6.io\/k6@v1.4.2/,
+  );
 });

@@ -16,8 +16,19 @@ const SUMMARY = path.join(__dirname, 'fixtures', 'rush-k6-summary.json');
 
 /** The measured requests, read straight from the file without the code under test. */
 function rawRequests(): Array<{ value: number; status: string }> {
-  return zlib.gunzipSync(fs.readFileSync(POINTS)).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
-    .filter((p) => p.type === 'Point' && p.metric === 'http_req_duration' && p.data.tags.scenario && !p.data.tags.group.startsWith('::'))
+  return zlib
+    .gunzipSync(fs.readFileSync(POINTS))
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter(
+      (p) =>
+        p.type === 'Point' &&
+        p.metric === 'http_req_duration' &&
+        p.data.tags.scenario &&
+        !p.data.tags.group.startsWith('::'),
+    )
     .map((p) => ({ value: p.data.value, status: p.data.tags.status }));
 }
 
@@ -44,12 +55,21 @@ describe('analyzeK6Output on a real rush run', () => {
     const a = await analyzeK6Output(POINTS);
     const k6 = JSON.parse(fs.readFileSync(SUMMARY, 'utf8')).metrics.http_req_duration;
     // k6's own figures also count the setup and teardown requests: on that same set our percentile gives k6's numbers.
-    const everyRequest = zlib.gunzipSync(fs.readFileSync(POINTS)).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
-      .filter((p) => p.type === 'Point' && p.metric === 'http_req_duration').map((p) => p.data.value as number).sort((x, y) => x - y);
+    const everyRequest = zlib
+      .gunzipSync(fs.readFileSync(POINTS))
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((p) => p.type === 'Point' && p.metric === 'http_req_duration')
+      .map((p) => p.data.value as number)
+      .sort((x, y) => x - y);
     expect(percentile(everyRequest, 95)).toBeCloseTo(k6['p(95)'], 6);
     expect(percentile(everyRequest, 99)).toBeCloseTo(k6['p(99)'], 6);
     expect(percentile(everyRequest, 50)).toBeCloseTo(k6.med, 6);
-    const measured = rawRequests().map((r) => r.value).sort((x, y) => x - y);
+    const measured = rawRequests()
+      .map((r) => r.value)
+      .sort((x, y) => x - y);
     expect(a.latencyMs.p95).toBeCloseTo(percentile(measured, 95), 2);
     expect(a.latencyMs.max).toBeLessThanOrEqual(k6.max);
     expect(a.latencyMs.p50).toBeLessThanOrEqual(a.latencyMs.p95);
@@ -68,7 +88,10 @@ describe('analyzeK6Output on a real rush run', () => {
 
   test('thresholds from --summary-export: true there means crossed', () => {
     expect(readThresholds(SUMMARY).map((t) => `${t.metric} ${t.threshold} ${t.ok}`)).toEqual([
-      'http_req_duration p(95)<20 true', 'http_req_failed rate<0.01 true', 'oversold_check_failed count<1 true', 'oversold_courses count<1 true',
+      'http_req_duration p(95)<20 true',
+      'http_req_failed rate<0.01 true',
+      'oversold_check_failed count<1 true',
+      'oversold_courses count<1 true',
     ]);
   });
 
@@ -82,7 +105,9 @@ describe('analyzeK6Output on a real rush run', () => {
 
 describe('findBreakingPoint', () => {
   test('finds the first 5 s window whose p95 crosses, and the rate there', () => {
-    const seconds = Array.from({ length: 20 }, (_, t) => Array.from({ length: 10 + t * 10 }, () => (t >= 12 ? 300 : 20)));
+    const seconds = Array.from({ length: 20 }, (_, t) =>
+      Array.from({ length: 10 + t * 10 }, () => (t >= 12 ? 300 : 20)),
+    );
     const bp = findBreakingPoint(seconds, 200)!;
     // Window [8, 13): 90+100+110+120 fast, 130 slow of 550 → p95 slow; window [7, 12) has none slow.
     expect(bp.atSecond).toBe(13);
@@ -101,7 +126,13 @@ describe('chart', () => {
   test('a self-contained HTML page with one polyline point per second and no external reference', async () => {
     const analysis = await analyzeK6Output(POINTS, { p95ThresholdMs: 20 });
     const plan = buildPlan('rush', { peak: 40, duration: '10s' });
-    const html = renderChartHtml({ title: 'rush <test>', analysis, p95ThresholdMs: 20, plannedRate: [2, 6, 10], summaryLines: ['a & b'] });
+    const html = renderChartHtml({
+      title: 'rush <test>',
+      analysis,
+      p95ThresholdMs: 20,
+      plannedRate: [2, 6, 10],
+      summaryLines: ['a & b'],
+    });
     expect(html).toContain('<title>rush &lt;test&gt;</title>');
     expect(html).toContain('<pre>a &amp; b</pre>');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
@@ -123,9 +154,20 @@ describe('chart', () => {
 test('the human summary names the failing threshold, 409 as an answer and the oversold check', async () => {
   const analysis = await analyzeK6Output(POINTS, { p95ThresholdMs: 20 });
   const lines = formatSummary({
-    passed: false, failures: ['threshold crossed: http_req_duration p(95)<20'], scenario: 'rush',
-    targets: [{ url: 'http://a', weight: 2 }, { url: 'http://b', weight: 1 }], plan: buildPlan('rush', { peak: 40, duration: '10s' }),
-    p95ThresholdMs: 20, maxErrorRate: 0.01, k6ExitCode: 99, thresholds: [], analysis, oversold: { checkedCourses: 43, courses: [] },
+    passed: false,
+    failures: ['threshold crossed: http_req_duration p(95)<20'],
+    scenario: 'rush',
+    targets: [
+      { url: 'http://a', weight: 2 },
+      { url: 'http://b', weight: 1 },
+    ],
+    plan: buildPlan('rush', { peak: 40, duration: '10s' }),
+    p95ThresholdMs: 20,
+    maxErrorRate: 0.01,
+    k6ExitCode: 99,
+    thresholds: [],
+    analysis,
+    oversold: { checkedCourses: 43, courses: [] },
   });
   expect(lines[0]).toBe('rushhour load test "rush" against http://a (weight 2), http://b (weight 1)');
   expect(lines[1]).toBe('result: FAILED — threshold crossed: http_req_duration p(95)<20');

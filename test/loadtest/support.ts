@@ -15,7 +15,9 @@ export interface LocalDeployment {
   stop(): Promise<void>;
 }
 
-export async function startDeployment(opts: { apps?: number; courses?: number; students?: number } = {}): Promise<LocalDeployment> {
+export async function startDeployment(
+  opts: { apps?: number; courses?: number; students?: number } = {},
+): Promise<LocalDeployment> {
   const db = await startMariaDb();
   const apps: RunningApp[] = [];
   try {
@@ -24,7 +26,9 @@ export async function startDeployment(opts: { apps?: number; courses?: number; s
       apps.push(await runServer({ port: await freePort(), db: config, limits: DEFAULT_LIMITS, logLevel: 'error' }));
     }
     return {
-      db, config, apps,
+      db,
+      config,
+      apps,
       urls: apps.map((a) => `http://127.0.0.1:${a.port}`),
       count: (sql) => Number(db.sql(sql, 'course_selection').trim()),
       stop: async () => {

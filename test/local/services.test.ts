@@ -9,9 +9,23 @@ describe('local services used by tests and the rehearsal', () => {
     try {
       expect(db.sql('SELECT 6*7').trim()).toBe('42');
       db.createUser('app', 'pw-not-secret');
-      const out = execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-uapp', '--batch', '--skip-column-names', '-e', 'SELECT CURRENT_USER()'], {
-        encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'pw-not-secret' },
-      });
+      const out = execFileSync(
+        'mariadb',
+        [
+          '--no-defaults',
+          '-h127.0.0.1',
+          `-P${db.port}`,
+          '-uapp',
+          '--batch',
+          '--skip-column-names',
+          '-e',
+          'SELECT CURRENT_USER()',
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: 'pw-not-secret' },
+        },
+      );
       expect(out.trim()).toBe('app@127.0.0.1');
     } finally {
       await db.stop();
@@ -21,8 +35,24 @@ describe('local services used by tests and the rehearsal', () => {
   test('sshd accepts the client key and is pinned in known_hosts', async () => {
     const sshd = await startSshd();
     try {
-      const out = execFileSync('ssh', ['-i', sshd.privateKeyPath, '-p', String(sshd.port), '-o', `UserKnownHostsFile=${sshd.knownHostsPath}`,
-        '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${sshd.username}@127.0.0.1`, 'echo hello'], { encoding: 'utf8' });
+      const out = execFileSync(
+        'ssh',
+        [
+          '-i',
+          sshd.privateKeyPath,
+          '-p',
+          String(sshd.port),
+          '-o',
+          `UserKnownHostsFile=${sshd.knownHostsPath}`,
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'BatchMode=yes',
+          `${sshd.username}@127.0.0.1`,
+          'echo hello',
+        ],
+        { encoding: 'utf8' },
+      );
       expect(out.trim()).toBe('hello');
       expect(sshd.hostKeyFingerprint).toMatch(/^SHA256:/);
     } finally {
@@ -52,11 +82,16 @@ describe('local load balancers (HAProxy)', () => {
       const port = await freePort();
       const healthy = name !== 'a2';
       const s = http.createServer((req, res) => {
-        if (req.url === '/healthz') { res.writeHead(healthy ? 200 : 500); res.end(); return; }
+        if (req.url === '/healthz') {
+          res.writeHead(healthy ? 200 : 500);
+          res.end();
+          return;
+        }
         res.end(name);
       });
       await new Promise<void>((r) => s.listen(port, '127.0.0.1', () => r()));
-      servers.push(s); ports.push(port);
+      servers.push(s);
+      ports.push(port);
     }
     const lbs = await startBalancers([{ backendPorts: [ports[0], ports[1]] }, { backendPorts: [ports[2]] }]);
     try {

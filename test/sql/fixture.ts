@@ -9,11 +9,36 @@ import { LocalMariaDb } from '../../src/local/mariadb';
  */
 export function buildFixtureSchema(db: LocalMariaDb, database: string, rows = 300, seed = 7): void {
   let state = seed;
-  const rand = () => { state = (state * 1103515245 + 12345) & 0x7fffffff; return state; };
-  const hex = (n: number) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = rand() & 0xff; return b.toString('hex'); };
-  const texts = ["plain", "semi;colon", "quote ' and \" and `", "back\\slash", "-- not a comment", "/* nor this */", "# nor this",
-    "emoji 🎓📚", "CJK 選課 수강 登録", "DELIMITER ;;", "line\nbreak\r\n", "tab\tand \u0000 nul"];
-  const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\u0000/g, '\\0').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+  const rand = () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state;
+  };
+  const hex = (n: number) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = rand() & 0xff;
+    return b.toString('hex');
+  };
+  const texts = [
+    'plain',
+    'semi;colon',
+    'quote \' and " and `',
+    'back\\slash',
+    '-- not a comment',
+    '/* nor this */',
+    '# nor this',
+    'emoji 🎓📚',
+    'CJK 選課 수강 登録',
+    'DELIMITER ;;',
+    'line\nbreak\r\n',
+    'tab\tand \u0000 nul',
+  ];
+  const q = (s: string) =>
+    `'${s
+      .replace(/\\/g, '\\\\')
+      .replace(/'/g, "\\'")
+      .replace(/\u0000/g, '\\0')
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')}'`;
   const sql: string[] = [
     `CREATE DATABASE ${database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
     `USE ${database}`,
@@ -24,16 +49,23 @@ export function buildFixtureSchema(db: LocalMariaDb, database: string, rows = 30
     'CREATE TABLE `odd ``name`` ; table` (`col;1` VARCHAR(20), `col``2` DECIMAL(10,2)) ENGINE=InnoDB',
     'CREATE TABLE audit (id BIGINT PRIMARY KEY AUTO_INCREMENT, what VARCHAR(50) NOT NULL) ENGINE=InnoDB',
   ];
-  for (let i = 1; i <= 20; i++) sql.push(`INSERT INTO courses (code, title, seats) VALUES ('C${i}', ${q(texts[i % texts.length])}, ${10 + (rand() % 40)})`);
+  for (let i = 1; i <= 20; i++)
+    sql.push(
+      `INSERT INTO courses (code, title, seats) VALUES ('C${i}', ${q(texts[i % texts.length])}, ${10 + (rand() % 40)})`,
+    );
   for (let i = 1; i <= rows; i++) {
     const photo = i % 5 === 0 ? 'NULL' : `0x${hex(1 + (rand() % 3000))}`;
-    sql.push(`INSERT INTO students (name, note, photo) VALUES (${q(`student ${i} ${texts[i % texts.length]}`)}, ${q(texts[rand() % texts.length].repeat(1 + (rand() % 5)))}, ${photo})`);
+    sql.push(
+      `INSERT INTO students (name, note, photo) VALUES (${q(`student ${i} ${texts[i % texts.length]}`)}, ${q(texts[rand() % texts.length].repeat(1 + (rand() % 5)))}, ${photo})`,
+    );
   }
   for (let i = 1; i <= rows; i++) {
     sql.push(`INSERT IGNORE INTO registrations VALUES (${i}, ${1 + (rand() % 20)}, '2026-09-01 08:00:00.123')`);
   }
   sql.push("INSERT INTO `odd ``name`` ; table` VALUES ('a;b', 1.50), ('c''d', NULL)");
-  sql.push(`CREATE VIEW course_load AS SELECT c.code, COUNT(r.student_id) AS n FROM courses c LEFT JOIN registrations r ON r.course_id = c.id GROUP BY c.code`);
+  sql.push(
+    `CREATE VIEW course_load AS SELECT c.code, COUNT(r.student_id) AS n FROM courses c LEFT JOIN registrations r ON r.course_id = c.id GROUP BY c.code`,
+  );
   sql.push(`DELIMITER ;;
 CREATE TRIGGER reg_taken AFTER INSERT ON registrations FOR EACH ROW BEGIN
   UPDATE courses SET taken = taken + 1 WHERE id = NEW.course_id; -- keep the count; in step
@@ -57,26 +89,46 @@ DELIMITER ;`);
 
 /** A real dump of `database` made by the installed mysqldump (MariaDB's), with routines, triggers and events. */
 export function dumpDatabase(db: LocalMariaDb, database: string, extraArgs: string[] = []): Buffer {
-  return execFileSync('mysqldump', [...db.clientArgs, '--routines', '--triggers', '--events', '--single-transaction', ...extraArgs, database], {
-    maxBuffer: 1024 * 1024 * 1024,
-  });
+  return execFileSync(
+    'mysqldump',
+    [...db.clientArgs, '--routines', '--triggers', '--events', '--single-transaction', ...extraArgs, database],
+    {
+      maxBuffer: 1024 * 1024 * 1024,
+    },
+  );
 }
 
 /** `CHECKSUM TABLE` for every base table, and the names of views, triggers, routines and events. */
 export function describeDatabase(db: LocalMariaDb, database: string): Record<string, string[]> {
-  const tables = db.sql(`SELECT table_name FROM information_schema.tables WHERE table_schema='${database}' AND table_type='BASE TABLE' AND table_name <> 'rushhour_import_progress' ORDER BY 1`).trim().split('\n').filter(Boolean);
+  const tables = db
+    .sql(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema='${database}' AND table_type='BASE TABLE' AND table_name <> 'rushhour_import_progress' ORDER BY 1`,
+    )
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   const checksums = tables.map((t) => {
-    const out = db.sql(`CHECKSUM TABLE \`${t.replace(/`/g, '``')}\``, database).trim().split('\t');
+    const out = db
+      .sql(`CHECKSUM TABLE \`${t.replace(/`/g, '``')}\``, database)
+      .trim()
+      .split('\t');
     return `${t}=${out[1]}`;
   });
   const list = (query: string) => db.sql(query).trim().split('\n').filter(Boolean);
   return {
     checksums,
-    views: list(`SELECT CONCAT(table_name, ':', view_definition) FROM information_schema.views WHERE table_schema='${database}' ORDER BY 1`)
-      .map((v) => v.split(`\`${database}\`.`).join('')),
-    triggers: list(`SELECT CONCAT(trigger_name, ':', action_timing, ':', event_manipulation, ':', MD5(action_statement)) FROM information_schema.triggers WHERE trigger_schema='${database}' ORDER BY 1`),
-    routines: list(`SELECT CONCAT(routine_type, ':', routine_name, ':', MD5(routine_definition)) FROM information_schema.routines WHERE routine_schema='${database}' ORDER BY 1`),
-    events: list(`SELECT CONCAT(event_name, ':', MD5(event_definition), ':', status) FROM information_schema.events WHERE event_schema='${database}' ORDER BY 1`),
+    views: list(
+      `SELECT CONCAT(table_name, ':', view_definition) FROM information_schema.views WHERE table_schema='${database}' ORDER BY 1`,
+    ).map((v) => v.split(`\`${database}\`.`).join('')),
+    triggers: list(
+      `SELECT CONCAT(trigger_name, ':', action_timing, ':', event_manipulation, ':', MD5(action_statement)) FROM information_schema.triggers WHERE trigger_schema='${database}' ORDER BY 1`,
+    ),
+    routines: list(
+      `SELECT CONCAT(routine_type, ':', routine_name, ':', MD5(routine_definition)) FROM information_schema.routines WHERE routine_schema='${database}' ORDER BY 1`,
+    ),
+    events: list(
+      `SELECT CONCAT(event_name, ':', MD5(event_definition), ':', status) FROM information_schema.events WHERE event_schema='${database}' ORDER BY 1`,
+    ),
   };
 }
 

@@ -43,8 +43,12 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
     expect(expected.routines.length).toBe(2);
     expect(logs.join('\n')).toMatch(/rds rewrite: rewritten: DEFINER clause removed x6/);
     // utf8mb4 and binary survived byte for byte.
-    expect(db.sql("SELECT HEX(title) FROM full.courses WHERE code='C7'")).toBe(db.sql("SELECT HEX(title) FROM origin.courses WHERE code='C7'"));
-    expect(db.sql('SELECT MD5(GROUP_CONCAT(MD5(photo) ORDER BY id)) FROM full.students')).toBe(db.sql('SELECT MD5(GROUP_CONCAT(MD5(photo) ORDER BY id)) FROM origin.students'));
+    expect(db.sql("SELECT HEX(title) FROM full.courses WHERE code='C7'")).toBe(
+      db.sql("SELECT HEX(title) FROM origin.courses WHERE code='C7'"),
+    );
+    expect(db.sql('SELECT MD5(GROUP_CONCAT(MD5(photo) ORDER BY id)) FROM full.students')).toBe(
+      db.sql('SELECT MD5(GROUP_CONCAT(MD5(photo) ORDER BY id)) FROM origin.students'),
+    );
   });
 
   test('--hex-blob dumps import the same', async () => {
@@ -61,7 +65,7 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
       result = await run('sliced', dump, { timeBudgetMs: 0, batchStatements: 3 });
       runs++;
       executed += result.statementsThisRun;
-      if (!result.complete) expect(db.sql("SELECT status FROM sliced.rushhour_import_progress").trim()).toBe('running');
+      if (!result.complete) expect(db.sql('SELECT status FROM sliced.rushhour_import_progress').trim()).toBe('running');
     } while (!result.complete && runs < 500);
     expect(result.complete).toBe(true);
     expect(runs).toBeGreaterThan(10);
@@ -79,15 +83,35 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
       const big = dumpDatabase(db, 'bigorigin', ['--net-buffer-length=65536']);
       const file = path.join(bigDir, 'big.sql.gz');
       fs.writeFileSync(file, zlib.gzipSync(big));
-      const cli = ['--dump', file, '--host', db.host, '--port', String(db.port), '--user', 'master', '--database', 'crashed', '--no-progress'];
+      const cli = [
+        '--dump',
+        file,
+        '--host',
+        db.host,
+        '--port',
+        String(db.port),
+        '--user',
+        'master',
+        '--database',
+        'crashed',
+        '--no-progress',
+      ];
       const env = { ...process.env, MYSQL_PWD: PASSWORD };
-      const child = spawn(process.execPath, [path.join(__dirname, '../../bin/rushhour.js'), 'import-dump', ...cli], { env, stdio: 'ignore' });
+      const child = spawn(process.execPath, [path.join(__dirname, '../../bin/rushhour.js'), 'import-dump', ...cli], {
+        env,
+        stdio: 'ignore',
+      });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       // Kill it while it is loading the last (largest) table: some of its rows committed, not all.
       const deadline = Date.now() + 60000;
       let rows = 0;
       while (Date.now() < deadline && child.exitCode === null) {
-        const exists = db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='crashed' AND table_name='students'").trim() === '1';
+        const exists =
+          db
+            .sql(
+              "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='crashed' AND table_name='students'",
+            )
+            .trim() === '1';
         rows = exists ? Number(db.sql('SELECT COUNT(*) FROM crashed.students').trim()) : 0;
         if (rows > 0) break;
         await new Promise((r) => setTimeout(r, 5));
@@ -100,10 +124,15 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
       expect(status[0]).toBe('running');
       expect(Number(status[1])).toBeLessThan(big.length);
       // Resume through the CLI, like an operator would.
-      execFileSync(process.execPath, [path.join(__dirname, '../../bin/rushhour.js'), 'resume-import', ...cli], { env, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(__dirname, '../../bin/rushhour.js'), 'resume-import', ...cli], {
+        env,
+        stdio: 'pipe',
+      });
       const bigExpected = describeDatabase(db, 'bigorigin');
       expect(describeDatabase(db, 'crashed')).toEqual(bigExpected);
-      expect(db.sql('SELECT status, committed_offset FROM crashed.rushhour_import_progress').trim()).toBe(`complete\t${big.length}`);
+      expect(db.sql('SELECT status, committed_offset FROM crashed.rushhour_import_progress').trim()).toBe(
+        `complete\t${big.length}`,
+      );
     } finally {
       fs.rmSync(bigDir, { recursive: true, force: true });
     }
@@ -116,18 +145,26 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
     // but before the progress record moved past it.
     const upTo = dump.subarray(0, create.endOffset);
     await run('pending', upTo, { dumpHash: 'pending-test' });
-    db.sql(`UPDATE pending.rushhour_import_progress SET status='running', committed_offset=${create.startOffset - 1}, pending_offset=${create.startOffset}`);
+    db.sql(
+      `UPDATE pending.rushhour_import_progress SET status='running', committed_offset=${create.startOffset - 1}, pending_offset=${create.startOffset}`,
+    );
     // The committed offset must be a statement end: use the previous statement's end.
     const prev = stmts[stmts.indexOf(create) - 1];
-    db.sql(`UPDATE pending.rushhour_import_progress SET committed_offset=${prev.endOffset}, statements_done=${stmts.indexOf(create)}`);
+    db.sql(
+      `UPDATE pending.rushhour_import_progress SET committed_offset=${prev.endOffset}, statements_done=${stmts.indexOf(create)}`,
+    );
     const logs: string[] = [];
     const result = await run('pending', dump, { dumpHash: 'pending-test', log: (m) => logs.push(m) });
     expect(result.complete).toBe(true);
-    expect(logs.join('\n')).toMatch(new RegExp(`statement at byte ${create.startOffset} was applied before the last run stopped`));
+    expect(logs.join('\n')).toMatch(
+      new RegExp(`statement at byte ${create.startOffset} was applied before the last run stopped`),
+    );
     expect(describeDatabase(db, 'pending')).toEqual(expected);
 
     // Without the pending mark the same situation is an error: the mark is what makes the re-run safe.
-    db.sql(`UPDATE pending.rushhour_import_progress SET status='running', committed_offset=${prev.endOffset}, pending_offset=NULL`);
+    db.sql(
+      `UPDATE pending.rushhour_import_progress SET status='running', committed_offset=${prev.endOffset}, pending_offset=NULL`,
+    );
     db.sql('DELETE FROM pending.audit');
     await expect(run('pending', dump, { dumpHash: 'pending-test' })).rejects.toThrow(/already exists/);
   });
@@ -148,13 +185,22 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
   test('a syntax error names the byte offset and the server message, keeps the progress, and resumes after the fix', async () => {
     const stmts = splitAll(dump);
     const victim = stmts.find((s) => s.sql.toString().startsWith('CREATE TABLE `registrations`'))!;
-    const broken = Buffer.concat([dump.subarray(0, victim.startOffset), Buffer.from('CREATE TABEL'), dump.subarray(victim.startOffset + 'CREATE TABLE'.length)]);
+    const broken = Buffer.concat([
+      dump.subarray(0, victim.startOffset),
+      Buffer.from('CREATE TABEL'),
+      dump.subarray(victim.startOffset + 'CREATE TABLE'.length),
+    ]);
     const err = await run('broken', broken, { dumpHash: 'broken' }).catch((e) => e);
     expect(err).toBeInstanceOf(StatementError);
     expect(err.offset).toBe(victim.startOffset);
-    expect(err.message).toMatch(new RegExp(`byte offset ${victim.startOffset} \\(line \\d+\\).*ER_PARSE_ERROR \\(1064\\).*SQL syntax`));
+    expect(err.message).toMatch(
+      new RegExp(`byte offset ${victim.startOffset} \\(line \\d+\\).*ER_PARSE_ERROR \\(1064\\).*SQL syntax`),
+    );
     expect(err.message).toContain('statement: CREATE TABEL `registrations`');
-    const row = db.sql('SELECT status, committed_offset, error FROM broken.rushhour_import_progress').trim().split('\t');
+    const row = db
+      .sql('SELECT status, committed_offset, error FROM broken.rushhour_import_progress')
+      .trim()
+      .split('\t');
     expect(row[0]).toBe('failed');
     expect(Number(row[1])).toBeLessThanOrEqual(victim.startOffset);
     expect(row[2]).toMatch(/ER_PARSE_ERROR/);
@@ -168,20 +214,29 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
     const inserts = stmts.filter((s) => s.sql.toString().startsWith('INSERT INTO `students`'));
     expect(inserts.length).toBeGreaterThan(3);
     const victim = inserts[2];
-    const broken = Buffer.concat([dump.subarray(0, victim.startOffset), Buffer.from('INSERT INTO `studentz`'), dump.subarray(victim.startOffset + 'INSERT INTO `students`'.length)]);
+    const broken = Buffer.concat([
+      dump.subarray(0, victim.startOffset),
+      Buffer.from('INSERT INTO `studentz`'),
+      dump.subarray(victim.startOffset + 'INSERT INTO `students`'.length),
+    ]);
     const err = await run('batchfail', broken, { dumpHash: 'b' }).catch((e) => e);
     expect(err).toBeInstanceOf(StatementError);
     expect(err.offset).toBe(victim.startOffset);
     expect(err.message).toMatch(/ER_NO_SUCH_TABLE \(1146\).*studentz/);
     expect(err.message).not.toMatch(/student 1 /); // no row data in the message
-    expect(db.sql('SELECT committed_offset FROM batchfail.rushhour_import_progress').trim()).toBe(String(inserts[1].endOffset));
+    expect(db.sql('SELECT committed_offset FROM batchfail.rushhour_import_progress').trim()).toBe(
+      String(inserts[1].endOffset),
+    );
   });
 
   test('resuming with a different (shorter) file under the same record is refused, not silently completed', async () => {
     let result;
-    do result = await run('other', dump, { dumpHash: 'o', timeBudgetMs: 0 }); while (!result.complete && result.offset < dump.length / 2);
+    do result = await run('other', dump, { dumpHash: 'o', timeBudgetMs: 0 });
+    while (!result.complete && result.offset < dump.length / 2);
     expect(result.complete).toBe(false);
-    await expect(run('other', dump.subarray(0, Math.floor(result.offset / 2)), { dumpHash: 'o' })).rejects.toThrow(/is this the same dump|not the one the progress record was made with|truncated/);
+    await expect(run('other', dump.subarray(0, Math.floor(result.offset / 2)), { dumpHash: 'o' })).rejects.toThrow(
+      /is this the same dump|not the one the progress record was made with|truncated/,
+    );
   });
 
   test('a truncated gzip fails clearly and keeps what was committed', async () => {

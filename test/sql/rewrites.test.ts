@@ -33,13 +33,20 @@ SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN;
 describe('RDS rewrites', () => {
   test('drop or rewrite exactly what RDS refuses, and count it', () => {
     const r = new DumpRewriter('db');
-    const out = splitAll(Buffer.from(MYSQL8_STYLE_DUMP)).map((s) => r.prepare(s)).filter((s) => s).map((s) => s!.sql.toString());
-    expect(out.filter((s) => !s.startsWith('INSERT')).join('\n')).not.toMatch(/SQL_LOG_BIN\s*=|GTID_PURGED|sandbox|LOCK TABLES|NO_AUTO_CREATE_USER|DEFINER\s*=\s*[`'"]root/);
+    const out = splitAll(Buffer.from(MYSQL8_STYLE_DUMP))
+      .map((s) => r.prepare(s))
+      .filter((s) => s)
+      .map((s) => s!.sql.toString());
+    expect(out.filter((s) => !s.startsWith('INSERT')).join('\n')).not.toMatch(
+      /SQL_LOG_BIN\s*=|GTID_PURGED|sandbox|LOCK TABLES|NO_AUTO_CREATE_USER|DEFINER\s*=\s*[`'"]root/,
+    );
     // Data is never touched, and what is kept is kept byte for byte.
     expect(out).toContain("INSERT INTO t VALUES (1,'DEFINER=`root`@`%` stays in data')");
     expect(out).toContain('SET @MYSQLDUMP_TEMP_LOG_BIN = @@SESSION.SQL_LOG_BIN');
     expect(out).toContain('CREATE PROCEDURE p() SQL SECURITY DEFINER BEGIN SELECT COUNT(*) FROM t; END');
-    expect(out).toContain("/*!50001 CREATE ALGORITHM=UNDEFINED */\n/*!50013 SQL SECURITY DEFINER */\n/*!50001 VIEW `v` AS select `t`.`id` AS `id` from `t` */");
+    expect(out).toContain(
+      '/*!50001 CREATE ALGORITHM=UNDEFINED */\n/*!50013 SQL SECURITY DEFINER */\n/*!50001 VIEW `v` AS select `t`.`id` AS `id` from `t` */',
+    );
     expect(r.summary()).toEqual({
       'dropped: client command (MariaDB sandbox-mode line)': 1,
       'dropped: SET @@SESSION.SQL_LOG_BIN': 2,
@@ -68,19 +75,31 @@ describe('RDS rewrites', () => {
 
     test('the raw dump fails with the mysql client, the rewritten one imports completely', async () => {
       db.sql('CREATE DATABASE raw');
-      expect(() => execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-umaster', 'raw'], {
-        input: MYSQL8_STYLE_DUMP.replace(/^\/\*M!.*\n/, ''), env: { ...process.env, MYSQL_PWD: 'pw-rewrites' }, stdio: 'pipe',
-      })).toThrow(/SUPER|denied|Unknown system variable/i);
+      expect(() =>
+        execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-umaster', 'raw'], {
+          input: MYSQL8_STYLE_DUMP.replace(/^\/\*M!.*\n/, ''),
+          env: { ...process.env, MYSQL_PWD: 'pw-rewrites' },
+          stdio: 'pipe',
+        }),
+      ).toThrow(/SUPER|denied|Unknown system variable/i);
 
       const logs: string[] = [];
       const result = await importDump({
-        source: bufferDumpSource(Buffer.from(MYSQL8_STYLE_DUMP)), dumpHash: 'rewrites',
-        target: { host: db.host, port: db.port, user: 'master', password: 'pw-rewrites', database: 'rds' }, log: (m) => logs.push(m),
+        source: bufferDumpSource(Buffer.from(MYSQL8_STYLE_DUMP)),
+        dumpHash: 'rewrites',
+        target: { host: db.host, port: db.port, user: 'master', password: 'pw-rewrites', database: 'rds' },
+        log: (m) => logs.push(m),
       });
       expect(result.complete).toBe(true);
       expect(logs.join('\n')).toMatch(/rds rewrite: rewritten: DEFINER clause removed x5/);
-      expect(db.sql("SELECT CONCAT(routine_type, ':', routine_name, ':', definer) FROM information_schema.routines WHERE routine_schema='rds' ORDER BY 1").trim().split('\n'))
-        .toEqual(['FUNCTION:f:master@127.0.0.1', 'PROCEDURE:p:master@127.0.0.1']);
+      expect(
+        db
+          .sql(
+            "SELECT CONCAT(routine_type, ':', routine_name, ':', definer) FROM information_schema.routines WHERE routine_schema='rds' ORDER BY 1",
+          )
+          .trim()
+          .split('\n'),
+      ).toEqual(['FUNCTION:f:master@127.0.0.1', 'PROCEDURE:p:master@127.0.0.1']);
       expect(db.sql("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema='rds'").trim()).toBe('1');
       expect(db.sql("SELECT COUNT(*) FROM information_schema.events WHERE event_schema='rds'").trim()).toBe('1');
       expect(db.sql('SELECT v FROM rds.t').trim()).toBe('DEFINER=`root`@`%` stays in data');

@@ -1,6 +1,7 @@
 import { DumpSyntaxError, splitAll } from '../../src/sql/splitter';
 
-const texts = (dump: string | Buffer, chunk?: number) => splitAll(Buffer.isBuffer(dump) ? dump : Buffer.from(dump, 'utf8'), chunk).map((s) => s.sql.toString('utf8'));
+const texts = (dump: string | Buffer, chunk?: number) =>
+  splitAll(Buffer.isBuffer(dump) ? dump : Buffer.from(dump, 'utf8'), chunk).map((s) => s.sql.toString('utf8'));
 
 describe('StatementSplitter', () => {
   const tricky = [
@@ -8,7 +9,7 @@ describe('StatementSplitter', () => {
     '-- a comment; with a semicolon',
     '# another; comment',
     '/* plain; comment */',
-    "/*!40101 SET NAMES utf8mb4 */;",
+    '/*!40101 SET NAMES utf8mb4 */;',
     "INSERT INTO `t;1` VALUES ('a;b', \"c;d\", 'it''s', 'back\\\\slash\\';still', '🎓 選課'), ('-- no', '# no', '/* no */');",
     'SELECT 1--1;',
     'DELIMITER ;;',
@@ -52,7 +53,11 @@ describe('StatementSplitter', () => {
 
   test('binary bytes (invalid UTF-8, NUL, 0xFF) pass through unchanged', () => {
     const blob = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x27 /* escaped below */, 0x0a, 0x3b, 0xc3]);
-    const escaped = Buffer.concat([Buffer.from("INSERT INTO b VALUES ('"), Buffer.from([0x5c, 0x30, 0xff, 0xfe, 0x80, 0x5c, 0x27, 0x5c, 0x6e, 0x3b, 0xc3]), Buffer.from("');\nSELECT 1;")]);
+    const escaped = Buffer.concat([
+      Buffer.from("INSERT INTO b VALUES ('"),
+      Buffer.from([0x5c, 0x30, 0xff, 0xfe, 0x80, 0x5c, 0x27, 0x5c, 0x6e, 0x3b, 0xc3]),
+      Buffer.from("');\nSELECT 1;"),
+    ]);
     const stmts = splitAll(escaped, 2);
     expect(stmts).toHaveLength(2);
     expect(stmts[0].sql.equals(escaped.subarray(0, escaped.indexOf(Buffer.from("');")) + 2))).toBe(true);
@@ -61,7 +66,9 @@ describe('StatementSplitter', () => {
 
   test('a dump that ends inside a string is reported as truncated, with the offset', () => {
     expect(() => splitAll(Buffer.from("SELECT 1;\nINSERT INTO t VALUES ('abc"))).toThrow(DumpSyntaxError);
-    expect(() => splitAll(Buffer.from("SELECT 1;\nINSERT INTO t VALUES ('abc"))).toThrow(/ends inside a quoted string opened at offset 32.*truncated/);
+    expect(() => splitAll(Buffer.from("SELECT 1;\nINSERT INTO t VALUES ('abc"))).toThrow(
+      /ends inside a quoted string opened at offset 32.*truncated/,
+    );
   });
 
   test('"--" without a following space is not a comment; "DELIMITER" inside a statement is not a command', () => {

@@ -3,5 +3,6 @@
 const HASH = /[0-9a-f]{64}/g;
 module.exports = {
   test: (val) => typeof val === 'string' && /[0-9a-f]{64}/.test(val),
-  serialize: (val, config, indentation, depth, refs, printer) => printer(val.replace(HASH, '<asset-hash>'), config, indentation, depth, refs),
+  serialize: (val, config, indentation, depth, refs, printer) =>
+    printer(val.replace(HASH, '<asset-hash>'), config, indentation, depth, refs),
 };

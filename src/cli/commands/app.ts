@@ -6,7 +6,9 @@ import { dbEnvFromOptions, DbFlags } from './seed';
 export function register(program: Command): void {
   program
     .command('app')
-    .description('Run the reference course-selection app. DB from --ssm-prefix (SSM + Secrets Manager) or DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME (or the --db-* flags).')
+    .description(
+      'Run the reference course-selection app. DB from --ssm-prefix (SSM + Secrets Manager) or DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME (or the --db-* flags).',
+    )
     .requiredOption('--port <port>', 'TCP port to listen on')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--ssm-prefix <prefix>', 'read the DB settings from SSM under this prefix, e.g. /rushhour/mysite/db')
@@ -16,14 +18,22 @@ export function register(program: Command): void {
     .option('--db-name <name>', 'database name (overrides DB_NAME)')
     .option('--workers <n>', 'processes sharing the port: a number or "auto" (one per core)', '1')
     .option('--migrate', 'apply schema migrations before listening')
-    .action(async (opts: DbFlags & { port: string; host: string; ssmPrefix?: string; workers: string; migrate?: boolean }) => {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env, ...dbEnvFromOptions(opts), PORT: opts.port, HOST: opts.host, RUSHHOUR_WORKERS: opts.workers,
-        ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
-        ...(opts.migrate ? { RUSHHOUR_MIGRATE: 'true' } : {}),
-      };
-      // Cluster workers re-run this CLI: hand them the settings through the real environment.
-      Object.assign(process.env, env);
-      await main(env);
-    });
+    .action(
+      async (
+        opts: DbFlags & { port: string; host: string; ssmPrefix?: string; workers: string; migrate?: boolean },
+      ) => {
+        const env: NodeJS.ProcessEnv = {
+          ...process.env,
+          ...dbEnvFromOptions(opts),
+          PORT: opts.port,
+          HOST: opts.host,
+          RUSHHOUR_WORKERS: opts.workers,
+          ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
+          ...(opts.migrate ? { RUSHHOUR_MIGRATE: 'true' } : {}),
+        };
+        // Cluster workers re-run this CLI: hand them the settings through the real environment.
+        Object.assign(process.env, env);
+        await main(env);
+      },
+    );
 }

@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
-import { addOriginOptions, diffStats, OriginOptions, originClient, originTableStats, sshTarget, TableStat } from '../../ssh/origin';
+import {
+  addOriginOptions,
+  diffStats,
+  OriginOptions,
+  originClient,
+  originTableStats,
+  sshTarget,
+  TableStat,
+} from '../../ssh/origin';
 import { progress } from '../../ssh/progress';
 import { localSha256, shq, SshSession } from '../../ssh/session';
 import { resumableGet } from '../../ssh/transfer';
@@ -53,87 +61,139 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
 
   let session = await connect();
   try {
-    const before = await op.step('checksums-before', async () => ({ tables: await originTableStats(session, o, o.database) }), log);
-    if (Object.keys(before.tables).length === 0) throw new Error(`database ${o.database} on the origin has no tables (wrong --database or DB login?)`);
-    const { remoteDir } = await op.step('remote-temp', async () => ({
-      remoteDir: (await session.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rushhour-pull.XXXXXX"', 'mktemp')).trim(),
-    }), log);
+    const before = await op.step(
+      'checksums-before',
+      async () => ({ tables: await originTableStats(session, o, o.database) }),
+      log,
+    );
+    if (Object.keys(before.tables).length === 0)
+      throw new Error(`database ${o.database} on the origin has no tables (wrong --database or DB login?)`);
+    const { remoteDir } = await op.step(
+      'remote-temp',
+      async () => ({
+        remoteDir: (
+          await session.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rushhour-pull.XXXXXX"', 'mktemp')
+        ).trim(),
+      }),
+      log,
+    );
     const remoteDump = `${remoteDir}/dump.sql.gz`;
     const remoteStatus = `${remoteDir}/dump.status`;
 
-    const dumped = await op.step('dump', async () => {
-      if (fs.existsSync(partFile) && fs.statSync(partFile).size > 0) {
-        log(`an earlier dump was interrupted: resuming from ${remoteDump} on the origin`);
-      } else {
-        fs.rmSync(partFile, { force: true });
-        const dump = `${originClient(o, 'mysqldump')} --single-transaction --quick --routines --triggers --events --hex-blob `
-          + `--default-character-set=utf8mb4 ${shq(o.database)}`;
-        // tee -p keeps writing the origin's copy if our side of the pipe breaks (it ignores SIGPIPE).
-        const script = `set -o pipefail; ${dump} | gzip -c | tee -p ${shq(remoteDump)}; echo $? > ${shq(remoteStatus)}`;
-        const bar = progress(`pull-db ${o.database}`);
-        const local = fs.createWriteStream(partFile);
-        let bytes = 0;
-        const counter = new Transform({
-          transform(chunk: Buffer, _e, cb) { bytes += chunk.length; bar.update(bytes, 0); cb(null, chunk); },
-        });
-        counter.pipe(local);
-        try {
-          const r = await session.exec(`bash -c ${shq(script)}`, { stdout: counter });
-          counter.end();
-          await new Promise<void>((res) => local.once('close', () => res()));
-          if (r.code !== 0) {
-            throw new Error(`mysqldump failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`);
+    const dumped = await op.step(
+      'dump',
+      async () => {
+        if (fs.existsSync(partFile) && fs.statSync(partFile).size > 0) {
+          log(`an earlier dump was interrupted: resuming from ${remoteDump} on the origin`);
+        } else {
+          fs.rmSync(partFile, { force: true });
+          const dump =
+            `${originClient(o, 'mysqldump')} --single-transaction --quick --routines --triggers --events --hex-blob ` +
+            `--default-character-set=utf8mb4 ${shq(o.database)}`;
+          // tee -p keeps writing the origin's copy if our side of the pipe breaks (it ignores SIGPIPE).
+          const script = `set -o pipefail; ${dump} | gzip -c | tee -p ${shq(remoteDump)}; echo $? > ${shq(remoteStatus)}`;
+          const bar = progress(`pull-db ${o.database}`);
+          const local = fs.createWriteStream(partFile);
+          let bytes = 0;
+          const counter = new Transform({
+            transform(chunk: Buffer, _e, cb) {
+              bytes += chunk.length;
+              bar.update(bytes, 0);
+              cb(null, chunk);
+            },
+          });
+          counter.pipe(local);
+          try {
+            const r = await session.exec(`bash -c ${shq(script)}`, { stdout: counter });
+            counter.end();
+            await new Promise<void>((res) => local.once('close', () => res()));
+            if (r.code !== 0) {
+              throw new Error(
+                `mysqldump failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`,
+              );
+            }
+          } catch (err) {
+            if (!/SSH connection closed/.test((err as Error).message)) throw err;
+            counter.end();
+            log(`the connection dropped after ${bytes} bytes; the dump continues on the origin`);
+          } finally {
+            bar.stop();
           }
-        } catch (err) {
-          if (!/SSH connection closed/.test((err as Error).message)) throw err;
-          counter.end();
-          log(`the connection dropped after ${bytes} bytes; the dump continues on the origin`);
-        } finally {
-          bar.stop();
         }
-      }
-      // Wait for the origin's dump to finish (it does even when our connection dropped).
-      if (session.isClosed) session = await connect();
-      for (let i = 0; ; i++) {
-        const status = (await session.exec(`cat ${shq(remoteStatus)} 2>/dev/null`)).stdoutText.trim();
-        if (status === '0') break;
-        if (status) throw new Error(`mysqldump failed on the origin (status ${status}); see the origin's MySQL error log, then rerun with --restart`);
-        if (i > 3600) throw new Error(`the dump on the origin did not finish within an hour (${remoteStatus} is still absent)`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      const remoteSha = await session.remoteSha256(remoteDump);
-      const localSha = await localSha256(partFile);
-      if (localSha !== remoteSha) {
-        const bar = progress(`pull-db ${o.database} (resume)`);
-        try {
-          await resumableGet({ connect, remotePath: remoteDump, localPath: partFile, expectedSha256: remoteSha, onProgress: (d, t) => bar.update(d, t), log });
-        } finally {
-          bar.stop();
+        // Wait for the origin's dump to finish (it does even when our connection dropped).
+        if (session.isClosed) session = await connect();
+        for (let i = 0; ; i++) {
+          const status = (await session.exec(`cat ${shq(remoteStatus)} 2>/dev/null`)).stdoutText.trim();
+          if (status === '0') break;
+          if (status)
+            throw new Error(
+              `mysqldump failed on the origin (status ${status}); see the origin's MySQL error log, then rerun with --restart`,
+            );
+          if (i > 3600)
+            throw new Error(`the dump on the origin did not finish within an hour (${remoteStatus} is still absent)`);
+          await new Promise((r) => setTimeout(r, 1000));
         }
-      }
-      fs.renameSync(partFile, dumpFile);
-      return { sha256: remoteSha, bytes: fs.statSync(dumpFile).size };
-    }, log);
+        const remoteSha = await session.remoteSha256(remoteDump);
+        const localSha = await localSha256(partFile);
+        if (localSha !== remoteSha) {
+          const bar = progress(`pull-db ${o.database} (resume)`);
+          try {
+            await resumableGet({
+              connect,
+              remotePath: remoteDump,
+              localPath: partFile,
+              expectedSha256: remoteSha,
+              onProgress: (d, t) => bar.update(d, t),
+              log,
+            });
+          } finally {
+            bar.stop();
+          }
+        }
+        fs.renameSync(partFile, dumpFile);
+        return { sha256: remoteSha, bytes: fs.statSync(dumpFile).size };
+      },
+      log,
+    );
     if (session.isClosed) session = await connect();
 
     const after = await originTableStats(session, o, o.database);
     const changed = diffStats(before.tables, after);
     if (changed.length > 0) {
-      state.update(op.key, (s) => { delete s.steps['checksums-before']; delete s.steps.dump; delete s.steps['remote-temp']; });
-      await session.run(`rm -rf ${shq(remoteDir)}`, 'removing the origin\'s temp dump');
-      throw new Error(`the origin changed while it was dumped (tables ${changed.join(', ')}): the dump is consistent, but the recorded `
-        + 'checksums would not match it. Stop the site\'s writers (maintenance mode) and rerun pull-db.');
+      state.update(op.key, (s) => {
+        delete s.steps['checksums-before'];
+        delete s.steps.dump;
+        delete s.steps['remote-temp'];
+      });
+      await session.run(`rm -rf ${shq(remoteDir)}`, "removing the origin's temp dump");
+      throw new Error(
+        `the origin changed while it was dumped (tables ${changed.join(', ')}): the dump is consistent, but the recorded ` +
+          "checksums would not match it. Stop the site's writers (maintenance mode) and rerun pull-db.",
+      );
     }
     const record: PullRecord = {
-      origin: o.origin, database: o.database, pulledAt: new Date().toISOString(), dumpFile,
-      dumpSha256: String(dumped.sha256), dumpBytes: Number(dumped.bytes), tables: after,
+      origin: o.origin,
+      database: o.database,
+      pulledAt: new Date().toISOString(),
+      dumpFile,
+      dumpSha256: String(dumped.sha256),
+      dumpBytes: Number(dumped.bytes),
+      tables: after,
     };
     const checksumsFile = checksumsFileFor(dumpFile);
     fs.writeFileSync(checksumsFile, JSON.stringify(record, null, 2) + '\n');
-    await session.run(`rm -rf ${shq(remoteDir)}`, 'removing the origin\'s temp dump');
-    op.finish({ dumpFile, checksumsFile, sha256: record.dumpSha256, bytes: record.dumpBytes, tables: Object.keys(after).length });
-    log(`pulled ${o.database}: ${dumpFile} (${record.dumpBytes} bytes, sha256 ${record.dumpSha256}, verified on both ends); `
-      + `checksums of ${Object.keys(after).length} tables in ${checksumsFile}`);
+    await session.run(`rm -rf ${shq(remoteDir)}`, "removing the origin's temp dump");
+    op.finish({
+      dumpFile,
+      checksumsFile,
+      sha256: record.dumpSha256,
+      bytes: record.dumpBytes,
+      tables: Object.keys(after).length,
+    });
+    log(
+      `pulled ${o.database}: ${dumpFile} (${record.dumpBytes} bytes, sha256 ${record.dumpSha256}, verified on both ends); ` +
+        `checksums of ${Object.keys(after).length} tables in ${checksumsFile}`,
+    );
     return record;
   } finally {
     session.close();
@@ -142,10 +202,14 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
 
 export function register(program: Command): void {
   addOriginOptions(program.command('pull-db'))
-    .description('Dump the origin\'s database over SSH (consistent snapshot, compressed on the origin), verified by sha256 on both ends')
+    .description(
+      "Dump the origin's database over SSH (consistent snapshot, compressed on the origin), verified by sha256 on both ends",
+    )
     .requiredOption('--database <name>', 'database to dump')
     .option('--out <dir>', 'where to write <database>.sql.gz and <database>.checksums.json', '.')
     .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
     .option('--restart', 'start over instead of resuming an interrupted pull')
-    .action(async (opts) => { await pullDb(opts); });
+    .action(async (opts) => {
+      await pullDb(opts);
+    });
 }

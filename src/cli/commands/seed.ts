@@ -22,7 +22,8 @@ export function dbEnvFromOptions(opts: DbFlags): Record<string, string> {
 function positiveInt(name: string, min = 1) {
   return (raw: string) => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
     return n;
   };
 }
@@ -31,7 +32,9 @@ function positiveInt(name: string, min = 1) {
 export function register(program: Command): void {
   program
     .command('seed')
-    .description('Create the reference schema and load courses and students. DB from DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME, the --db-* flags, or --ssm-prefix.')
+    .description(
+      'Create the reference schema and load courses and students. DB from DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME, the --db-* flags, or --ssm-prefix.',
+    )
     .option('--courses <n>', 'number of courses', positiveInt('--courses'), 43)
     .option('--students <n>', 'number of students', positiveInt('--students', 0), 500)
     .option('--seats <n>', 'seats in every course (default: 20 to 120, varying)', positiveInt('--seats'))
@@ -41,14 +44,29 @@ export function register(program: Command): void {
     .option('--db-port <port>', 'database port (overrides DB_PORT)')
     .option('--db-user <user>', 'database user (overrides DB_USER); the password comes only from DB_PASSWORD')
     .option('--db-name <name>', 'database name (overrides DB_NAME)')
-    .action(async (opts: DbFlags & { courses: number; students: number; seats?: number; reset?: boolean; ssmPrefix?: string }) => {
-      const db = await resolveDbConfig({ ...process.env, ...dbEnvFromOptions(opts), ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}) });
-      const pool = createPool(db, { size: 1, queueLimit: 10, timeoutMs: 10000 });
-      try {
-        const out = await seed(pool, { courses: opts.courses, students: opts.students, seats: opts.seats, reset: opts.reset });
-        console.log(`seeded ${db.database} on ${db.host}:${db.port}: ${out.courses} courses, ${out.students} students`);
-      } finally {
-        await pool.end();
-      }
-    });
+    .action(
+      async (
+        opts: DbFlags & { courses: number; students: number; seats?: number; reset?: boolean; ssmPrefix?: string },
+      ) => {
+        const db = await resolveDbConfig({
+          ...process.env,
+          ...dbEnvFromOptions(opts),
+          ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
+        });
+        const pool = createPool(db, { size: 1, queueLimit: 10, timeoutMs: 10000 });
+        try {
+          const out = await seed(pool, {
+            courses: opts.courses,
+            students: opts.students,
+            seats: opts.seats,
+            reset: opts.reset,
+          });
+          console.log(
+            `seeded ${db.database} on ${db.host}:${db.port}: ${out.courses} courses, ${out.students} students`,
+          );
+        } finally {
+          await pool.end();
+        }
+      },
+    );
 }
