@@ -7,7 +7,7 @@
  *   npx tsx bench/transfer.ts [--mb 32] [--delay-ms 10]
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { startSshd } from '../src/local/sshd';
 import { SshSession } from '../src/ssh/session';
 import { resumableGet } from '../src/ssh/transfer';
+import { sha256File } from '../src/util/sha256';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -51,7 +52,7 @@ async function latencyRelay(target: number, delayMs: number): Promise<{ port: nu
   try {
     const remote = path.join(dir, 'site.tar.gz');
     fs.writeFileSync(remote, randomBytes(MB * 1024 * 1024));
-    const sha = createHash('sha256').update(fs.readFileSync(remote)).digest('hex');
+    const sha = await sha256File(remote);
     const knownHosts = path.join(dir, 'known_hosts');
     fs.writeFileSync(
       knownHosts,

@@ -1,7 +1,8 @@
 import { Readable, Transform, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Connection } from 'mysql2/promise';
-import { connectWithRetry, DbTarget, isTransientConnectionError, quoteId } from './connect';
+import { quoteIdent } from '../util/sql-ident';
+import { connectWithRetry, DbTarget, isTransientConnectionError } from './connect';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
 import { DumpStatement, StatementSplitter } from './splitter';
@@ -136,15 +137,15 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
   const started = Date.now();
   const deadline = options.timeBudgetMs !== undefined ? started + options.timeBudgetMs : Infinity;
   const { target, dumpHash } = options;
-  const table = quoteId(PROGRESS_TABLE);
+  const table = quoteIdent(PROGRESS_TABLE);
   const conn = await connectWithRetry(target, { retryForMs: options.connectRetryMs, log });
   let lockName: string | undefined;
   try {
     // If this process dies without closing the connection (a Lambda killed at its timeout), the server
     // drops the session, and with it the import lock, after 10 idle minutes instead of the default 8 hours.
     await conn.query('SET SESSION wait_timeout = 600');
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(target.database)} CHARACTER SET utf8mb4`);
-    await conn.query(`USE ${quoteId(target.database)}`);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(target.database)} CHARACTER SET utf8mb4`);
+    await conn.query(`USE ${quoteIdent(target.database)}`);
     lockName = `rushhour_import_${target.database}`.slice(0, 64);
     const [lockRows] = await conn.query(`SELECT GET_LOCK(${conn.escape(lockName)}, 10) AS got`);
     if (String((lockRows as Array<{ got: unknown }>)[0].got) !== '1') {
@@ -246,7 +247,7 @@ interface DataTransaction {
 }
 
 class ImportRun {
-  private readonly table = quoteId(PROGRESS_TABLE);
+  private readonly table = quoteIdent(PROGRESS_TABLE);
   private readonly rewriter: DumpRewriter;
   private batch: PreparedStatement[] = [];
   private batchSize = 0;
