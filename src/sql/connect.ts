@@ -1,5 +1,6 @@
 import * as mysql from 'mysql2/promise';
 import { linearBackoff, retry } from '../util/retry';
+import { isTransient } from './transient';
 
 /** Where to import: a MySQL/MariaDB server, a user that owns the database, and the database. */
 export interface DbTarget {
@@ -21,26 +22,6 @@ export interface ConnectOptions {
    * that sends ordinary (utf8) text, e.g. passwords. @default true
    */
   readonly binary?: boolean;
-}
-
-const TRANSIENT = new Set([
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_NORMAL_SHUTDOWN',
-]);
-
-/** True for errors where retrying later (or resuming) can help: the connection, not the SQL, failed. */
-export function isTransientConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return code !== undefined && TRANSIENT.has(code);
 }
 
 /**
@@ -82,7 +63,7 @@ export async function connectWithRetry(
         return conn;
       },
       {
-        shouldRetry: (err) => isTransientConnectionError(err) && Date.now() <= deadline,
+        shouldRetry: (err) => isTransient(err, { contention: false }) && Date.now() <= deadline,
         delayMs: linearBackoff(2000, 10000),
         onRetry: (err) =>
           options.log?.(

@@ -2,10 +2,11 @@ import { Readable, Transform, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
-import { connectWithRetry, DbTarget, isTransientConnectionError } from './connect';
+import { connectWithRetry, DbTarget } from './connect';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
 import { DumpStatement, StatementSplitter } from './splitter';
+import { isTransient } from './transient';
 
 /** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
 export interface DumpSource {
@@ -530,7 +531,7 @@ class ImportRun {
     try {
       await this.conn.query(sql);
     } catch (batchErr) {
-      if (isTransientConnectionError(batchErr)) throw batchErr;
+      if (isTransient(batchErr, { contention: false })) throw batchErr;
       this.txn = undefined;
       await this.conn.query('ROLLBACK');
       const opened = txn.fromEnd === fromEnd;
