@@ -213,17 +213,17 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
-    const run = new ImportRun(
+    const run = new ImportRun({
       conn,
       options,
       log,
       deadline,
       started,
       resumeOffset,
-      Number(mine?.statements_done ?? 0),
+      resumeCount: Number(mine?.statements_done ?? 0),
       pendingOffset,
-      Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
-    );
+      maxBatchBytes: Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
+    });
     try {
       return await run.execute();
     } catch (err) {
@@ -247,6 +247,24 @@ interface DataTransaction {
   bytes: number;
 }
 
+/** What one run needs: the open session, the options, the time budget and where the progress record resumes. */
+interface ImportRunOptions {
+  readonly conn: Connection;
+  readonly options: ImportOptions;
+  readonly log: (m: string) => void;
+  /** Epoch ms after which no new unit of work starts (Infinity: no budget). */
+  readonly deadline: number;
+  /** Epoch ms when importDump began: elapsed time and rates count from here. */
+  readonly started: number;
+  /** Committed offset and statement count from the progress record (0 for a new import). */
+  readonly resumeOffset: number;
+  readonly resumeCount: number;
+  /** Start of a statement a crash may have applied (run once more, "already applied" errors accepted). */
+  readonly pendingOffset: number | undefined;
+  /** Bytes of data statements per round trip: at most half the server's max_allowed_packet. */
+  readonly maxBatchBytes: number;
+}
+
 class ImportRun {
   private readonly table = quoteIdent(PROGRESS_TABLE);
   private readonly rewriter: DumpRewriter;
@@ -267,20 +285,29 @@ class ImportRun {
   private inflight?: Promise<void>;
   private failure?: unknown;
 
-  constructor(
-    private readonly conn: Connection,
-    private readonly options: ImportOptions,
-    private readonly log: (m: string) => void,
-    private readonly deadline: number,
-    private readonly started: number,
-    private readonly resumeOffset: number,
-    private readonly resumeCount: number,
-    private pendingOffset: number | undefined,
-    private readonly maxBatchBytes: number,
-  ) {
-    this.rewriter = new DumpRewriter(options.target.database);
-    this.handledEnd = resumeOffset;
-    this.handledCount = resumeCount;
+  private readonly conn: Connection;
+  private readonly options: ImportOptions;
+  private readonly log: (m: string) => void;
+  private readonly deadline: number;
+  private readonly started: number;
+  private readonly resumeOffset: number;
+  private readonly resumeCount: number;
+  private pendingOffset: number | undefined;
+  private readonly maxBatchBytes: number;
+
+  constructor(run: ImportRunOptions) {
+    this.conn = run.conn;
+    this.options = run.options;
+    this.log = run.log;
+    this.deadline = run.deadline;
+    this.started = run.started;
+    this.resumeOffset = run.resumeOffset;
+    this.resumeCount = run.resumeCount;
+    this.pendingOffset = run.pendingOffset;
+    this.maxBatchBytes = run.maxBatchBytes;
+    this.rewriter = new DumpRewriter(run.options.target.database);
+    this.handledEnd = run.resumeOffset;
+    this.handledCount = run.resumeCount;
   }
 
   async execute(): Promise<ImportResult> {
