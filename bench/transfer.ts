@@ -12,15 +12,16 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { benchArgs, benchNumber } from './args';
 import { startSshd } from '../src/local/sshd';
 import { SshSession } from '../src/ssh/session';
 import { resumableGet } from '../src/ssh/transfer';
 import { sha256File } from '../src/util/sha256';
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
-const MB = arg('--mb', 32);
-const DELAY = arg('--delay-ms', 10);
+const USAGE = 'usage: npx tsx bench/transfer.ts [--mb 32] [--delay-ms 10]';
+const args = benchArgs(USAGE, { mb: { type: 'string' }, 'delay-ms': { type: 'string' } });
+const MB = benchNumber(USAGE, '--mb', args.mb, 32);
+const DELAY = benchNumber(USAGE, '--delay-ms', args['delay-ms'], 10, true);
 
 /** A TCP relay that delays every chunk by `delayMs` in each direction (order kept). */
 async function latencyRelay(target: number, delayMs: number): Promise<{ port: number; close: () => void }> {
