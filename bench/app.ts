@@ -426,7 +426,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** GET and parse JSON, with three tries a second apart; the error text when all fail (the counters are extra, not worth losing the run). */
+/**
+ * GET and parse JSON, with three tries a second apart; the error text when all fail (the counters are extra, not worth
+ * losing the run).
+ */
 async function getJson<T>(url: string): Promise<T | string> {
   let last = '';
   for (let i = 0; i < 3; i++) {
@@ -451,7 +454,10 @@ async function prepareDb(db: LocalMariaDb): Promise<DbConfig> {
   return seedCourseDatabase(db, { courses: 43, students: STUDENTS, seats: 1_000_000, privileges: 'ALL PRIVILEGES' });
 }
 
-/** The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees it. */
+/**
+ * The same statements as the app, straight from mysql2 with no HTTP: the database's own limit as one Node client sees
+ * it.
+ */
 async function directLoop(
   config: DbConfig,
   mode: 'list' | 'register' | 'register-batched',

@@ -99,7 +99,7 @@ interface CliOptions {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram().exitOverride();
-  let scenario = '';
+  let scenario: string;
   let opts: CliOptions;
   try {
     program.parse(argv, { from: 'user' });

@@ -205,7 +205,9 @@ function readAppSecret(s: Record<string, unknown>): { username: string; password
   return { username: s.username, password: s.password };
 }
 
-/** The time an isComplete invocation may spend importing: the env override, else what Lambda has left minus a margin. */
+/**
+ * The time an isComplete invocation may spend importing: the env override, else what Lambda has left minus a margin.
+ */
 export function timeBudgetMs(remainingMs: number | undefined, envBudget = process.env.RUSHHOUR_TIME_BUDGET_MS): number {
   const marginMs = 90_000; // the last batch, the app user and the SSM writes must fit after the budget
   const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - marginMs) : 10 * 60_000;

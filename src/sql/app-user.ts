@@ -40,6 +40,7 @@ export async function ensureAppUser(
         await conn.query(sql);
       } catch (err) {
         const e = err as { code?: string; errno?: number; sqlMessage?: string };
+        // eslint-disable-next-line preserve-caught-error -- the driver error quotes the SQL, which holds the password
         throw new Error(
           `could not ${what} "${appUser}" on ${master.host}:${master.port}: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.sqlMessage ?? 'unknown error'}`,
         );

@@ -12,7 +12,9 @@ export interface DbTarget {
 }
 
 export interface ConnectOptions {
-  /** Keep retrying refused/timed-out connections this long: a fresh RDS instance may still be starting. @default 120000 */
+  /**
+   * Keep retrying refused/timed-out connections this long: a fresh RDS instance may still be starting. @default 120000
+   */
   readonly retryForMs?: number;
   /** Allow several statements per round trip (the importer batches data statements). @default true */
   readonly multipleStatements?: boolean;
@@ -74,6 +76,7 @@ export async function connectWithRetry(
   } catch (err) {
     // Never pass the driver error on as is: keep only code and message (no config, no SQL).
     const e = err as { code?: string; message?: string };
+    // eslint-disable-next-line preserve-caught-error -- the driver error carries the connection config (password)
     throw new Error(
       `cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempts}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim(),
     );

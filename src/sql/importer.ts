@@ -25,7 +25,9 @@ export interface ImportOptions {
   readonly target: DbTarget;
   /** Identifies the dump in the progress table: its sha256, or the CDK asset hash. */
   readonly dumpHash: string;
-  /** Stop (cleanly, at a committed statement) once this much time has passed; the next run resumes. @default no limit */
+  /**
+   * Stop (cleanly, at a committed statement) once this much time has passed; the next run resumes. @default no limit
+   */
   readonly timeBudgetMs?: number;
   /** Import even if the database holds a different dump's import (overwrites data changed since). @default false */
   readonly allowReimport?: boolean;
@@ -104,7 +106,9 @@ export class DumpReadError extends Error {
   }
 }
 
-/** Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied. */
+/**
+ * Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied.
+ */
 const ALREADY_APPLIED_ERRNOS = new Set([
   1050, // table/view already exists
   1007, // database exists
@@ -585,6 +589,7 @@ class ImportRun {
       // Every statement passed alone (the batch failed for another reason, e.g. packet size).
       if (!opened) {
         await this.conn.query('ROLLBACK');
+        // eslint-disable-next-line preserve-caught-error -- the driver error quotes the batch's SQL (dump data)
         throw new Error(
           `a batch of ${batch.length} statements from byte offset ${batch[0].startOffset} failed (${(batchErr as Error).message}), but each statement succeeds alone: lower batchBytes`,
         );
@@ -654,7 +659,10 @@ class ImportRun {
   }
 }
 
-/** The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in logs). */
+/**
+ * The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in
+ * logs).
+ */
 function preview(sql: Buffer): string {
   let text = sql.subarray(0, 400).toString('utf8').replace(/\s+/g, ' ');
   const values = text.search(/\bVALUES\b/i);

@@ -85,10 +85,17 @@ function synthUncached(config: RushhourConfig, options: SynthOptions): Synthesiz
   };
 }
 
+/**
+ * Synthesized CloudFormation JSON: the tests walk property paths that differ by resource type and check them
+ * with expect, so one loose type here instead of a cast at every step.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type CfnJson = any;
+
+/** A resource of a synthesized template. */
+export type CfnResource = { Properties: Record<string, CfnJson>; [k: string]: CfnJson };
+
 /** Resources of one type as [logicalId, resource] pairs. */
-export function resourcesOf(
-  template: Template,
-  type: string,
-): [string, { Properties: Record<string, any>; [k: string]: any }][] {
-  return Object.entries(template.findResources(type)) as [string, { Properties: Record<string, any> }][];
+export function resourcesOf(template: Template, type: string): [string, CfnResource][] {
+  return Object.entries(template.findResources(type)) as [string, CfnResource][];
 }

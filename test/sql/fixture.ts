@@ -37,7 +37,7 @@ export function buildFixtureSchema(db: LocalMariaDb, database: string, rows = 30
     `'${s
       .replace(/\\/g, '\\\\')
       .replace(/'/g, "\\'")
-      .replace(/\u0000/g, '\\0')
+      .replaceAll('\0', '\\0')
       .replace(/\n/g, '\\n')
       .replace(/\r/g, '\\r')}'`;
   const sql: string[] = [
