@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ensureAppUser } from '../../src/sql/app-user';
-import { isTransientConnectionError } from '../../src/sql/connect';
+import { isTransient } from '../../src/sql/transient';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
 import { formatProgress } from '../../src/sql/progress-report';
 
@@ -150,7 +150,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       },
     });
   } catch (err) {
-    if (err instanceof ImportBusyError || isTransientConnectionError(err)) {
+    if (err instanceof ImportBusyError || isTransient(err, { contention: false })) {
       log(`not finished, will retry: ${(err as Error).message}`);
       return { IsComplete: false };
     }
@@ -205,7 +205,9 @@ function readAppSecret(s: Record<string, unknown>): { username: string; password
   return { username: s.username, password: s.password };
 }
 
-/** The time an isComplete invocation may spend importing: the env override, else what Lambda has left minus a margin. */
+/**
+ * The time an isComplete invocation may spend importing: the env override, else what Lambda has left minus a margin.
+ */
 export function timeBudgetMs(remainingMs: number | undefined, envBudget = process.env.RUSHHOUR_TIME_BUDGET_MS): number {
   const marginMs = 90_000; // the last batch, the app user and the SSM writes must fit after the budget
   const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - marginMs) : 10 * 60_000;

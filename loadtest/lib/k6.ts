@@ -26,10 +26,15 @@ export interface Settings {
   readonly plan: LoadPlan;
   readonly thresholds: Record<string, string[]>;
   readonly mix: Mix;
-  /** Student ids are `firstStudentId .. firstStudentId + students - 1`, the range `rushhour seed --students N` creates. */
+  /**
+   * Student ids are `firstStudentId .. firstStudentId + students - 1`, the range `rushhour seed --students N` creates.
+   */
   readonly students: number;
   readonly firstStudentId: number;
-  /** How many courses are "popular" (the first ones `GET /api/courses` lists) and which share of registrations go to them. */
+  /**
+   * How many courses are "popular" (the first ones `GET /api/courses` lists) and which share of registrations go to
+   * them.
+   */
   readonly hotCourses: number;
   readonly hotShare: number;
   /** Per-request timeout, k6 duration. */
@@ -75,7 +80,9 @@ export function readSettings(env: Record<string, string | undefined>, scenario: 
   };
 }
 
-/** k6 `options` for a settings object: one ramping-arrival-rate scenario (one request per iteration) and the thresholds. */
+/**
+ * k6 `options` for a settings object: one ramping-arrival-rate scenario (one request per iteration) and the thresholds.
+ */
 export function k6Options(settings: Settings): Record<string, unknown> {
   const { plan } = settings;
   return {

@@ -167,7 +167,10 @@ export function parseMix(text: string): Mix {
 export interface ThresholdOptions {
   /** p95 latency limit over all requests, in milliseconds. @default 500 */
   readonly p95Ms?: number;
-  /** Highest share of failed requests (network errors, 5xx including 503, unexpected 4xx; 409 is an answer). @default 0.01 */
+  /**
+   * Highest share of failed requests (network errors, 5xx including 503, unexpected 4xx; 409 is an answer). @default
+   * 0.01
+   */
   readonly maxErrorRate?: number;
 }
 

@@ -70,7 +70,9 @@ export interface K6Analysis {
   /** Sum of `oversold_courses` from the scenario's teardown, or undefined when the run did not get there. */
   readonly oversoldCourses?: number;
   readonly oversoldCheckFailed?: number;
-  /** When a p95 threshold was given: where p95 first broke it (see `findBreakingPoint`); undefined when it never did. */
+  /**
+   * When a p95 threshold was given: where p95 first broke it (see `findBreakingPoint`); undefined when it never did.
+   */
   readonly breakingPoint?: BreakingPoint;
 }
 

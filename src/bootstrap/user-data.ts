@@ -19,7 +19,10 @@ export interface UserDataOptions {
    * `tarball`: a `.tar.gz` of the user's site, extracted and started with `startCommand`.
    */
   readonly kind: 'node-single-file' | 'tarball';
-  /** Command line that starts the site from the extracted tarball (run by bash in that directory). Required for `tarball`. */
+  /**
+   * Command line that starts the site from the extracted tarball (run by bash in that directory). Required for
+   * `tarball`.
+   */
   readonly startCommand?: string;
   /** TCP port the site listens on (passed as `PORT`). */
   readonly port: number;
@@ -151,7 +154,9 @@ export function extractUnitFile(lines: readonly string[]): string {
   return lines.slice(start + 1, end).join('\n') + '\n';
 }
 
-/** What systemd would run: the `Environment=` pairs and the `ExecStart=` words of a unit file from `extractUnitFile`. */
+/**
+ * What systemd would run: the `Environment=` pairs and the `ExecStart=` words of a unit file from `extractUnitFile`.
+ */
 export function parseUnitFile(unit: string): { env: Record<string, string>; execStart: string[] } {
   const env: Record<string, string> = {};
   for (const m of unit.matchAll(/^Environment="([^=]+)=(.*)"$/gm)) env[m[1]] = m[2];
@@ -167,7 +172,8 @@ export function parseUnitFile(unit: string): { env: Record<string, string>; exec
 
 function validate(o: UserDataOptions): void {
   const problems: string[] = [];
-  // Deploy-time values (the asset bucket in `s3ObjectUrl`, `Stack.region`) are tokens here; CloudFormation fills them in.
+  // Deploy-time values (the asset bucket in `s3ObjectUrl`, `Stack.region`) are tokens here; CloudFormation fills them
+  // in.
   const known = (v: string) => !Token.isUnresolved(v);
   if (
     known(o.bundleS3Url) &&
@@ -186,17 +192,17 @@ function validate(o: UserDataOptions): void {
   }
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
     problems.push(`port must be an integer 1-65535, got ${o.port}`);
-  if (!/^\/[A-Za-z0-9_.~\/?=&-]*$/.test(o.healthCheckPath))
+  if (!/^\/[A-Za-z0-9_.~/?=&-]*$/.test(o.healthCheckPath))
     problems.push(
       `healthCheckPath must start with / and hold only URL-safe characters, got ${JSON.stringify(o.healthCheckPath)}`,
     );
-  if (known(o.ssmPrefix) && (!/^\/[A-Za-z0-9_.\/-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/')))
+  if (known(o.ssmPrefix) && (!/^\/[A-Za-z0-9_./-]+$/.test(o.ssmPrefix) || o.ssmPrefix.endsWith('/')))
     problems.push(
       `ssmPrefix must look like /rushhour/<site>/db (no trailing slash), got ${JSON.stringify(o.ssmPrefix)}`,
     );
   if (known(o.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(o.region))
     problems.push(`region must be an AWS region name like eu-west-1, got ${JSON.stringify(o.region)}`);
-  if (o.installDir !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(o.installDir))
+  if (o.installDir !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.installDir))
     problems.push('installDir must be an absolute path of plain characters');
   if (o.stopTimeoutSeconds !== undefined && (!Number.isInteger(o.stopTimeoutSeconds) || o.stopTimeoutSeconds < 1))
     problems.push('stopTimeoutSeconds must be a positive integer');

@@ -22,7 +22,9 @@ export interface BalancerSpec {
 export interface StartBalancersOptions {
   /** The health check path, as the ALB target group uses it. @default '/healthz' */
   readonly healthCheckPath?: string;
-  /** Max connections per backend before HAProxy queues: the ALB has no such limit, so default to generous. @default 200 */
+  /**
+   * Max connections per backend before HAProxy queues: the ALB has no such limit, so default to generous. @default 200
+   */
   readonly maxConnPerBackend?: number;
 }
 

@@ -8,7 +8,9 @@ import { requireTool, spawnOwned, stopProcess, waitUntilListening } from './proc
 
 const INSTALL = 'apt-get install -y --no-install-recommends mariadb-server mariadb-client';
 
-/** A private MariaDB server on a free loopback port with its own datadir; used by tests, benchmarks and the rehearsal. */
+/**
+ * A private MariaDB server on a free loopback port with its own datadir; used by tests, benchmarks and the rehearsal.
+ */
 export interface LocalMariaDb {
   readonly host: '127.0.0.1';
   readonly port: number;

@@ -1,10 +1,12 @@
 import { Readable, Transform, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Connection } from 'mysql2/promise';
-import { connectWithRetry, DbTarget, isTransientConnectionError, quoteId } from './connect';
+import { quoteIdent } from '../util/sql-ident';
+import { connectWithRetry, DbTarget } from './connect';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
 import { DumpStatement, StatementSplitter } from './splitter';
+import { isTransient } from './transient';
 
 /** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
 export interface DumpSource {
@@ -23,7 +25,9 @@ export interface ImportOptions {
   readonly target: DbTarget;
   /** Identifies the dump in the progress table: its sha256, or the CDK asset hash. */
   readonly dumpHash: string;
-  /** Stop (cleanly, at a committed statement) once this much time has passed; the next run resumes. @default no limit */
+  /**
+   * Stop (cleanly, at a committed statement) once this much time has passed; the next run resumes. @default no limit
+   */
   readonly timeBudgetMs?: number;
   /** Import even if the database holds a different dump's import (overwrites data changed since). @default false */
   readonly allowReimport?: boolean;
@@ -102,7 +106,9 @@ export class DumpReadError extends Error {
   }
 }
 
-/** Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied. */
+/**
+ * Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied.
+ */
 const ALREADY_APPLIED_ERRNOS = new Set([
   1050, // table/view already exists
   1007, // database exists
@@ -136,15 +142,15 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
   const started = Date.now();
   const deadline = options.timeBudgetMs !== undefined ? started + options.timeBudgetMs : Infinity;
   const { target, dumpHash } = options;
-  const table = quoteId(PROGRESS_TABLE);
+  const table = quoteIdent(PROGRESS_TABLE);
   const conn = await connectWithRetry(target, { retryForMs: options.connectRetryMs, log });
   let lockName: string | undefined;
   try {
     // If this process dies without closing the connection (a Lambda killed at its timeout), the server
     // drops the session, and with it the import lock, after 10 idle minutes instead of the default 8 hours.
     await conn.query('SET SESSION wait_timeout = 600');
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(target.database)} CHARACTER SET utf8mb4`);
-    await conn.query(`USE ${quoteId(target.database)}`);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(target.database)} CHARACTER SET utf8mb4`);
+    await conn.query(`USE ${quoteIdent(target.database)}`);
     lockName = `rushhour_import_${target.database}`.slice(0, 64);
     const [lockRows] = await conn.query(`SELECT GET_LOCK(${conn.escape(lockName)}, 10) AS got`);
     if (String((lockRows as Array<{ got: unknown }>)[0].got) !== '1') {
@@ -211,17 +217,17 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
-    const run = new ImportRun(
+    const run = new ImportRun({
       conn,
       options,
       log,
       deadline,
       started,
       resumeOffset,
-      Number(mine?.statements_done ?? 0),
+      resumeCount: Number(mine?.statements_done ?? 0),
       pendingOffset,
-      Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
-    );
+      maxBatchBytes: Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
+    });
     try {
       return await run.execute();
     } catch (err) {
@@ -245,8 +251,26 @@ interface DataTransaction {
   bytes: number;
 }
 
+/** What one run needs: the open session, the options, the time budget and where the progress record resumes. */
+interface ImportRunOptions {
+  readonly conn: Connection;
+  readonly options: ImportOptions;
+  readonly log: (m: string) => void;
+  /** Epoch ms after which no new unit of work starts (Infinity: no budget). */
+  readonly deadline: number;
+  /** Epoch ms when importDump began: elapsed time and rates count from here. */
+  readonly started: number;
+  /** Committed offset and statement count from the progress record (0 for a new import). */
+  readonly resumeOffset: number;
+  readonly resumeCount: number;
+  /** Start of a statement a crash may have applied (run once more, "already applied" errors accepted). */
+  readonly pendingOffset: number | undefined;
+  /** Bytes of data statements per round trip: at most half the server's max_allowed_packet. */
+  readonly maxBatchBytes: number;
+}
+
 class ImportRun {
-  private readonly table = quoteId(PROGRESS_TABLE);
+  private readonly table = quoteIdent(PROGRESS_TABLE);
   private readonly rewriter: DumpRewriter;
   private batch: PreparedStatement[] = [];
   private batchSize = 0;
@@ -265,20 +289,29 @@ class ImportRun {
   private inflight?: Promise<void>;
   private failure?: unknown;
 
-  constructor(
-    private readonly conn: Connection,
-    private readonly options: ImportOptions,
-    private readonly log: (m: string) => void,
-    private readonly deadline: number,
-    private readonly started: number,
-    private readonly resumeOffset: number,
-    private readonly resumeCount: number,
-    private pendingOffset: number | undefined,
-    private readonly maxBatchBytes: number,
-  ) {
-    this.rewriter = new DumpRewriter(options.target.database);
-    this.handledEnd = resumeOffset;
-    this.handledCount = resumeCount;
+  private readonly conn: Connection;
+  private readonly options: ImportOptions;
+  private readonly log: (m: string) => void;
+  private readonly deadline: number;
+  private readonly started: number;
+  private readonly resumeOffset: number;
+  private readonly resumeCount: number;
+  private pendingOffset: number | undefined;
+  private readonly maxBatchBytes: number;
+
+  constructor(run: ImportRunOptions) {
+    this.conn = run.conn;
+    this.options = run.options;
+    this.log = run.log;
+    this.deadline = run.deadline;
+    this.started = run.started;
+    this.resumeOffset = run.resumeOffset;
+    this.resumeCount = run.resumeCount;
+    this.pendingOffset = run.pendingOffset;
+    this.maxBatchBytes = run.maxBatchBytes;
+    this.rewriter = new DumpRewriter(run.options.target.database);
+    this.handledEnd = run.resumeOffset;
+    this.handledCount = run.resumeCount;
   }
 
   async execute(): Promise<ImportResult> {
@@ -529,7 +562,7 @@ class ImportRun {
     try {
       await this.conn.query(sql);
     } catch (batchErr) {
-      if (isTransientConnectionError(batchErr)) throw batchErr;
+      if (isTransient(batchErr, { contention: false })) throw batchErr;
       this.txn = undefined;
       await this.conn.query('ROLLBACK');
       const opened = txn.fromEnd === fromEnd;
@@ -556,6 +589,7 @@ class ImportRun {
       // Every statement passed alone (the batch failed for another reason, e.g. packet size).
       if (!opened) {
         await this.conn.query('ROLLBACK');
+        // eslint-disable-next-line preserve-caught-error -- the driver error quotes the batch's SQL (dump data)
         throw new Error(
           `a batch of ${batch.length} statements from byte offset ${batch[0].startOffset} failed (${(batchErr as Error).message}), but each statement succeeds alone: lower batchBytes`,
         );
@@ -625,7 +659,10 @@ class ImportRun {
   }
 }
 
-/** The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in logs). */
+/**
+ * The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in
+ * logs).
+ */
 function preview(sql: Buffer): string {
   let text = sql.subarray(0, 400).toString('utf8').replace(/\s+/g, ' ');
   const values = text.search(/\bVALUES\b/i);

@@ -42,7 +42,10 @@ const enum S {
 const SPACE = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c;
 const DELIMITER_WORD = Buffer.from('delimiter', 'latin1');
 
-/** Thrown for input the splitter cannot make sense of (an unterminated string at the end of the dump, a bad DELIMITER line). */
+/**
+ * Thrown for input the splitter cannot make sense of (an unterminated string at the end of the dump, a bad DELIMITER
+ * line).
+ */
 export class DumpSyntaxError extends Error {
   constructor(
     message: string,

@@ -14,6 +14,7 @@ export async function postJson(
   url: string,
   body: unknown,
   method = 'POST',
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of several shapes, checked by expect
 ): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();

@@ -54,7 +54,8 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
   //   Data out     150 GiB × 0.09                              = 13.50     -> 13.50
   //   S3           3 × 168 / 730 = 0.690411 GiB-mo × 0.023     =  0.015879 ->  0.02
   //   Secrets      2 × 168 / 730 = 0.460274 secret-mo × 0.40   =  0.184110 ->  0.18
-  //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00 + 13.50 + 0.02 + 0.18 = 75.98
+  //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00
+  //           + 13.50 + 0.02 + 0.18 = 75.98
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
     ['EC2 t3.small, phase prewarm', 1.0],
     ['EC2 t3.small, phase rush', 9.36],

@@ -7,6 +7,7 @@ const baseDir = path.dirname(EXAMPLE_CONFIG);
 const example = (): RushhourConfigInput => JSON.parse(JSON.stringify(require(EXAMPLE_CONFIG)));
 
 /** The error message for the example config after `change`; fails the test if the config is accepted. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- changes write deliberately ill-typed values
 function problem(change: (c: any) => void): string {
   const c = example();
   change(c);

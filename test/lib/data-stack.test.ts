@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Network } from '../../lib/constructs/network';
-import { resourcesOf, synth, Synthesized } from './synth-helpers';
+import { CfnJson, resourcesOf, synth, Synthesized } from './synth-helpers';
 
 let example: Synthesized;
 let data: Template;
@@ -153,7 +153,7 @@ describe('dump import custom resource', () => {
   });
 
   test('onEvent (1 min) and isComplete (15 min) are bundled handlers in the isolated subnets', () => {
-    const fns: Record<string, any>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({
+    const fns: Record<string, CfnJson>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({
       id,
       ...f.Properties,
     }));

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -19,7 +21,8 @@ function report(dir: string): Report {
 
 test('cdk-nag AwsSolutions and the default CloudFormation rules report nothing unacknowledged on the example app', () => {
   // synth() throws on any violation; the report then states each plugin passed.
-  const s = synth(undefined, { defaultRules: true });
+  // With bundling, as `cdk synth` does: this is the test that would see a handler esbuild cannot bundle.
+  const s = synth(undefined, { defaultRules: true, bundle: true });
   const r = report(s.assembly.directory);
   // A plugin with nothing to report (no violation, nothing acknowledged by aws-cdk-lib) is left out of the report.
   for (const p of r.pluginReports) {
@@ -32,9 +35,9 @@ test('cdk-nag AwsSolutions and the default CloudFormation rules report nothing u
 });
 
 test('a variant with a fixed account, HTTPS, NAT, multi-AZ, 2 balancers and a tarball site is nag-clean and needs no lookup', () => {
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rushhour-site-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-site-'));
   const tarball = path.join(dir, 'site.tar.gz');
-  require('node:child_process').execFileSync('tar', ['-czf', tarball, '-C', dir, '--files-from', '/dev/null']);
+  execFileSync('tar', ['-czf', tarball, '-C', dir, '--files-from', '/dev/null']);
   const s = synth(
     configWith((c) => {
       c.account = '123456789012';

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { WeightedDns } from '../../lib/constructs/weighted-dns';
-import { configWith, resourcesOf, synth, Synthesized } from './synth-helpers';
+import { CfnResource, configWith, resourcesOf, synth, Synthesized } from './synth-helpers';
 
 /** The web stack of the example config: 3 ALBs, groups of 1-6, seed thresholds, two pre-warm windows, DNS. */
 let example: Synthesized;
@@ -35,7 +35,7 @@ beforeAll(() => {
   ).webTemplate;
 });
 
-type Res = { Properties: Record<string, any>; [k: string]: any };
+type Res = CfnResource;
 const groups = (t: Template) => resourcesOf(t, 'AWS::AutoScaling::AutoScalingGroup');
 const alarms = (t: Template) => resourcesOf(t, 'AWS::CloudWatch::Alarm');
 const policies = (t: Template) => Object.fromEntries(resourcesOf(t, 'AWS::AutoScaling::ScalingPolicy'));

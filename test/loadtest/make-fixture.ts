@@ -4,6 +4,7 @@
  * Run: npx tsx test/loadtest/make-fixture.ts
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { runLoadTest } from '../../loadtest/run';
 import { startDeployment } from './support';
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
   try {
     const first = ((await (await fetch(`${dep.urls[0]}/api/courses`)).json()) as Array<{ id: number }>)[0];
     dep.db.sql(`UPDATE courses SET seats = 5 WHERE id = ${first.id}`, 'course_selection');
-    const outDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rushhour-fixture-'));
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-fixture-'));
     const r = await runLoadTest({
       scenario: 'rush',
       targets: [`${dep.urls[0]}=2`, `${dep.urls[1]}=1`],

@@ -20,6 +20,7 @@ export function buildExportFixture(db: LocalMariaDb, database: string, rows = 50
   const q = (t: string) =>
     "'" +
     t.replace(
+      // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what MySQL string literals escape
       /[\\'\0\n\r\x1a]/g,
       (c) => ({ '\\': '\\\\', "'": "\\'", '\0': '\\0', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z' })[c] as string,
     ) +
