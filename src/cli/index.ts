@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 
 /** Each command lives in its own module under ./commands and adds itself to the program. */
-const COMMANDS: Array<() => { register(program: Command): void }> = [
+const COMMANDS: Array<() => { register(program: Command, env: NodeJS.ProcessEnv): void }> = [
   // one line per command module, e.g. () => require('./commands/import-dump'),
   () => require('./commands/app'),
   () => require('./commands/seed'),
   () => require('./commands/import-dump'),
-  () => require('./commands/pull-db'),
-  () => require('./commands/pull-web'),
-  () => require('./commands/sync-back'),
+  () => require('../origin/pull-db'),
+  () => require('../origin/pull-web'),
+  () => require('../origin/sync-back'),
   () => require('./commands/status'),
   () => require('./commands/cost'),
   () => require('../rehearsal/cli'),
@@ -18,7 +18,7 @@ export function buildProgram(): Command {
   const program = new Command('rushhour')
     .description('Carry a predictable traffic rush on AWS and hand the site back afterwards with no registration lost.')
     .showHelpAfterError();
-  for (const load of COMMANDS) load().register(program);
+  for (const load of COMMANDS) load().register(program, process.env);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createGzip, Gzip } from 'node:zlib';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { OWN_TABLES } from '../../lib/contracts';
 
 /**
  * A consistent, resumable export of one database as a mysqldump-compatible stream.
@@ -84,7 +85,7 @@ export interface ExportSliceOptions {
   readonly batchRows?: number;
   /** Longest extended INSERT written (like mysqldump's net_buffer_length). @default 1 MiB */
   readonly maxInsertBytes?: number;
-  /** Tables left out, e.g. the import's own progress table. @default /^_?rushhour_/ */
+  /** Tables left out, e.g. the import's own progress table. @default OWN_TABLES (lib/contracts) */
   readonly excludeTables?: RegExp;
   /** Progress messages (no data, no secrets). */
   readonly log?: (message: string) => void;
@@ -288,7 +289,7 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
   try {
     let manifest = await loadManifest(store, exportId);
     if (!manifest) {
-      const tables = await describeTables(c, database, options.excludeTables ?? /^_?rushhour_/);
+      const tables = await describeTables(c, database, options.excludeTables ?? OWN_TABLES);
       const [[ver]] = await c.query<RowDataPacket[]>('SELECT VERSION() AS v');
       manifest = {
         version: 1,

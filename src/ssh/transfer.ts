@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
-import { localSha256, SshSession } from './session';
+import { isSshError, SshError } from './errors';
+import { localSha256, remoteFileError, SshSession } from './session';
 
 export interface ResumableGetOptions {
   /** Opens a fresh SSH session (called again after a lost connection). */
@@ -22,6 +23,30 @@ export interface ResumableGetOptions {
 
 const READ_SIZE = 64 * 1024;
 
+/** The downloaded bytes do not hash to what the origin computed (the local copy is truncated for a retry). */
+export class ChecksumMismatchError extends Error {
+  override readonly name = 'ChecksumMismatchError';
+  constructor(
+    readonly localPath: string,
+    readonly actual: string,
+    readonly expected: string,
+  ) {
+    super(`sha256 mismatch for ${localPath}: got ${actual}, the origin has ${expected}`);
+  }
+}
+
+/** Every attempt of a resumable download failed; `cause` is the last attempt's error. */
+export class TransferFailedError extends Error {
+  override readonly name = 'TransferFailedError';
+  constructor(
+    readonly remotePath: string,
+    readonly attempts: number,
+    cause: Error | undefined,
+  ) {
+    super(`download of ${remotePath} failed after ${attempts} attempts: ${cause?.message}`, { cause });
+  }
+}
+
 /**
  * Reads [offset, total) of a remote file with `window` SFTP reads in flight and appends the bytes in
  * order to the local file. One read at a time (ssh2's createReadStream) waits a round trip per 64 KiB,
@@ -39,13 +64,14 @@ async function pipelinedRead(
   const sftp = await session.sftp();
   const handle = await new Promise<Buffer>((resolve, reject) =>
     sftp.open(remotePath, 'r', (err, h) =>
-      err ? reject(new Error(`cannot open ${remotePath} on the origin: ${err.message}`)) : resolve(h),
+      err ? reject(remoteFileError('open', remotePath, err, session.where)) : resolve(h),
     ),
   );
   // A lost connection does not always fail outstanding requests; fail them ourselves.
   let onClose!: () => void;
   const closed = new Promise<never>((_, reject) => {
-    onClose = () => reject(new Error('the SSH connection closed during the transfer'));
+    onClose = () =>
+      reject(new SshError('connection-lost', 'the SSH connection closed during the transfer', session.where));
     session.client.once('close', onClose);
   });
   closed.catch(() => undefined);
@@ -146,14 +172,13 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
       const sha256 = await localSha256(options.localPath);
       if (sha256 !== options.expectedSha256) {
         fs.truncateSync(options.localPath, 0);
-        throw new Error(
-          `sha256 mismatch for ${options.localPath}: got ${sha256}, the origin has ${options.expectedSha256}`,
-        );
+        throw new ChecksumMismatchError(options.localPath, sha256, options.expectedSha256);
       }
       return { bytes: total, sha256, attempts: attempt, resumedBytes };
     } catch (err) {
       lastError = err as Error;
-      if (/host key|No such file|cannot stat/i.test(lastError.message)) throw lastError;
+      // A wrong host key, a missing remote file or a login we cannot make does not get better by retrying.
+      if (isSshError(err, 'host-key', 'remote-file', 'local-setup')) throw err;
       if (attempt <= retries) {
         options.log?.(`transfer attempt ${attempt} failed (${lastError.message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
@@ -163,5 +188,5 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
       session?.close();
     }
   }
-  throw new Error(`download of ${options.remotePath} failed after ${retries + 1} attempts: ${lastError?.message}`);
+  throw new TransferFailedError(options.remotePath, retries + 1, lastError);
 }

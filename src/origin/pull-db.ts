@@ -8,13 +8,14 @@ import {
   OriginOptions,
   originClient,
   originTableStats,
+  sshEnvironment,
   sshTarget,
   TableStat,
-} from '../../ssh/origin';
-import { progress } from '../../ssh/progress';
-import { localSha256, shq, SshSession } from '../../ssh/session';
-import { resumableGet } from '../../ssh/transfer';
-import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
+} from '../ssh/origin';
+import { progress } from '../ssh/progress';
+import { localSha256, shq, SshSession } from '../ssh/session';
+import { resumableGet } from '../ssh/transfer';
+import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
 
 export interface PullDbOptions extends OriginOptions {
   readonly database: string;
@@ -200,7 +201,7 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, env: NodeJS.ProcessEnv): void {
   addOriginOptions(program.command('pull-db'))
     .description(
       "Dump the origin's database over SSH (consistent snapshot, compressed on the origin), verified by sha256 on both ends",
@@ -210,6 +211,6 @@ export function register(program: Command): void {
     .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
     .option('--restart', 'start over instead of resuming an interrupted pull')
     .action(async (opts) => {
-      await pullDb(opts);
+      await pullDb({ ...opts, sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)) });
     });
 }

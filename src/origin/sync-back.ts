@@ -3,23 +3,25 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ExportEvent, ExportResponse, handler as exportHandler, s3Store } from '../../../lambda/export-db';
-import { readExportManifest, readExportParts } from '../../sql/export';
+import { ExportEvent, ExportResponse, handler as exportHandler } from '../../lambda/export-db';
+import { s3Store } from '../aws/export-store';
+import { readExportManifest, readExportParts } from '../sql/export';
 import {
   addOriginOptions,
   diffStats,
   OriginOptions,
   originClient,
   originTableStats,
+  sshEnvironment,
   sshTarget,
   TableStat,
-} from '../../ssh/origin';
-import { progress } from '../../ssh/progress';
-import { localSha256, shq, SshSession } from '../../ssh/session';
-import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
+} from '../ssh/origin';
+import { progress } from '../ssh/progress';
+import { localSha256, shq, SshSession } from '../ssh/session';
+import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
 import { PullRecord } from './pull-db';
-import { stackNames } from '../../../lib/stack-names';
-import { stackOutputs } from './status';
+import { stackNames } from '../../lib/stack-names';
+import { stackOutputs } from '../aws/deployment';
 
 /** Runs one slice of the export: the deployed Lambda, or the same handler in-process (rehearsal, tests). */
 export interface ExportInvoker {
@@ -315,7 +317,7 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, env: NodeJS.ProcessEnv): void {
   addOriginOptions(program.command('sync-back'))
     .description(
       'After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it by CHECKSUM TABLE',
@@ -352,7 +354,12 @@ export function register(program: Command): void {
           );
         invoker = lambdaInvoker(fn);
       }
-      const result = await syncBack({ ...opts, invoker, replaceOriginData: Boolean(opts.replaceOriginData) });
+      const result = await syncBack({
+        ...opts,
+        sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)),
+        invoker,
+        replaceOriginData: Boolean(opts.replaceOriginData),
+      });
       if (!result.identical) {
         process.exitCode = 2;
         console.error(

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addOriginOptions, OriginOptions, sshTarget } from '../../ssh/origin';
-import { progress } from '../../ssh/progress';
-import { shq, SshSession } from '../../ssh/session';
-import { resumableGet } from '../../ssh/transfer';
-import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
+import { addOriginOptions, OriginOptions, sshEnvironment, sshTarget } from '../ssh/origin';
+import { progress } from '../ssh/progress';
+import { shq, SshSession } from '../ssh/session';
+import { resumableGet } from '../ssh/transfer';
+import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
 
 export interface PullWebOptions extends OriginOptions {
   /** The site's directory on the origin. */
@@ -105,7 +105,7 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   return { archive, sha256: got.sha256, bytes: got.bytes, attempts: got.attempts, resumedBytes: got.resumedBytes };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, env: NodeJS.ProcessEnv): void {
   addOriginOptions(program.command('pull-web'))
     .description("Fetch the origin's web directory over SFTP as one tar.gz, verified by sha256 on both ends, resumable")
     .requiredOption('--path <dir>', "the site's directory on the origin, e.g. /var/www/site")
@@ -114,6 +114,6 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries after a lost connection or a mismatch', (v) => Number(v), 5)
     .option('--restart', 'start over instead of resuming an interrupted pull')
     .action(async (opts) => {
-      await pullWeb(opts);
+      await pullWeb({ ...opts, sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)) });
     });
 }
