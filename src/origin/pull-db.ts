@@ -1,21 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
-import { Command } from 'commander';
-import {
-  addOriginOptions,
-  diffStats,
-  OriginOptions,
-  originClient,
-  originTableStats,
-  sshEnvironment,
-  sshTarget,
-  TableStat,
-} from '../ssh/origin';
+import { diffStats, OriginOptions, originClient, originTableStats, sshTarget } from '../ssh/origin';
 import { progress } from '../ssh/progress';
 import { localSha256, shq, SshSession } from '../ssh/session';
 import { resumableGet } from '../ssh/transfer';
+import { isSshError, SshError } from '../ssh/errors';
 import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
+import { checksumsFileFor, PullRecord, writePullRecord } from './pull-record';
 
 export interface PullDbOptions extends OriginOptions {
   readonly database: string;
@@ -28,18 +20,8 @@ export interface PullDbOptions extends OriginOptions {
   readonly log?: (message: string) => void;
 }
 
-/** What pull-db writes beside the dump (`dump.checksums.json`) and sync-back reads. */
-export interface PullRecord {
-  readonly origin: string;
-  readonly database: string;
-  readonly pulledAt: string;
-  readonly dumpFile: string;
-  readonly dumpSha256: string;
-  readonly dumpBytes: number;
-  readonly tables: Record<string, TableStat>;
-}
-
-export const checksumsFileFor = (dumpFile: string) => dumpFile.replace(/\.sql\.gz$/, '') + '.checksums.json';
+export { checksumsFileFor };
+export type { PullRecord };
 
 /**
  * Dumps the origin's database over SSH with a consistent snapshot, compressed on the origin, into
@@ -109,12 +91,15 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
             counter.end();
             await new Promise<void>((res) => local.once('close', () => res()));
             if (r.code !== 0) {
-              throw new Error(
+              throw new SshError(
+                'remote-command',
                 `mysqldump failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`,
+                { ...session.where, command: 'mysqldump', exitCode: r.code, signal: r.signal, stderr: r.stderr },
               );
             }
           } catch (err) {
-            if (!/SSH connection closed/.test((err as Error).message)) throw err;
+            // The dump goes on on the origin (tee -p): only a lost connection is worth waiting for.
+            if (!isSshError(err, 'connection-lost')) throw err;
             counter.end();
             log(`the connection dropped after ${bytes} bytes; the dump continues on the origin`);
           } finally {
@@ -182,7 +167,7 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
       tables: after,
     };
     const checksumsFile = checksumsFileFor(dumpFile);
-    fs.writeFileSync(checksumsFile, JSON.stringify(record, null, 2) + '\n');
+    writePullRecord(checksumsFile, record);
     await session.run(`rm -rf ${shq(remoteDir)}`, "removing the origin's temp dump");
     op.finish({
       dumpFile,
@@ -199,18 +184,4 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
   } finally {
     session.close();
   }
-}
-
-export function register(program: Command, env: NodeJS.ProcessEnv): void {
-  addOriginOptions(program.command('pull-db'))
-    .description(
-      "Dump the origin's database over SSH (consistent snapshot, compressed on the origin), verified by sha256 on both ends",
-    )
-    .requiredOption('--database <name>', 'database to dump')
-    .option('--out <dir>', 'where to write <database>.sql.gz and <database>.checksums.json', '.')
-    .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
-    .option('--restart', 'start over instead of resuming an interrupted pull')
-    .action(async (opts) => {
-      await pullDb({ ...opts, sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)) });
-    });
 }

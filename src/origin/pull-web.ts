@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
-import { addOriginOptions, OriginOptions, sshEnvironment, sshTarget } from '../ssh/origin';
+import { OriginOptions, sshTarget } from '../ssh/origin';
 import { progress } from '../ssh/progress';
 import { shq, SshSession } from '../ssh/session';
 import { resumableGet } from '../ssh/transfer';
@@ -103,17 +102,4 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
     `pulled ${remoteSite}: ${archive} (${got.bytes} bytes, sha256 ${got.sha256}, verified on both ends; ${got.attempts} attempt(s))`,
   );
   return { archive, sha256: got.sha256, bytes: got.bytes, attempts: got.attempts, resumedBytes: got.resumedBytes };
-}
-
-export function register(program: Command, env: NodeJS.ProcessEnv): void {
-  addOriginOptions(program.command('pull-web'))
-    .description("Fetch the origin's web directory over SFTP as one tar.gz, verified by sha256 on both ends, resumable")
-    .requiredOption('--path <dir>', "the site's directory on the origin, e.g. /var/www/site")
-    .option('--out <dir>', 'where to write <dir>.tar.gz', '.')
-    .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
-    .option('--retries <n>', 'retries after a lost connection or a mismatch', (v) => Number(v), 5)
-    .option('--restart', 'start over instead of resuming an interrupted pull')
-    .action(async (opts) => {
-      await pullWeb({ ...opts, sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)) });
-    });
 }

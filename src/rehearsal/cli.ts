@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
+import type { CliEnv } from '../cli/env';
 import { formatReport, rehearsalFailures, rehearse, RehearsalOptions } from './runbook';
 
 /** Short form for CI: bounded duration and rate, the same steps. */
@@ -11,7 +12,7 @@ const SHORT: Partial<RehearsalOptions> = {
   importSliceMs: 2000,
 };
 
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   program
     .command('rehearse')
     .description(
@@ -51,6 +52,7 @@ export function register(program: Command): void {
           configFile: path.resolve(o.config),
           outDir: path.resolve(o.out),
           signal: abort.signal,
+          path: env.PATH,
           ...(o.peak !== undefined && { peak: o.peak }),
           ...(o.duration !== undefined && { duration: o.duration }),
           ...(o.processes !== undefined && { processesPerBalancer: o.processes }),

@@ -1,12 +1,11 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { Command } from 'commander';
 import { OWN_TABLES } from '../../lib/contracts';
 import { SshError } from './errors';
 import { HostKeyPolicy } from './host-keys';
 import { parseOrigin, remoteCommandError, shq, SshSession, SshTarget } from './session';
 
-/** The origin options shared by pull-db, pull-web and sync-back. */
+/** The origin options shared by pull-db, pull-web and sync-back (the CLI's flags: src/cli/origin-options.ts). */
 export interface OriginOptions {
   readonly origin: string;
   readonly knownHosts?: string;
@@ -45,24 +44,6 @@ export function sshEnvironment(
     agentSocket: env.SSH_AUTH_SOCK,
     interactive,
   };
-}
-
-export function addOriginOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('--origin <user@host[:port]>', 'SSH login of the origin server')
-    .option('--known-hosts <file>', "known_hosts file holding the origin's host key")
-    .option('--host-key-fingerprint <SHA256:...>', 'pinned host key fingerprint, as `ssh-keygen -lf` prints it')
-    .option('--identity <keyfile>', 'private key for the SSH login; the SSH agent when absent')
-    .option(
-      '--identity-passphrase-file <file>',
-      "file holding the key's passphrase (or set RUSHHOUR_SSH_PASSPHRASE, or be asked on a terminal)",
-    )
-    .option(
-      '--origin-my-cnf <remote-file>',
-      "option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin's defaults when absent",
-    )
-    .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
-    .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
 }
 
 export function sshTarget(o: OriginOptions): SshTarget {

@@ -1,23 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { resolveDbConfig } from '../../../app/config';
 import { createPool, seed } from '../../../app/db';
-
-export interface DbFlags {
-  readonly dbHost?: string;
-  readonly dbPort?: string;
-  readonly dbUser?: string;
-  readonly dbName?: string;
-}
-
-/** The --db-* flags as DB_* variables (flags win over the environment). */
-export function dbEnvFromOptions(opts: DbFlags): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (opts.dbHost) env.DB_HOST = opts.dbHost;
-  if (opts.dbPort) env.DB_PORT = opts.dbPort;
-  if (opts.dbUser) env.DB_USER = opts.dbUser;
-  if (opts.dbName) env.DB_NAME = opts.dbName;
-  return env;
-}
+import { dbEnvFromOptions, DbFlags } from '../db-flags';
+import type { CliEnv } from '../env';
 
 function positiveInt(name: string, min = 1) {
   return (raw: string) => {
@@ -29,7 +14,7 @@ function positiveInt(name: string, min = 1) {
 }
 
 /** `rushhour seed`: migrate the reference schema and load deterministic courses and students. */
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   program
     .command('seed')
     .description(
@@ -49,7 +34,7 @@ export function register(program: Command): void {
         opts: DbFlags & { courses: number; students: number; seats?: number; reset?: boolean; ssmPrefix?: string },
       ) => {
         const db = await resolveDbConfig({
-          ...process.env,
+          ...env,
           ...dbEnvFromOptions(opts),
           ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
         });

@@ -52,7 +52,7 @@ export async function status(options: {
   site?: string;
   stateFile?: string;
   print?: (s: string) => void;
-  /** Named in the heading of the AWS part. @default AWS_REGION or AWS_DEFAULT_REGION of process.env */
+  /** Named in the heading of the AWS part. @default 'default region' (the command passes AWS_REGION or AWS_DEFAULT_REGION) */
   region?: string;
 }): Promise<{ aws?: AwsStatus; awsMissing?: string }> {
   const print = options.print ?? ((s: string) => console.log(s));

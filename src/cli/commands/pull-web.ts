@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { pullWeb } from '../../origin/pull-web';
+import { sshEnvironment } from '../../ssh/origin';
+import { DEFAULT_STATE_FILE } from '../../state/state-file';
+import type { CliEnv } from '../env';
+import { addOriginOptions } from '../origin-options';
+
+export function register(program: Command, env: CliEnv): void {
+  addOriginOptions(program.command('pull-web'))
+    .description("Fetch the origin's web directory over SFTP as one tar.gz, verified by sha256 on both ends, resumable")
+    .requiredOption('--path <dir>', "the site's directory on the origin, e.g. /var/www/site")
+    .option('--out <dir>', 'where to write <dir>.tar.gz', '.')
+    .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
+    .option('--retries <n>', 'retries after a lost connection or a mismatch', (v) => Number(v), 5)
+    .option('--restart', 'start over instead of resuming an interrupted pull')
+    .action(async (opts) => {
+      await pullWeb({ ...opts, sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)) });
+    });
+}
