@@ -77,7 +77,10 @@ export const RushhourConfigSchema = z
           .default(2),
         /** NAT gateways cost about 33 USD/month each plus data; 0 uses VPC endpoints only. */
         natGateways: z.number().int().min(0).max(3, 'must be between 0 and 3').default(0),
-        /** AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...) when absent. */
+        /**
+         * AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...)
+         * when absent.
+         */
         availabilityZones: z
           .array(
             z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be an availability zone name like "ap-east-1a"'),
@@ -183,7 +186,10 @@ export const RushhourConfigSchema = z
         priceTable: z.string().default('pricing/us-east-1.json'),
         /** The web tier's schedule: instances per group, hours per day, days. */
         phases: z.array(CostPhaseSchema).default([]),
-        /** Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases' days when absent. */
+        /**
+         * Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases'
+         * days when absent.
+         */
         deploymentDays: z.number().min(0).optional(),
         dataTransferOutGiB: z.number().min(0).default(0),
         /** LCU-hours each load balancer uses over the deployment (on top of its hourly charge). */

@@ -36,7 +36,7 @@ export function loadPriceTable(file: string): PriceTable {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`cannot read price table ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read price table ${file}: ${(err as Error).message}`, { cause: err });
   }
   const r = PriceTableSchema.safeParse(raw);
   if (!r.success) {

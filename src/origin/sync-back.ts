@@ -16,7 +16,10 @@ export type { ExportInvoker };
 
 export interface SyncBackOptions extends OriginOptions {
   readonly database: string;
-  /** The `<db>.checksums.json` written by pull-db; the last pull of this origin/database in the state file when absent. */
+  /**
+   * The `<db>.checksums.json` written by pull-db; the last pull of this origin/database in the state file
+   * when absent.
+   */
   readonly pulled?: string;
   readonly invoker: ExportInvoker;
   /** S3 client for downloading the export. @default a client with the SDK's defaults */

@@ -90,7 +90,10 @@ export interface RehearsalReport {
     origin: number;
     oversoldAtOrigin: number;
     missingAtOrigin: number;
-    /** From each app process's /healthz: how many group-committed (the routine came through the import) and in how many round trips. */
+    /**
+     * From each app process's /healthz: how many group-committed (the routine came through the import) and
+     * in how many round trips.
+     */
     path: { processes: number; batchedProcesses: number; batchedRegistrations: number; batches: number };
   };
   readonly syncBack: { identical: boolean; tables: number };

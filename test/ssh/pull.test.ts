@@ -119,7 +119,10 @@ test('a wrong host key is refused with a clear message, pinned or from known_hos
   s.close();
 });
 
-/** A TCP relay in front of sshd that cuts one connection (the first to carry more than `cutAfter` bytes to the client). */
+/**
+ * A TCP relay in front of sshd that cuts one connection (the first to carry more than `cutAfter` bytes to
+ * the client).
+ */
 async function cuttingRelay(
   targetPort: number,
   cutAfter: number,

@@ -52,7 +52,10 @@ export async function status(options: {
   site?: string;
   stateFile?: string;
   print?: (s: string) => void;
-  /** Named in the heading of the AWS part. @default 'default region' (the command passes AWS_REGION or AWS_DEFAULT_REGION) */
+  /**
+   * Named in the heading of the AWS part (the command passes AWS_REGION or AWS_DEFAULT_REGION).
+   * @default 'default region'
+   */
   region?: string;
 }): Promise<{ aws?: AwsStatus; awsMissing?: string }> {
   const print = options.print ?? ((s: string) => console.log(s));
