@@ -1,5 +1,6 @@
 import * as mysql from 'mysql2/promise';
 import { GroupBatcher, GroupInserter, ReadCoalescer } from './coalesce';
+import { isTransient } from '../src/sql/transient';
 import type { DbConfig } from './config';
 
 /** One course as the JSON API returns it. */
@@ -30,32 +31,12 @@ export class DbUnavailableError extends Error {
   }
 }
 
-/** Error codes that mean "the database is not reachable right now", not "the request is wrong". */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_LOCK_WAIT_TIMEOUT',
-  'ER_QUERY_INTERRUPTED',
-  'ER_CONNECTION_KILLED',
-  'ER_TOO_MANY_USER_CONNECTIONS',
-  'ER_LOCK_DEADLOCK',
-]);
-
 export function isDbUnavailable(err: unknown): boolean {
   if (err instanceof DbUnavailableError) return true;
   const e = err as { code?: string; fatal?: boolean; message?: string } | undefined;
   if (!e) return false;
-  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  // Unreachable, restarting, or lost a lock race: "not right now", not "the request is wrong".
+  if (isTransient(e)) return true;
   if (e.fatal) return true;
   return /Queue limit reached|Pool is closed|connection is in closed state/i.test(e.message ?? '');
 }

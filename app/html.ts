@@ -1,20 +1,13 @@
+import { escapeHtml } from '../src/util/html';
 import type { Course, CourseDetail } from './db';
-
-/** Escapes text for HTML element content and attribute values. */
-export function esc(s: string | number): string {
-  return String(s).replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
 
 function page(title: string, body: string, head = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>${head}
+<title>${escapeHtml(title)}</title>${head}
 <style>body{font-family:system-ui,sans-serif;max-width:56rem;margin:1rem auto;padding:0 1rem}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}.full{color:#a00}.msg{padding:.6rem;background:#eef}</style>
-</head><body><h1>${esc(title)}</h1>
+</head><body><h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>
 `;
@@ -25,7 +18,7 @@ export function courseListPage(courses: Course[]): string {
     .map((c) => {
       const free = c.seats - c.taken;
       return (
-        `<tr><td>${esc(c.code)}</td><td><a href="/courses/${c.id}">${esc(c.title)}</a></td><td>${c.taken} / ${c.seats}</td>` +
+        `<tr><td>${escapeHtml(c.code)}</td><td><a href="/courses/${c.id}">${escapeHtml(c.title)}</a></td><td>${c.taken} / ${c.seats}</td>` +
         `<td${free > 0 ? '' : ' class="full"'}>${free > 0 ? `${free} free` : 'full'}</td></tr>`
       );
     })
@@ -44,9 +37,9 @@ export function courseDetailPage(c: CourseDetail, message?: string): string {
   const free = c.seats - c.taken;
   return page(
     `${c.code} ${c.title}`,
-    `${message ? `<p class="msg">${esc(message)}</p>` : ''}
-<p>${esc(c.description)}</p>
-<p>Teacher: ${esc(c.teacher)}</p>
+    `${message ? `<p class="msg">${escapeHtml(message)}</p>` : ''}
+<p>${escapeHtml(c.description)}</p>
+<p>Teacher: ${escapeHtml(c.teacher)}</p>
 <p>Seats: ${c.seats}, taken: ${c.taken}, ${free > 0 ? `${free} free` : '<span class="full">full</span>'}</p>
 <form method="post" action="/courses/${c.id}/register">
 <label>Student number (id) <input name="studentId" type="number" min="1" required></label>
@@ -61,7 +54,7 @@ export function courseDetailPage(c: CourseDetail, message?: string): string {
 }
 
 export function messagePage(title: string, message: string, backHref = '/courses'): string {
-  return page(title, `<p class="msg">${esc(message)}</p><p><a href="${esc(backHref)}">Back</a></p>`);
+  return page(title, `<p class="msg">${escapeHtml(message)}</p><p><a href="${escapeHtml(backHref)}">Back</a></p>`);
 }
 
 /** Shown instead of a 503 error to browsers: it reloads itself after `retryAfterSeconds`. */
@@ -70,6 +63,6 @@ export function queuePage(retryAfterSeconds: number, retryUrl: string): string {
     'You are in the queue',
     `<p>Many students are choosing courses right now. You are in the queue;
 this page retries by itself in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}. Please do not close it.</p>`,
-    `<meta http-equiv="refresh" content="${retryAfterSeconds}; url=${esc(retryUrl)}">`,
+    `<meta http-equiv="refresh" content="${retryAfterSeconds}; url=${escapeHtml(retryUrl)}">`,
   );
 }

@@ -1,4 +1,4 @@
-import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { AppLimits, DEFAULT_LIMITS } from './config';
 import { Course, CourseStore, DbUnavailableError, isDbUnavailable, RegisterResult } from './db';
@@ -45,7 +45,18 @@ const idParams = {
   properties: { id: { type: 'integer', minimum: 1, maximum: 4294967295 } },
 } as const;
 
-/** The course-selection app: routes, overload protection and error mapping. Listening and shutdown are the caller's. */
+/** What the route plugins share: the store, the limits (Retry-After) and the counters (/healthz). */
+interface RouteContext {
+  readonly store: CourseStore;
+  readonly limits: AppLimits;
+  readonly stats: AppStats;
+}
+
+/**
+ * The course-selection app: overload protection and error mapping on the root instance, routes as plugins by
+ * concern (health, pages, API), which inherit the root's hooks and error handler. Listening and shutdown are
+ * the caller's.
+ */
 export function buildApp(options: AppOptions): { app: FastifyInstance; stats: AppStats } {
   const limits: AppLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const store = new CourseStore(options.pool, limits.dbTimeoutMs, options.coalesce ?? true);
@@ -63,9 +74,22 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
+  closeConnectionsWhileDraining(app);
+  limitInFlight(app, limits, stats);
+  app.setErrorHandler(errorHandler(limits, stats));
 
-  // While draining, answers carry `Connection: close` so keep-alive sockets end with their last
-  // response instead of holding shutdown open until the keep-alive timeout.
+  const context: RouteContext = { store, limits, stats };
+  app.register(healthRoutes, context);
+  app.register(pageRoutes, context);
+  app.register(apiRoutes, context);
+  return { app, stats };
+}
+
+/**
+ * While draining, answers carry `Connection: close` so keep-alive sockets end with their last response
+ * instead of holding shutdown open until the keep-alive timeout.
+ */
+function closeConnectionsWhileDraining(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -75,9 +99,13 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+}
 
-  // Overload protection: a fixed number of requests in flight; the rest get 503 + Retry-After at once,
-  // so the requests that are admitted finish fast and goodput stays at capacity instead of collapsing.
+/**
+ * Overload protection: a fixed number of requests in flight; the rest get 503 + Retry-After at once, so the
+ * requests that are admitted finish fast and goodput stays at capacity instead of collapsing.
+ */
+function limitInFlight(app: FastifyInstance, limits: AppLimits, stats: AppStats): void {
   app.addHook('onRequest', (req, reply, done) => {
     if (req.routeOptions.config?.unlimited) return done();
     if (stats.inFlight >= limits.maxInFlight) {
@@ -91,10 +119,13 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     });
     done();
   });
+}
 
+/** Database unavailable: 503 (logged once a second at most); client errors: 4xx with the message; else 500. */
+function errorHandler(limits: AppLimits, stats: AppStats) {
   let lastDbLog = 0;
   let loggedDbUnavailable = 0;
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+  return (err: Error & { statusCode?: number; validation?: unknown }, req: FastifyRequest, reply: FastifyReply) => {
     if (isDbUnavailable(err)) {
       stats.dbUnavailable++;
       // One line per second at most: an outage under load must not turn into a log flood.
@@ -117,8 +148,24 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
     }
     req.log.error(err);
     return reply.code(500).send({ error: 'internal error' });
-  });
+  };
+}
 
+/**
+ * Requests that shared one coalesced read also share its rendered bytes (a fresh read, a fresh render). One
+ * cache per rendering: a page and the JSON list may share the same read, never the same bytes.
+ */
+function sharedRendering(render: (courses: Course[]) => string): (courses: Course[]) => Buffer {
+  const rendered = new WeakMap<Course[], Buffer>();
+  return (courses) => {
+    let bytes = rendered.get(courses);
+    if (!bytes) rendered.set(courses, (bytes = Buffer.from(render(courses))));
+    return bytes;
+  };
+}
+
+/** /healthz (counters) and /readyz (database reachable): answered even when the app is saturated. */
+const healthRoutes: FastifyPluginAsync<RouteContext> = async (app, { store, stats, limits }) => {
   app.get('/healthz', { config: { unlimited: true } }, async () => ({
     status: 'ok',
     ...stats,
@@ -138,94 +185,70 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
         .send({ status: 'database unavailable', error: (err as Error).message });
     }
   });
+};
 
-  // Requests that shared one coalesced read also share its rendered bytes (a fresh read, a fresh render).
-  const rendered = new WeakMap<Course[], Buffer>();
-  const renderOnce = (courses: Course[], render: (c: Course[]) => string): Buffer => {
-    let bytes = rendered.get(courses);
-    if (!bytes) rendered.set(courses, (bytes = Buffer.from(render(courses))));
-    return bytes;
-  };
+const studentBody = {
+  type: 'object',
+  required: ['studentId'],
+  properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
+} as const;
+
+/** The HTML pages: the course list, a course, and the forms that register and drop (no JavaScript needed). */
+const pageRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
+  const listBytes = sharedRendering(courseListPage);
   const listHtml = async (_req: FastifyRequest, reply: FastifyReply) => {
     const courses = await store.listCoursesAndRecordView('courses');
-    return reply.type('text/html; charset=utf-8').send(renderOnce(courses, courseListPage));
+    return reply.type('text/html; charset=utf-8').send(listBytes(courses));
   };
   app.get('/', listHtml);
   app.get('/courses', listHtml);
 
-  app.get<{ Params: { id: number } }>('/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
-    const course = await store.course(req.params.id);
+  /** The course's page with `message` (or 404 if there is no such course). */
+  const coursePage = async (reply: FastifyReply, id: number, status = 200, message?: string) => {
+    const course = await store.course(id);
     if (!course)
       return reply
         .code(404)
         .type('text/html; charset=utf-8')
-        .send(messagePage('No such course', `There is no course ${req.params.id}.`));
-    return reply.type('text/html; charset=utf-8').send(courseDetailPage(course));
-  });
+        .send(messagePage('No such course', `There is no course ${id}.`));
+    return reply.code(status).type('text/html; charset=utf-8').send(courseDetailPage(course, message));
+  };
+
+  app.get<{ Params: { id: number } }>('/courses/:id', { schema: { params: idParams } }, async (req, reply) =>
+    coursePage(reply, req.params.id),
+  );
 
   app.post<{ Params: { id: number }; Body: { studentId: number } }>(
     '/courses/:id/register',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          required: ['studentId'],
-          properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
-        },
-      },
-    },
+    { schema: { params: idParams, body: studentBody } },
     async (req, reply) => {
       const result = await store.register(req.body.studentId, req.params.id);
-      const course = await store.course(req.params.id);
-      const status = REGISTER_STATUS[result];
-      if (!course)
-        return reply
-          .code(404)
-          .type('text/html; charset=utf-8')
-          .send(messagePage('No such course', `There is no course ${req.params.id}.`));
-      return reply
-        .code(status)
-        .type('text/html; charset=utf-8')
-        .send(courseDetailPage(course, REGISTER_MESSAGE[result]));
+      return coursePage(reply, req.params.id, REGISTER_STATUS[result], REGISTER_MESSAGE[result]);
     },
   );
 
   app.post<{ Params: { id: number }; Body: { studentId: number } }>(
     '/courses/:id/drop',
-    {
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          required: ['studentId'],
-          properties: { studentId: { type: 'integer', minimum: 1, maximum: 4294967295 } },
-        },
-      },
-    },
+    { schema: { params: idParams, body: studentBody } },
     async (req, reply) => {
       const result = await store.drop(req.body.studentId, req.params.id);
-      const course = await store.course(req.params.id);
-      if (!course)
-        return reply
-          .code(404)
-          .type('text/html; charset=utf-8')
-          .send(messagePage('No such course', `There is no course ${req.params.id}.`));
-      return reply
-        .code(result === 'dropped' ? 200 : 404)
-        .type('text/html; charset=utf-8')
-        .send(
-          courseDetailPage(
-            course,
-            result === 'dropped' ? 'You dropped this course.' : 'You were not registered for this course.',
-          ),
-        );
+      const dropped = result === 'dropped';
+      return coursePage(
+        reply,
+        req.params.id,
+        dropped ? 200 : 404,
+        dropped ? 'You dropped this course.' : 'You were not registered for this course.',
+      );
     },
   );
+};
 
+/** The JSON API under /api: courses, and registrations to add and remove. */
+const apiRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
+  const listJson = sharedRendering(JSON.stringify);
   app.get('/api/courses', async (_req, reply) => {
     const courses = await store.listCoursesShared();
-    return reply.type('application/json; charset=utf-8').send(renderOnce(courses, JSON.stringify));
+    return reply.type('application/json; charset=utf-8').send(listJson(courses));
   });
 
   app.get<{ Params: { id: number } }>('/api/courses/:id', { schema: { params: idParams } }, async (req, reply) => {
@@ -256,9 +279,7 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
       return reply.code(result === 'dropped' ? 200 : 404).send({ result, studentId, courseId });
     },
   );
-
-  return { app, stats };
-}
+};
 
 const REGISTER_STATUS: Record<RegisterResult, number> = {
   registered: 201,
@@ -286,7 +307,7 @@ function sendBusy(req: FastifyRequest, reply: FastifyReply, retryAfterSeconds: n
     // A form POST cannot be replayed by a refresh; send the browser back to the page the form is on.
     const path = req.method === 'GET' ? req.url : req.url.replace(/\/(register|drop)$/, '');
     // Only a local path: `//host/...` would make the refresh an open redirect.
-    const retryUrl = /^\/(?![\/\\])/.test(path) ? path : '/courses';
+    const retryUrl = /^\/(?![/\\])/.test(path) ? path : '/courses';
     return reply.type('text/html; charset=utf-8').send(queuePage(retryAfterSeconds, retryUrl));
   }
   return reply.send({ error: 'overloaded, retry later', retryAfterSeconds });

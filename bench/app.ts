@@ -24,21 +24,26 @@ import * as path from 'node:path';
 import { bundleReferenceApp } from '../app/bundle';
 import { DbConfig } from '../app/config';
 import { CourseStore, createPool } from '../app/db';
+import { benchArgs } from './args';
 import { seedCourseDatabase } from '../src/local/course-db';
 import { LocalMariaDb, startMariaDb } from '../src/local/mariadb';
 import { freePort, waitForPort } from '../src/local/ports';
 import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
 
-const args = process.argv.slice(2);
-const QUICK = args.includes('--quick');
-const ONLY = args.includes('--only')
-  ? args[args.indexOf('--only') + 1].split(',')
-  : ['list', 'php', 'plain', 'floor', 'register'];
+const USAGE = 'usage: npx tsx bench/app.ts [--quick] [--workers N|auto] [--only list,php,plain,floor,register] [--pin]';
+const args = benchArgs(USAGE, {
+  quick: { type: 'boolean' },
+  only: { type: 'string' },
+  workers: { type: 'string' },
+  pin: { type: 'boolean' },
+});
+const QUICK = args.quick ?? false;
+const ONLY = args.only?.split(',') ?? ['list', 'php', 'plain', 'floor', 'register'];
 // Same as the instance's unit (RUSHHOUR_WORKERS=auto): one app process per core.
-const WORKERS = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : 'auto';
+const WORKERS = args.workers ?? 'auto';
 const STAGE_S = QUICK ? 4 : 8;
 const CORES = os.availableParallelism();
-const PIN = args.includes('--pin') && CORES >= 2;
+const PIN = (args.pin ?? false) && CORES >= 2;
 /** cpu lists for taskset: systems under test on the first half, drivers on the rest. */
 const SUT_CPUS = `0-${Math.floor(CORES / 2) - 1}`;
 const DRIVER_CPUS = `${Math.floor(CORES / 2)}-${CORES - 1}`;

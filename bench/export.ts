@@ -13,13 +13,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { benchArgs, benchNumber } from './args';
 import { startMariaDb, LocalMariaDb } from '../src/local/mariadb';
 import { exportSlice, ExportStore } from '../src/sql/export';
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
-const TARGET_MB = arg('--mb', 100);
-const ROUNDS = arg('--rounds', 2);
+const USAGE = 'usage: npx tsx bench/export.ts [--mb 100] [--rounds 2]';
+const args = benchArgs(USAGE, { mb: { type: 'string' }, rounds: { type: 'string' } });
+const TARGET_MB = benchNumber(USAGE, '--mb', args.mb, 100);
+const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 2);
 const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
 function generate(db: LocalMariaDb): number {

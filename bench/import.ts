@@ -14,15 +14,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { benchArgs, benchNumber } from './args';
 import { RDS_LIKE_MASTER_PRIVILEGES, startMariaDb, LocalMariaDb } from '../src/local/mariadb';
 import { fileDumpSource } from '../src/sql/dump-source';
 import { importDump } from '../src/sql/importer';
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
-const TARGET_MB = arg('--mb', 200);
-const ROUNDS = arg('--rounds', 2);
-const GZIP = args.includes('--gzip');
+const USAGE = 'usage: npx tsx bench/import.ts [--mb 200] [--rounds 2] [--gzip]';
+const args = benchArgs(USAGE, { mb: { type: 'string' }, rounds: { type: 'string' }, gzip: { type: 'boolean' } });
+const TARGET_MB = benchNumber(USAGE, '--mb', args.mb, 200);
+const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 2);
+const GZIP = args.gzip ?? false;
 const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
 function generate(db: LocalMariaDb, dir: string): string {

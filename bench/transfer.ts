@@ -7,19 +7,21 @@
  *   npx tsx bench/transfer.ts [--mb 32] [--delay-ms 10]
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { benchArgs, benchNumber } from './args';
 import { startSshd } from '../src/local/sshd';
 import { SshSession } from '../src/ssh/session';
 import { resumableGet } from '../src/ssh/transfer';
+import { sha256File } from '../src/util/sha256';
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
-const MB = arg('--mb', 32);
-const DELAY = arg('--delay-ms', 10);
+const USAGE = 'usage: npx tsx bench/transfer.ts [--mb 32] [--delay-ms 10]';
+const args = benchArgs(USAGE, { mb: { type: 'string' }, 'delay-ms': { type: 'string' } });
+const MB = benchNumber(USAGE, '--mb', args.mb, 32);
+const DELAY = benchNumber(USAGE, '--delay-ms', args['delay-ms'], 10, true);
 
 /** A TCP relay that delays every chunk by `delayMs` in each direction (order kept). */
 async function latencyRelay(target: number, delayMs: number): Promise<{ port: number; close: () => void }> {
@@ -51,7 +53,7 @@ async function latencyRelay(target: number, delayMs: number): Promise<{ port: nu
   try {
     const remote = path.join(dir, 'site.tar.gz');
     fs.writeFileSync(remote, randomBytes(MB * 1024 * 1024));
-    const sha = createHash('sha256').update(fs.readFileSync(remote)).digest('hex');
+    const sha = await sha256File(remote);
     const knownHosts = path.join(dir, 'known_hosts');
     fs.writeFileSync(
       knownHosts,

@@ -304,7 +304,12 @@ export type RushhourConfig = z.infer<typeof RushhourConfigSchema>;
 export type RushhourConfigInput = z.input<typeof RushhourConfigSchema>;
 
 /** Thrown for an invalid config; the message lists every problem as `field: message (got value)`. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
 
 function valueAt(input: unknown, p: PropertyKey[]): unknown {
   return p.reduce<unknown>(

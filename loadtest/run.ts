@@ -7,23 +7,12 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { NAMED_MIXES, SCENARIO_DEFAULTS, SCENARIOS, ScenarioName } from './lib/plan';
+import { positiveNumber } from '../src/util/options';
 import { runLoadTest } from './lib/runner';
 import { parseTarget } from './lib/targets';
 
 export { runLoadTest, findK6, checkOversold, K6_INSTALL_HINT } from './lib/runner';
 export type { LoadTestOptions, LoadTestResult } from './lib/runner';
-
-function positive(name: string, integer = true) {
-  return (raw: string) => {
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-      throw new InvalidArgumentError(
-        `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`,
-      );
-    }
-    return v;
-  };
-}
 
 function collectTarget(raw: string, previous: string[] = []): string[] {
   try {
@@ -51,11 +40,11 @@ export function buildProgram(): Command {
     .option(
       '-p, --peak <rate>',
       `highest arrival rate in requests/s (soak: the steady rate). Defaults: ${defaults}`,
-      positive('--peak'),
+      positiveNumber('--peak', { integer: true }),
     )
     .option('-d, --duration <duration>', 'total duration, e.g. 45s, 10m, 1h30m')
     .option('-o, --out <dir>', 'output directory (default .rushhour/loadtest/<scenario>-<time>)')
-    .option('--p95 <ms>', 'p95 latency threshold in ms', positive('--p95', false), 500)
+    .option('--p95 <ms>', 'p95 latency threshold in ms', positiveNumber('--p95'), 500)
     .option(
       '--max-error-rate <share>',
       'highest share of failed requests, 0.01 = 1% (409 is not a failure; 503 is)',
@@ -66,13 +55,13 @@ export function buildProgram(): Command {
     .option(
       '--students <n>',
       'students the seed created (ids 1..N; rushhour seed --students N)',
-      positive('--students'),
+      positiveNumber('--students', { integer: true }),
       500,
     )
     .option(
       '--hot-courses <n>',
       'register/rush/soak: how many courses are popular (the first ones GET /api/courses lists)',
-      positive('--hot-courses'),
+      positiveNumber('--hot-courses', { integer: true }),
       3,
     )
     .option(
@@ -84,7 +73,7 @@ export function buildProgram(): Command {
     .option(
       '--max-vus <n>',
       'upper bound on k6 virtual users (default twice the peak, 20..5000)',
-      positive('--max-vus'),
+      positiveNumber('--max-vus', { integer: true }),
     )
     .option('--request-timeout <duration>', 'per-request timeout', '10s')
     .option('--k6 <path>', 'k6 binary (default ~/go/bin/k6, then PATH)')

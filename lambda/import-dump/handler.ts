@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SSM_KEYS, SsmKey, ssmParameterName } from '../../lib/contracts';
 import { parseAppSecret, parseMasterSecret } from '../../src/aws/secrets';
 import { ensureAppUser } from '../../src/sql/app-user';
-import { isTransientConnectionError } from '../../src/sql/connect';
+import { isTransient } from '../../src/sql/transient';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
 import { formatProgress } from '../../src/sql/progress-report';
 
@@ -152,7 +152,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       },
     });
   } catch (err) {
-    if (err instanceof ImportBusyError || isTransientConnectionError(err)) {
+    if (err instanceof ImportBusyError || isTransient(err, { contention: false })) {
       log(`not finished, will retry: ${(err as Error).message}`);
       return { IsComplete: false };
     }

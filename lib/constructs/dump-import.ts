@@ -1,5 +1,3 @@
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { sha256FileSync } from '../../src/util/sha256';
 import { SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
 import { acknowledge, arnRef } from '../nag/acknowledge';
 import { projectFunction } from './lambda-defaults';
@@ -111,7 +110,8 @@ export class DumpImport extends Construct {
       properties: {
         DumpBucket: this.dumpAsset.s3BucketName,
         DumpKey: this.dumpAsset.s3ObjectKey,
-        DumpAssetHash: fileSha256(props.dumpPath),
+        // The dump's content hash: the handler refuses a different dump over imported data.
+        DumpAssetHash: sha256FileSync(props.dumpPath),
         MasterSecretArn: props.masterSecret.secretArn,
         AppSecretArn: props.appSecret.secretArn,
         DatabaseName: props.databaseName,
@@ -190,18 +190,4 @@ export function ssmParameterArns(stack: Stack, prefix: string): string[] {
       resourceName: ssmParameterName(prefix, k).replace(/^\//, ''),
     }),
   );
-}
-
-/** The dump's content hash: the handler refuses a different dump over imported data. */
-export function fileSha256(file: string): string {
-  // Read in chunks: a dump may be many GB.
-  const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest('hex');
 }

@@ -7,7 +7,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { bundleReferenceApp } from '../../app/bundle';
 import { renderUserData } from '../../src/bootstrap/user-data';
-import { fileSha256 } from './dump-import';
+import { sha256FileSync } from '../../src/util/sha256';
 import { PROJECT_ROOT } from './lambda-defaults';
 
 export interface WebBundleProps {
@@ -52,7 +52,7 @@ export class WebBundle extends Construct {
       kind = 'node-single-file';
     }
     this.asset = new s3assets.Asset(this, 'Asset', { path: file });
-    this.sha256 = fileSha256(file);
+    this.sha256 = sha256FileSync(file);
     this.userData = ec2.UserData.forLinux();
     this.userData.addCommands(
       ...renderUserData({

@@ -3,6 +3,7 @@
  * as one self-contained HTML file with inline SVG (no script, no CDN: the machines this runs on may have no
  * internet, and the file is attached to reports).
  */
+import { escapeHtml } from '../../src/util/html';
 import type { K6Analysis } from './summary';
 
 export interface ChartInput {
@@ -26,9 +27,6 @@ interface Series {
 const WIDTH = 960;
 const HEIGHT = 280;
 const PAD = { left: 64, right: 16, top: 28, bottom: 36 };
-
-const escapeXml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** A "nice" axis maximum and step: 1, 2 or 5 times a power of ten. */
 export function niceScale(max: number, ticks = 5): { max: number; step: number } {
@@ -55,9 +53,9 @@ function panel(
   const x = (t: number) => PAD.left + (t / xMax.max) * w;
   const y = (v: number) => PAD.top + h - (v / yMax.max) * h;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeXml(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(title)}">`,
   ];
-  out.push(`<text x="${PAD.left}" y="18" font-size="14" font-weight="bold">${escapeXml(title)}</text>`);
+  out.push(`<text x="${PAD.left}" y="18" font-size="14" font-weight="bold">${escapeHtml(title)}</text>`);
   for (let v = 0; v <= yMax.max + 1e-9; v += yMax.step) {
     out.push(
       `<line x1="${PAD.left}" x2="${PAD.left + w}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`,
@@ -78,7 +76,7 @@ function panel(
     `<text x="${PAD.left + w / 2}" y="${HEIGHT - 4}" font-size="11" text-anchor="middle">seconds since start</text>`,
   );
   out.push(
-    `<text x="14" y="${PAD.top + h / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 14 ${PAD.top + h / 2})">${escapeXml(unit)}</text>`,
+    `<text x="14" y="${PAD.top + h / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 14 ${PAD.top + h / 2})">${escapeHtml(unit)}</text>`,
   );
   out.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${w}" height="${h}" fill="none" stroke="#555"/>`);
   for (const m of marks) {
@@ -87,7 +85,7 @@ function panel(
         `<line x1="${PAD.left}" x2="${PAD.left + w}" y1="${y(m.y).toFixed(1)}" y2="${y(m.y).toFixed(1)}" stroke="${m.color}" stroke-dasharray="2 3"/>`,
       );
       out.push(
-        `<text x="${PAD.left + w - 4}" y="${(y(m.y) - 4).toFixed(1)}" font-size="11" text-anchor="end" fill="${m.color}">${escapeXml(m.label)}</text>`,
+        `<text x="${PAD.left + w - 4}" y="${(y(m.y) - 4).toFixed(1)}" font-size="11" text-anchor="end" fill="${m.color}">${escapeHtml(m.label)}</text>`,
       );
     }
     if (m.x !== undefined) {
@@ -95,7 +93,7 @@ function panel(
         `<line x1="${x(m.x).toFixed(1)}" x2="${x(m.x).toFixed(1)}" y1="${PAD.top}" y2="${PAD.top + h}" stroke="${m.color}" stroke-dasharray="4 3"/>`,
       );
       out.push(
-        `<text x="${(x(m.x) + 4).toFixed(1)}" y="${PAD.top + 12}" font-size="11" fill="${m.color}">${escapeXml(m.label)}</text>`,
+        `<text x="${(x(m.x) + 4).toFixed(1)}" y="${PAD.top + 12}" font-size="11" fill="${m.color}">${escapeHtml(m.label)}</text>`,
       );
     }
   }
@@ -103,13 +101,13 @@ function panel(
     if (s.values.length === 0) return;
     const points = s.values.map((v, t) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     out.push(
-      `<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="6 4"' : ''}><title>${escapeXml(s.label)}</title></polyline>`,
+      `<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="6 4"' : ''}><title>${escapeHtml(s.label)}</title></polyline>`,
     );
     const lx = PAD.left + 8 + i * 150;
     out.push(
       `<line x1="${lx}" x2="${lx + 18}" y1="${PAD.top + 12}" y2="${PAD.top + 12}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
     );
-    out.push(`<text x="${lx + 22}" y="${PAD.top + 16}" font-size="11">${escapeXml(s.label)}</text>`);
+    out.push(`<text x="${lx + 22}" y="${PAD.top + 16}" font-size="11">${escapeHtml(s.label)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
@@ -159,12 +157,12 @@ export function renderChartHtml(input: ChartInput): string {
       ...breakMark,
     ],
   );
-  const summary = (input.summaryLines ?? []).map(escapeXml).join('\n');
+  const summary = (input.summaryLines ?? []).map(escapeHtml).join('\n');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(input.title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}pre{background:#f6f6f6;padding:12px;overflow:auto}svg{display:block;margin:12px 0}</style>
 </head><body>
-<h1>${escapeXml(input.title)}</h1>
+<h1>${escapeHtml(input.title)}</h1>
 ${summary ? `<pre>${summary}</pre>` : ''}
 ${rate}
 ${latency}

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isExecutableFile, pathDirs, which } from '../../src/util/executable';
 import { renderChartHtml } from './chart';
 import {
   buildPlan,
@@ -105,23 +106,13 @@ export interface LoadTestResult {
 
 /** The k6 binary: the given path, ~/go/bin/k6, or k6 on PATH; otherwise an error naming the install command. */
 export function findK6(explicit?: string): string {
-  const candidates = [
-    explicit,
-    process.env.K6_BIN,
-    path.join(os.homedir(), 'go', 'bin', 'k6'),
-    ...(process.env.PATH ?? '')
-      .split(path.delimiter)
-      .filter(Boolean)
-      .map((d) => path.join(d, 'k6')),
-  ].filter((c): c is string => Boolean(c));
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return c;
-    } catch {
-      if (c === explicit) throw new Error(`k6 not found at ${explicit}. Install it with: ${K6_INSTALL_HINT}`);
-    }
+  for (const c of [explicit, process.env.K6_BIN]) {
+    if (!c) continue;
+    if (isExecutableFile(c)) return c;
+    if (c === explicit) throw new Error(`k6 not found at ${explicit}. Install it with: ${K6_INSTALL_HINT}`);
   }
+  const found = which('k6', [path.join(os.homedir(), 'go', 'bin'), ...pathDirs()]);
+  if (found) return found;
   throw new Error(`k6 is not installed (looked in ~/go/bin and PATH). Install it with: ${K6_INSTALL_HINT}`);
 }
 

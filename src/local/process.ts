@@ -1,33 +1,8 @@
-import { ChildProcess, execFileSync, spawn, SpawnOptions } from 'node:child_process';
+import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 import { waitForPort } from './ports';
 
-/** Absolute path of an executable on PATH (plus the sbin directories, where Debian puts daemons), or undefined. */
-export function which(name: string): string | undefined {
-  const dirs = [
-    ...(process.env.PATH ?? '').split(':'),
-    '/usr/sbin',
-    '/sbin',
-    '/usr/local/sbin',
-    `${process.env.HOME}/go/bin`,
-  ];
-  for (const dir of dirs) {
-    try {
-      execFileSync('test', ['-x', `${dir}/${name}`]);
-      return `${dir}/${name}`;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
-
-/** Like `which`, but throws an error that names the install command. */
-export function requireTool(name: string, installHint: string): string {
-  const found = which(name);
-  if (!found)
-    throw new Error(`${name} is not installed. Install it with: ${installHint} (or run: bash scripts/setup.sh)`);
-  return found;
-}
+// Executable lookup lives in util (the bench and load-test scripts use it too); re-exported for the local helpers.
+export { requireTool, which } from '../util/executable';
 
 /** A child process that is killed when this process exits, so a crashed test or Ctrl-C leaves nothing running. */
 export function spawnOwned(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {

@@ -1,4 +1,5 @@
-import { connectWithRetry, DbTarget, quoteId } from './connect';
+import { quoteIdent } from '../util/sql-ident';
+import { connectWithRetry, DbTarget } from './connect';
 
 /** The privileges the application needs on its database, and nothing more. */
 export const APP_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
@@ -31,7 +32,7 @@ export async function ensureAppUser(
       ["set the application user's password", `ALTER USER ${account} IDENTIFIED BY ${conn.escape(appPassword)}`],
       [
         'grant the application user its privileges',
-        `GRANT ${privileges.join(', ')} ON ${quoteId(master.database)}.* TO ${account}`,
+        `GRANT ${privileges.join(', ')} ON ${quoteIdent(master.database)}.* TO ${account}`,
       ],
     ];
     for (const [what, sql] of steps) {

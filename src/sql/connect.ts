@@ -1,4 +1,6 @@
 import * as mysql from 'mysql2/promise';
+import { linearBackoff, retry } from '../util/retry';
+import { isTransient } from './transient';
 
 /** Where to import: a MySQL/MariaDB server, a user that owns the database, and the database. */
 export interface DbTarget {
@@ -22,26 +24,6 @@ export interface ConnectOptions {
   readonly binary?: boolean;
 }
 
-const TRANSIENT = new Set([
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_NORMAL_SHUTDOWN',
-]);
-
-/** True for errors where retrying later (or resuming) can help: the connection, not the SQL, failed. */
-export function isTransientConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return code !== undefined && TRANSIENT.has(code);
-}
-
 /**
  * Connects (without selecting a database) and retries while the server is unreachable or starting.
  * The connection talks `binary` on the client side: statement bytes go out exactly as they are in the
@@ -53,47 +35,47 @@ export async function connectWithRetry(
   options: ConnectOptions = {},
 ): Promise<mysql.Connection> {
   const deadline = Date.now() + (options.retryForMs ?? 120000);
-  let attempt = 0;
-  for (;;) {
-    attempt++;
-    try {
-      const binary = options.binary ?? true;
-      const conn = await mysql.createConnection({
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        password: target.password,
-        charset: binary ? 'BINARY' : 'UTF8MB4_UNICODE_CI',
-        multipleStatements: options.multipleStatements ?? true,
-        connectTimeout: 10000,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-        // Without this, mysql2 follows the server's session tracking and switches its own encoding to
-        // utf8 when the dump runs SET NAMES: the latin1-decoded dump bytes would then be encoded twice.
-        flags: binary ? ['-SESSION_TRACK'] : [],
-        // The importer builds its SQL with escape(); skip mysql2's scan of every (MB-sized) statement for `?` placeholders.
-        ...(binary ? { queryFormat: (sql: string) => sql } : {}),
-      });
-      await conn.query('SET NAMES utf8mb4');
-      return conn;
-    } catch (err) {
-      if (!isTransientConnectionError(err) || Date.now() > deadline) {
-        // Never pass the driver error on as is: keep only code and message (no config, no SQL).
-        const e = err as { code?: string; message?: string };
-        throw new Error(
-          `cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempt}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim(),
-        );
-      }
-      options.log?.(
-        `database at ${target.host}:${target.port} not reachable yet (${(err as { code?: string }).code}); retrying`,
-      );
-      await new Promise((r) => setTimeout(r, Math.min(2000 * attempt, 10000)));
-    }
+  const binary = options.binary ?? true;
+  let attempts = 0;
+  try {
+    return await retry(
+      async (attempt) => {
+        attempts = attempt;
+        const conn = await mysql.createConnection({
+          host: target.host,
+          port: target.port,
+          user: target.user,
+          password: target.password,
+          charset: binary ? 'BINARY' : 'UTF8MB4_UNICODE_CI',
+          multipleStatements: options.multipleStatements ?? true,
+          connectTimeout: 10000,
+          supportBigNumbers: true,
+          bigNumberStrings: true,
+          dateStrings: true,
+          // Without this, mysql2 follows the server's session tracking and switches its own encoding to
+          // utf8 when the dump runs SET NAMES: the latin1-decoded dump bytes would then be encoded twice.
+          flags: binary ? ['-SESSION_TRACK'] : [],
+          // The importer builds its SQL with escape(); skip mysql2's scan of every (MB-sized) statement for `?`
+          // placeholders.
+          ...(binary ? { queryFormat: (sql: string) => sql } : {}),
+        });
+        await conn.query('SET NAMES utf8mb4');
+        return conn;
+      },
+      {
+        shouldRetry: (err) => isTransient(err, { contention: false }) && Date.now() <= deadline,
+        delayMs: linearBackoff(2000, 10000),
+        onRetry: (err) =>
+          options.log?.(
+            `database at ${target.host}:${target.port} not reachable yet (${(err as { code?: string }).code}); retrying`,
+          ),
+      },
+    );
+  } catch (err) {
+    // Never pass the driver error on as is: keep only code and message (no config, no SQL).
+    const e = err as { code?: string; message?: string };
+    throw new Error(
+      `cannot connect to MySQL at ${target.host}:${target.port} as ${target.user} (attempt ${attempts}): ${e.code ?? ''} ${e.message ?? String(err)}`.trim(),
+    );
   }
-}
-
-/** Quotes an identifier for MySQL. */
-export function quoteId(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
 }

@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { DumpSource } from './importer';
@@ -27,12 +26,8 @@ export function fileDumpSource(file: string): DumpSource {
   };
 }
 
-/** sha256 of a file, streamed: identifies the dump in the progress table. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+// The dump's hash identifies it in the progress table; the one implementation lives in util.
+export { sha256File } from '../util/sha256';
 
 /** A dump held in memory (tests). */
 export function bufferDumpSource(data: Buffer, description = 'dump'): DumpSource {

@@ -1,10 +1,12 @@
 import { Readable, Transform, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Connection } from 'mysql2/promise';
-import { connectWithRetry, DbTarget, isTransientConnectionError, quoteId } from './connect';
+import { quoteIdent } from '../util/sql-ident';
+import { connectWithRetry, DbTarget } from './connect';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
 import { DumpStatement, StatementSplitter } from './splitter';
+import { isTransient } from './transient';
 
 /** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
 export interface DumpSource {
@@ -136,15 +138,15 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
   const started = Date.now();
   const deadline = options.timeBudgetMs !== undefined ? started + options.timeBudgetMs : Infinity;
   const { target, dumpHash } = options;
-  const table = quoteId(PROGRESS_TABLE);
+  const table = quoteIdent(PROGRESS_TABLE);
   const conn = await connectWithRetry(target, { retryForMs: options.connectRetryMs, log });
   let lockName: string | undefined;
   try {
     // If this process dies without closing the connection (a Lambda killed at its timeout), the server
     // drops the session, and with it the import lock, after 10 idle minutes instead of the default 8 hours.
     await conn.query('SET SESSION wait_timeout = 600');
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(target.database)} CHARACTER SET utf8mb4`);
-    await conn.query(`USE ${quoteId(target.database)}`);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(target.database)} CHARACTER SET utf8mb4`);
+    await conn.query(`USE ${quoteIdent(target.database)}`);
     lockName = `rushhour_import_${target.database}`.slice(0, 64);
     const [lockRows] = await conn.query(`SELECT GET_LOCK(${conn.escape(lockName)}, 10) AS got`);
     if (String((lockRows as Array<{ got: unknown }>)[0].got) !== '1') {
@@ -211,17 +213,17 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
-    const run = new ImportRun(
+    const run = new ImportRun({
       conn,
       options,
       log,
       deadline,
       started,
       resumeOffset,
-      Number(mine?.statements_done ?? 0),
+      resumeCount: Number(mine?.statements_done ?? 0),
       pendingOffset,
-      Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
-    );
+      maxBatchBytes: Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
+    });
     try {
       return await run.execute();
     } catch (err) {
@@ -245,8 +247,26 @@ interface DataTransaction {
   bytes: number;
 }
 
+/** What one run needs: the open session, the options, the time budget and where the progress record resumes. */
+interface ImportRunOptions {
+  readonly conn: Connection;
+  readonly options: ImportOptions;
+  readonly log: (m: string) => void;
+  /** Epoch ms after which no new unit of work starts (Infinity: no budget). */
+  readonly deadline: number;
+  /** Epoch ms when importDump began: elapsed time and rates count from here. */
+  readonly started: number;
+  /** Committed offset and statement count from the progress record (0 for a new import). */
+  readonly resumeOffset: number;
+  readonly resumeCount: number;
+  /** Start of a statement a crash may have applied (run once more, "already applied" errors accepted). */
+  readonly pendingOffset: number | undefined;
+  /** Bytes of data statements per round trip: at most half the server's max_allowed_packet. */
+  readonly maxBatchBytes: number;
+}
+
 class ImportRun {
-  private readonly table = quoteId(PROGRESS_TABLE);
+  private readonly table = quoteIdent(PROGRESS_TABLE);
   private readonly rewriter: DumpRewriter;
   private batch: PreparedStatement[] = [];
   private batchSize = 0;
@@ -265,20 +285,29 @@ class ImportRun {
   private inflight?: Promise<void>;
   private failure?: unknown;
 
-  constructor(
-    private readonly conn: Connection,
-    private readonly options: ImportOptions,
-    private readonly log: (m: string) => void,
-    private readonly deadline: number,
-    private readonly started: number,
-    private readonly resumeOffset: number,
-    private readonly resumeCount: number,
-    private pendingOffset: number | undefined,
-    private readonly maxBatchBytes: number,
-  ) {
-    this.rewriter = new DumpRewriter(options.target.database);
-    this.handledEnd = resumeOffset;
-    this.handledCount = resumeCount;
+  private readonly conn: Connection;
+  private readonly options: ImportOptions;
+  private readonly log: (m: string) => void;
+  private readonly deadline: number;
+  private readonly started: number;
+  private readonly resumeOffset: number;
+  private readonly resumeCount: number;
+  private pendingOffset: number | undefined;
+  private readonly maxBatchBytes: number;
+
+  constructor(run: ImportRunOptions) {
+    this.conn = run.conn;
+    this.options = run.options;
+    this.log = run.log;
+    this.deadline = run.deadline;
+    this.started = run.started;
+    this.resumeOffset = run.resumeOffset;
+    this.resumeCount = run.resumeCount;
+    this.pendingOffset = run.pendingOffset;
+    this.maxBatchBytes = run.maxBatchBytes;
+    this.rewriter = new DumpRewriter(run.options.target.database);
+    this.handledEnd = run.resumeOffset;
+    this.handledCount = run.resumeCount;
   }
 
   async execute(): Promise<ImportResult> {
@@ -529,7 +558,7 @@ class ImportRun {
     try {
       await this.conn.query(sql);
     } catch (batchErr) {
-      if (isTransientConnectionError(batchErr)) throw batchErr;
+      if (isTransient(batchErr, { contention: false })) throw batchErr;
       this.txn = undefined;
       await this.conn.query('ROLLBACK');
       const opened = txn.fromEnd === fromEnd;

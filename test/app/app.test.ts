@@ -97,6 +97,21 @@ describe('pages and API render the seeded data', () => {
     for (const html of pages) expect(seatsOn15(html)).toBe(String(before + 1));
     expect(await takenOf(15)).toBe(before + 1);
   });
+
+  test('a page and the JSON list that share one read each get their own rendering', async () => {
+    // Concurrent /courses and /api/courses share one coalesced read (the same array): each must still get
+    // its own format, not the bytes rendered for the other.
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const api = i % 2 === 1;
+        return fetch(`${base}/${api ? 'api/courses' : 'courses'}`).then(async (r) => ({ api, body: await r.text() }));
+      }),
+    );
+    for (const { api, body } of answers) {
+      if (api) expect(JSON.parse(body)).toHaveLength(43);
+      else expect(body.match(/<tr><td>/g)).toHaveLength(43);
+    }
+  });
 });
 
 describe('registration', () => {

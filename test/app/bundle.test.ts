@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bundleReferenceApp } from '../../app/bundle';
+import { sha256FileSync } from '../../src/util/sha256';
 
 test('bundleReferenceApp is deterministic, self-contained and free of machine paths', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-bundle-'));
@@ -11,8 +11,7 @@ test('bundleReferenceApp is deterministic, self-contained and free of machine pa
   const b = path.join(dir, 'b', 'nested', 'app.js');
   bundleReferenceApp(a);
   bundleReferenceApp(b);
-  const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-  expect(sha(a)).toBe(sha(b));
+  expect(sha256FileSync(a)).toBe(sha256FileSync(b));
   const text = fs.readFileSync(a, 'utf8');
   expect(text).not.toContain(path.resolve(__dirname, '..', '..'));
   // Runs with no node_modules next to it: without DB settings it stops with a clear message.

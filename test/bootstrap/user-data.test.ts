@@ -1,5 +1,4 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +8,7 @@ import { App, Aws, Stack, Token } from 'aws-cdk-lib';
 import { bundleReferenceApp } from '../../app/bundle';
 import { extractUnitFile, parseUnitFile, renderUserData, UserDataOptions } from '../../src/bootstrap/user-data';
 import { startMoto } from '../../src/local/moto';
+import { sha256FileSync } from '../../src/util/sha256';
 import { freePort, waitForPort } from '../../src/local/ports';
 import { startSeededDb } from '../app/support';
 
@@ -123,7 +123,7 @@ describe('renderUserData', () => {
         return { code: e.status, out: e.stdout + e.stderr };
       }
     };
-    const good = createHash('sha256').update(fs.readFileSync(payload)).digest('hex');
+    const good = sha256FileSync(payload);
     expect(run(good)).toEqual({ code: 0, out: 'VERIFIED\n' });
     const bad = run('0'.repeat(64));
     expect(bad.code).toBe(1);
@@ -172,9 +172,7 @@ describe('the app started from the bundle exactly as the instance starts it', ()
         port,
         ssmPrefix: prefix,
         installDir: dir,
-        bundleSha256: createHash('sha256')
-          .update(fs.readFileSync(path.join(dir, 'app.js')))
-          .digest('hex'),
+        bundleSha256: sha256FileSync(path.join(dir, 'app.js')),
       });
       const unit = parseUnitFile(extractUnitFile(lines));
       expect(unit.execStart).toEqual([path.join(dir, 'node'), path.join(dir, 'app.js')]);

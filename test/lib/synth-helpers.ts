@@ -43,11 +43,36 @@ export interface SynthOptions {
    * @default false
    */
   readonly defaultRules?: boolean;
+  /**
+   * Bundle the Lambda handlers with esbuild, as `cdk synth` does. Off, CDK skips NodejsFunction bundling
+   * (context `aws:cdk:bundling-stacks: []`): the templates are the same except for the asset hashes, which
+   * the snapshot serializer normalizes anyway. Only a test that needs a deployable asset turns it on.
+   * @default false
+   */
+  readonly bundle?: boolean;
 }
 
-/** Builds the app as bin/app.ts does and synthesizes it once. */
+// One synth per configuration and options in a test file: a synth costs seconds (cdk-nag visits every node).
+// Jest gives every test file its own module registry, so this cache is per file.
+const synthCache = new Map<string, Synthesized>();
+
+/**
+ * Builds the app as bin/app.ts does and synthesizes it, once per (config, options) in a test file. Treat the
+ * result as read-only: other tests in the file get the same object.
+ */
 export function synth(config: RushhourConfig = exampleConfig(), options: SynthOptions = {}): Synthesized {
-  const context = { ...CDK_CONTEXT, '@aws-cdk/core:validateAgainstDefaultRules': options.defaultRules ?? false };
+  const key = JSON.stringify({ config, options: { ...options, now: (options.now ?? NOW).toISOString() } });
+  let synthesized = synthCache.get(key);
+  if (!synthesized) synthCache.set(key, (synthesized = synthUncached(config, options)));
+  return synthesized;
+}
+
+function synthUncached(config: RushhourConfig, options: SynthOptions): Synthesized {
+  const context = {
+    ...CDK_CONTEXT,
+    '@aws-cdk/core:validateAgainstDefaultRules': options.defaultRules ?? false,
+    ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+  };
   const app = new App({ context, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-cdk-test-')) });
   const stacks = addRushhourStacks(app, config, { now: options.now ?? NOW });
   const assembly = app.synth();

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { LocalMariaDb } from '../../src/local/mariadb';
+import { quoteIdent } from '../../src/util/sql-ident';
 
 /**
  * A schema with every object kind mysqldump writes specially: tables with blobs (random binary),
@@ -109,7 +110,7 @@ export function describeDatabase(db: LocalMariaDb, database: string): Record<str
     .filter(Boolean);
   const checksums = tables.map((t) => {
     const out = db
-      .sql(`CHECKSUM TABLE \`${t.replace(/`/g, '``')}\``, database)
+      .sql(`CHECKSUM TABLE ${quoteIdent(t)}`, database)
       .trim()
       .split('\t');
     return `${t}=${out[1]}`;
