@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { diffStats, OriginOptions, originClient, originTableStats, sshTarget } from '../ssh/origin';
-import { progress } from '../ssh/progress';
-import { localSha256, shq, SshSession } from '../ssh/session';
+import { progress } from '../util/progress';
+import { shq, SshSession } from '../ssh/session';
+import { sha256File } from '../util/sha256';
 import { resumableGet } from '../ssh/transfer';
 import { isSshError, SshError } from '../ssh/errors';
 import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
@@ -120,7 +121,7 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
           await new Promise((r) => setTimeout(r, 1000));
         }
         const remoteSha = await session.remoteSha256(remoteDump);
-        const localSha = await localSha256(partFile);
+        const localSha = await sha256File(partFile);
         if (localSha !== remoteSha) {
           const bar = progress(`pull-db ${o.database} (resume)`);
           try {

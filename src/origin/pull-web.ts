@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OriginOptions, sshTarget } from '../ssh/origin';
-import { progress } from '../ssh/progress';
+import { progress } from '../util/progress';
 import { shq, SshSession } from '../ssh/session';
 import { resumableGet } from '../ssh/transfer';
 import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';

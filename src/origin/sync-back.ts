@@ -7,8 +7,9 @@ import { s3Store } from '../aws/export-store';
 import { readExportManifest, readExportParts } from '../sql/export';
 import { SshError } from '../ssh/errors';
 import { diffStats, OriginOptions, originClient, originTableStats, sshTarget, TableStat } from '../ssh/origin';
-import { progress } from '../ssh/progress';
-import { localSha256, shq, SshSession } from '../ssh/session';
+import { progress } from '../util/progress';
+import { shq, SshSession } from '../ssh/session';
+import { sha256File } from '../util/sha256';
 import { DEFAULT_STATE_FILE, Operation, StateFile } from '../state/state-file';
 import { PullRecord, readPullRecord } from './pull-record';
 
@@ -152,7 +153,7 @@ function downloadExport(
       const cloud: Record<string, TableStat> = {};
       for (const t of manifest.tables)
         cloud[t.name] = { checksum: manifest.checksumsAtEnd?.[t.name] ?? null, rows: manifest.rowCounts[t.name] ?? 0 };
-      return { exportFile, sha256: await localSha256(exportFile), bytes: fs.statSync(exportFile).size, cloud };
+      return { exportFile, sha256: await sha256File(exportFile), bytes: fs.statSync(exportFile).size, cloud };
     },
     log,
   );

@@ -34,7 +34,7 @@ import { freePort } from '../local/ports';
 import { spawnOwned, stopProcess, waitUntilListening } from '../local/process';
 import { LocalSshd, startSshd } from '../local/sshd';
 import type { OriginOptions } from '../ssh/origin';
-import { sha256File } from '../sql/dump-source';
+import { sha256File } from '../util/sha256';
 
 export interface RehearsalOptions {
   /** The deployment config: its site name, database name, load balancer count and cost inputs. */

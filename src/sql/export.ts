@@ -4,6 +4,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 import { OWN_TABLES } from '../../lib/contracts';
 import { parsePersistedJson } from '../state/persisted';
+import { quoteIdent } from '../util/sql-ident';
 
 /**
  * A consistent, resumable export of one database as a mysqldump-compatible stream.
@@ -136,8 +137,6 @@ const BINARY = new Set([
   'geometrycollection',
   'geomcollection',
 ]);
-
-export const quoteIdent = (name: string) => '`' + name.replace(/`/g, '``') + '`';
 
 /** Escapes a string the way mysqldump does, for a connection in utf8mb4 without NO_BACKSLASH_ESCAPES. */
 export function quoteString(value: string): string {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { OWN_TABLES } from '../../lib/contracts';
+import { quoteIdent } from '../util/sql-ident';
 import { SshError } from './errors';
 import { HostKeyPolicy } from './host-keys';
 import { parseOrigin, remoteCommandError, shq, SshSession, SshTarget } from './session';
@@ -123,7 +124,6 @@ export interface TableStat {
   readonly rows: number;
 }
 
-export const sqlIdent = (s: string) => '`' + s.replace(/`/g, '``') + '`';
 const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** `CHECKSUM TABLE` and `COUNT(*)` of every base table of `database` on the origin, through its mysql client. */
@@ -141,9 +141,11 @@ export async function originTableStats(
   const stats: Record<string, TableStat> = {};
   if (tables.length === 0) return stats;
   const sql =
-    `CHECKSUM TABLE ${tables.map((t) => `${sqlIdent(database)}.${sqlIdent(t)}`).join(', ')};\n` +
+    `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')};\n` +
     tables
-      .map((t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${sqlIdent(database)}.${sqlIdent(t)};`)
+      .map(
+        (t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${quoteIdent(database)}.${quoteIdent(t)};`,
+      )
       .join('\n');
   const r = await session.exec(mysql, { stdin: Readable.from([sql]) });
   if (r.code !== 0)

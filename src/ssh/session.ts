@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { Client, ConnectConfig, SFTPWrapper, utils } from 'ssh2';
@@ -273,11 +272,4 @@ export function remoteFileError(
     sftpCode: typeof err.code === 'number' ? err.code : undefined,
     cause: err,
   });
-}
-
-/** sha256 of a local file (streamed). */
-export async function localSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import { isSshError, SshError } from './errors';
-import { localSha256, remoteFileError, SshSession } from './session';
+import { exponentialBackoff, retry } from '../util/retry';
+import { sha256File } from '../util/sha256';
+import { remoteFileError, SshSession } from './session';
 
 export interface ResumableGetOptions {
   /** Opens a fresh SSH session (called again after a lost connection). */
@@ -137,15 +139,15 @@ export interface ResumableGetResult {
  * connection, and verifying the sha256 at the end. A mismatch restarts from zero once per retry:
  * a corrupt prefix cannot be repaired by appending.
  */
+/** A wrong host key, a missing remote file or a login we cannot make does not get better by retrying. */
+const isPermanent = (err: unknown) => isSshError(err, 'host-key', 'remote-file', 'local-setup');
+
 export async function resumableGet(options: ResumableGetOptions): Promise<ResumableGetResult> {
   const retries = options.retries ?? 5;
-  let delay = options.retryDelayMs ?? 1000;
   let resumedBytes = 0;
-  let lastError: Error | undefined;
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    let session: SshSession | undefined;
+  const attempt = async (n: number): Promise<ResumableGetResult> => {
+    const session = await options.connect();
     try {
-      session = await options.connect();
       const total = await session.remoteSize(options.remotePath);
       let offset = fs.existsSync(options.localPath) ? fs.statSync(options.localPath).size : 0;
       if (offset > total) {
@@ -169,24 +171,25 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
         );
       }
       options.onProgress?.(total, total);
-      const sha256 = await localSha256(options.localPath);
+      const sha256 = await sha256File(options.localPath);
       if (sha256 !== options.expectedSha256) {
         fs.truncateSync(options.localPath, 0);
         throw new ChecksumMismatchError(options.localPath, sha256, options.expectedSha256);
       }
-      return { bytes: total, sha256, attempts: attempt, resumedBytes };
-    } catch (err) {
-      lastError = err as Error;
-      // A wrong host key, a missing remote file or a login we cannot make does not get better by retrying.
-      if (isSshError(err, 'host-key', 'remote-file', 'local-setup')) throw err;
-      if (attempt <= retries) {
-        options.log?.(`transfer attempt ${attempt} failed (${lastError.message}); retrying in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay *= 2;
-      }
+      return { bytes: total, sha256, attempts: n, resumedBytes };
     } finally {
-      session?.close();
+      session.close();
     }
+  };
+  try {
+    return await retry(attempt, {
+      shouldRetry: (err, n) => !isPermanent(err) && n <= retries,
+      delayMs: exponentialBackoff(options.retryDelayMs ?? 1000),
+      onRetry: (err, n, delay) =>
+        options.log?.(`transfer attempt ${n} failed (${(err as Error).message}); retrying in ${delay} ms`),
+    });
+  } catch (err) {
+    if (isPermanent(err)) throw err;
+    throw new TransferFailedError(options.remotePath, retries + 1, err as Error);
   }
-  throw new TransferFailedError(options.remotePath, retries + 1, lastError);
 }

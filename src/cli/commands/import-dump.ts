@@ -1,8 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { fileDumpSource, sha256File } from '../../sql/dump-source';
 import { importDump, ImportResult } from '../../sql/importer';
 import { formatBytes, formatDuration, formatProgress } from '../../sql/progress-report';
+import { positiveNumber } from '../../util/options';
 import type { CliEnv } from '../env';
 
 export interface ImportDumpFlags {
@@ -17,15 +18,6 @@ export interface ImportDumpFlags {
   readonly progress?: boolean;
   /** The password, as the mysql client reads it from MYSQL_PWD (never a flag). */
   readonly password?: string;
-}
-
-function positiveNumber(name: string) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
 }
 
 /**

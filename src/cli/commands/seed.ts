@@ -1,17 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { resolveDbConfig } from '../../../app/config';
 import { createPool, seed } from '../../../app/db';
 import { dbEnvFromOptions, DbFlags } from '../db-flags';
+import { integerAtLeast } from '../../util/options';
 import type { CliEnv } from '../env';
-
-function positiveInt(name: string, min = 1) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-}
 
 /** `rushhour seed`: migrate the reference schema and load deterministic courses and students. */
 export function register(program: Command, env: CliEnv): void {
@@ -20,9 +12,9 @@ export function register(program: Command, env: CliEnv): void {
     .description(
       'Create the reference schema and load courses and students. DB from DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME, the --db-* flags, or --ssm-prefix.',
     )
-    .option('--courses <n>', 'number of courses', positiveInt('--courses'), 43)
-    .option('--students <n>', 'number of students', positiveInt('--students', 0), 500)
-    .option('--seats <n>', 'seats in every course (default: 20 to 120, varying)', positiveInt('--seats'))
+    .option('--courses <n>', 'number of courses', integerAtLeast('--courses', 1), 43)
+    .option('--students <n>', 'number of students', integerAtLeast('--students', 0), 500)
+    .option('--seats <n>', 'seats in every course (default: 20 to 120, varying)', integerAtLeast('--seats', 1))
     .option('--reset', 'replace existing courses, students and registrations')
     .option('--ssm-prefix <prefix>', 'read the DB settings from SSM under this prefix')
     .option('--db-host <host>', 'database host (overrides DB_HOST)')
