@@ -1,5 +1,6 @@
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSM_KEYS, ssmParameterName } from '../lib/contracts';
 
 /** Where the app finds its database. */
 export interface DbConfig {
@@ -10,8 +11,7 @@ export interface DbConfig {
   readonly database: string;
 }
 
-/** Names of the SSM parameters under the prefix (written by the import custom resource). */
-export const SSM_KEYS = ['host', 'port', 'name', 'user', 'password-secret-arn'] as const;
+export { SSM_KEYS };
 
 /**
  * Database settings from the environment: `RUSHHOUR_SSM_PREFIX` (SSM + Secrets Manager, as on the
@@ -45,7 +45,7 @@ export async function dbConfigFromSsm(prefix: string, region?: string): Promise<
   const ssm = new SSMClient({ region });
   const secrets = new SecretsManagerClient({ region });
   try {
-    const names = SSM_KEYS.map((k) => `${clean}/${k}`);
+    const names = SSM_KEYS.map((k) => ssmParameterName(clean, k));
     const out = await ssm.send(new GetParametersCommand({ Names: names }));
     if (out.InvalidParameters?.length) {
       throw new Error(
@@ -53,7 +53,7 @@ export async function dbConfigFromSsm(prefix: string, region?: string): Promise<
       );
     }
     const value = (k: (typeof SSM_KEYS)[number]) => {
-      const v = out.Parameters?.find((p) => p.Name === `${clean}/${k}`)?.Value;
+      const v = out.Parameters?.find((p) => p.Name === ssmParameterName(clean, k))?.Value;
       if (!v) throw new Error(`SSM parameter ${clean}/${k} is empty`);
       return v;
     };

@@ -78,7 +78,8 @@ export const RushhourConfigSchema = z
         /** NAT gateways cost about 33 USD/month each plus data; 0 uses VPC endpoints only. */
         natGateways: z.number().int().min(0).max(3, 'must be between 0 and 3').default(0),
         /**
-         * AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...) when absent.
+         * AZ names, so synth needs no lookup; the region's first `maxAzs` ("<region>a", "<region>b", ...)
+         * when absent.
          */
         availabilityZones: z
           .array(
@@ -186,8 +187,8 @@ export const RushhourConfigSchema = z
         /** The web tier's schedule: instances per group, hours per day, days. */
         phases: z.array(CostPhaseSchema).default([]),
         /**
-         * Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases' days when
-         * absent.
+         * Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases'
+         * days when absent.
          */
         deploymentDays: z.number().min(0).optional(),
         dataTransferOutGiB: z.number().min(0).default(0),

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-l
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
+import { DATA_OUTPUTS, ssmPrefixFor } from './contracts';
 import { Database } from './constructs/database';
 import { DumpImport } from './constructs/dump-import';
 import { ExportFunction } from './constructs/export-function';
@@ -12,10 +13,7 @@ export interface DataStackProps extends StackProps {
   readonly config: RushhourConfig;
 }
 
-/** The SSM path the import writes the DB config under and the app reads at boot. */
-export function ssmPrefixFor(siteName: string): string {
-  return `/rushhour/${siteName}/db`;
-}
+export { ssmPrefixFor };
 
 /** Availability zones named without a lookup: the config's, or the region's first ones. */
 export function availabilityZonesFor(config: RushhourConfig): string[] {
@@ -95,20 +93,20 @@ export class DataStack extends Stack {
     });
     this.database.allowFrom(this.exportFunction.securityGroup, 'export Lambda');
 
-    new CfnOutput(this, 'ExportFunctionName', {
+    new CfnOutput(this, DATA_OUTPUTS.exportFunctionName, {
       value: this.exportFunction.function.functionName,
       description: 'Invoked by "rushhour export" until it reports done',
     });
-    new CfnOutput(this, 'ExportBucketName', {
+    new CfnOutput(this, DATA_OUTPUTS.exportBucketName, {
       value: this.exportFunction.bucket.bucketName,
       description: 'Exports land under exports/<exportId>/',
     });
-    new CfnOutput(this, 'SsmPrefix', {
+    new CfnOutput(this, DATA_OUTPUTS.ssmPrefix, {
       value: this.ssmPrefix,
       description: 'DB config parameters written by the import',
     });
-    new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
-    new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });
+    new CfnOutput(this, DATA_OUTPUTS.databaseEndpoint, { value: this.database.instance.dbInstanceEndpointAddress });
+    new CfnOutput(this, DATA_OUTPUTS.masterSecretArn, { value: this.database.masterSecret.secretArn });
   }
 
   /**

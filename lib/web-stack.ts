@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
+import { WEB_OUTPUTS } from './contracts';
 import { RushDashboard } from './constructs/dashboard';
 import { ssmParameterArns } from './constructs/dump-import';
 import { WebBundle } from './constructs/web-bundle';
@@ -111,7 +112,7 @@ export class WebStack extends Stack {
     });
 
     const protocol = this.tiers[0].protocol;
-    new CfnOutput(this, 'SiteUrl', {
+    new CfnOutput(this, WEB_OUTPUTS.siteUrl, {
       value: config.dns
         ? `${protocol}://${config.dns.recordName.replace(/\.$/, '')}/`
         : `${protocol}://${this.tiers[0].loadBalancer.loadBalancerDnsName}/`,
@@ -120,12 +121,16 @@ export class WebStack extends Stack {
         : 'No DNS configured: the first load balancer',
     });
     this.tiers.forEach(
-      (t, k) => new CfnOutput(this, `LoadBalancer${k + 1}DnsName`, { value: t.loadBalancer.loadBalancerDnsName }),
+      (t, k) =>
+        new CfnOutput(this, WEB_OUTPUTS.loadBalancerDnsName(k + 1), { value: t.loadBalancer.loadBalancerDnsName }),
     );
     this.tiers.forEach(
-      (t, k) => new CfnOutput(this, `AutoScalingGroup${k + 1}Name`, { value: t.autoScalingGroup.autoScalingGroupName }),
+      (t, k) =>
+        new CfnOutput(this, WEB_OUTPUTS.autoScalingGroupName(k + 1), {
+          value: t.autoScalingGroup.autoScalingGroupName,
+        }),
     );
-    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.url });
+    new CfnOutput(this, WEB_OUTPUTS.dashboardUrl, { value: this.dashboard.url });
   }
 
   /** The data stack's zones: no context lookup for a stack with a fixed account. */

@@ -3,6 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Readable } from 'node:stream';
 import { isGzipMagic } from '../../src/sql/dump-source';
+import { secretJson } from '../../src/aws/secrets';
 import { AwsEdge } from './handler';
 
 /** Client settings; empty in Lambda (region, credentials and AWS_ENDPOINT_URL come from the environment). */
@@ -15,20 +16,16 @@ export interface AwsEdgeConfig {
 
 /** The thin AWS edge: S3 get, Secrets Manager get, SSM put. Nothing else talks to AWS. */
 export function awsEdge(config: AwsEdgeConfig = {}): AwsEdge {
-  // A custom endpoint (AWS_ENDPOINT_URL, moto in the rehearsal) rarely serves virtual-hosted buckets.
-  const forcePathStyle =
-    config.forcePathStyle ?? (config.endpoint !== undefined || process.env.AWS_ENDPOINT_URL !== undefined);
+  // A custom endpoint (moto in the rehearsal) rarely serves virtual-hosted buckets; the entry passes
+  // forcePathStyle when the endpoint comes from AWS_ENDPOINT_URL instead.
+  const forcePathStyle = config.forcePathStyle ?? config.endpoint !== undefined;
   const s3 = new S3Client({ ...config, forcePathStyle });
   const secrets = new SecretsManagerClient({ ...config });
   const ssm = new SSMClient({ ...config });
   return {
     async getSecretJson(secretArn) {
       const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-      try {
-        return JSON.parse(res.SecretString ?? '');
-      } catch {
-        throw new Error(`secret ${secretArn} does not hold a JSON SecretString`); // never echo the value
-      }
+      return secretJson(secretArn, res.SecretString) as Record<string, unknown>; // never echoes the value
     },
     async openDump(bucket, key) {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));

@@ -4,6 +4,7 @@
  * end, creates the app user and writes the SSM parameters. The logic is in ./handler (plain
  * functions) and src/sql; these wrappers only bind the AWS edge and the Lambda clock.
  */
+import { TIME_BUDGET_ENV } from '../../lib/contracts';
 import { awsEdge } from './aws';
 import {
   checkComplete,
@@ -23,5 +24,8 @@ export async function onEvent(event: ProviderEvent): Promise<OnEventResponse> {
 }
 
 export async function isComplete(event: ProviderEvent, context?: LambdaContext): Promise<IsCompleteResponse> {
-  return checkComplete(event, { edge: awsEdge(), timeBudgetMs: timeBudgetMs(context?.getRemainingTimeInMillis?.()) });
+  // The only place that reads the environment: region and credentials stay with the SDK's default chain.
+  const edge = awsEdge({ forcePathStyle: process.env.AWS_ENDPOINT_URL !== undefined });
+  const budget = timeBudgetMs(context?.getRemainingTimeInMillis?.(), process.env[TIME_BUDGET_ENV]);
+  return checkComplete(event, { edge, timeBudgetMs: budget });
 }

@@ -9,6 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { sha256FileSync } from '../../src/util/sha256';
+import { SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
 import { acknowledge, arnRef } from '../nag/acknowledge';
 import { projectFunction } from './lambda-defaults';
 
@@ -52,9 +53,7 @@ export class DumpImport extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],
-      environment: props.timeBudget
-        ? { RUSHHOUR_TIME_BUDGET_MS: String(props.timeBudget.toMilliseconds()) }
-        : undefined,
+      environment: props.timeBudget ? { [TIME_BUDGET_ENV]: String(props.timeBudget.toMilliseconds()) } : undefined,
     };
     // onEvent only validates and records the request; isComplete imports slice by slice.
     const onEvent = projectFunction(this, 'OnEvent', {
@@ -184,8 +183,11 @@ export class DumpImport extends Construct {
 
 /** ARNs of the SSM parameters of the DB-config contract under `prefix`, plus the path itself. */
 export function ssmParameterArns(stack: Stack, prefix: string): string[] {
-  const path = prefix.replace(/^\//, '');
-  return ['host', 'port', 'name', 'user', 'password-secret-arn'].map((n) =>
-    stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/${n}` }),
+  return SSM_KEYS.map((k) =>
+    stack.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: ssmParameterName(prefix, k).replace(/^\//, ''),
+    }),
   );
 }

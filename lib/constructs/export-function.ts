@@ -5,6 +5,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { EXPORT_ENV } from '../contracts';
 import { acknowledge, arnRef } from '../nag/acknowledge';
 import { projectFunction } from './lambda-defaults';
 
@@ -52,9 +53,9 @@ export class ExportFunction extends Construct {
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],
       environment: {
-        EXPORT_BUCKET: this.bucket.bucketName,
-        MASTER_SECRET_ARN: props.masterSecret.secretArn,
-        DATABASE_NAME: props.databaseName,
+        [EXPORT_ENV.bucket]: this.bucket.bucketName,
+        [EXPORT_ENV.masterSecretArn]: props.masterSecret.secretArn,
+        [EXPORT_ENV.databaseName]: props.databaseName,
       },
     });
     // Objects under exports/ only; ListBucket (same prefix) makes a missing object a 404 rather than a 403.

@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
+import type { CliEnv } from '../cli/env';
+import { positiveNumber } from '../util/options';
 import { formatReport, rehearsalFailures, rehearse, RehearsalOptions } from './runbook';
 
 /** Short form for CI: bounded duration and rate, the same steps. */
@@ -11,7 +13,7 @@ const SHORT: Partial<RehearsalOptions> = {
   importSliceMs: 2000,
 };
 
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   program
     .command('rehearse')
     .description(
@@ -24,10 +26,14 @@ export function register(program: Command): void {
     )
     .option('--out <dir>', 'where the report, chart and pulled files go', 'rehearsal-out')
     .option('--short', 'the bounded form CI runs (20 s rush at 60 req/s, one process per balancer)')
-    .option('--peak <n>', 'peak arrival rate of the rush, requests per second', (v) => positiveInt(v, '--peak'))
+    .option(
+      '--peak <n>',
+      'peak arrival rate of the rush, requests per second',
+      positiveNumber('--peak', { integer: true }),
+    )
     .option('--duration <d>', 'duration of the rush, e.g. 90s or 5m')
-    .option('--processes <n>', 'app processes per balancer', (v) => positiveInt(v, '--processes'))
-    .option('--students <n>', 'students seeded at the origin', (v) => positiveInt(v, '--students'))
+    .option('--processes <n>', 'app processes per balancer', positiveNumber('--processes', { integer: true }))
+    .option('--students <n>', 'students seeded at the origin', positiveNumber('--students', { integer: true }))
     .action(
       async (o: {
         config: string;
@@ -51,6 +57,7 @@ export function register(program: Command): void {
           configFile: path.resolve(o.config),
           outDir: path.resolve(o.out),
           signal: abort.signal,
+          path: env.PATH,
           ...(o.peak !== undefined && { peak: o.peak }),
           ...(o.duration !== undefined && { duration: o.duration }),
           ...(o.processes !== undefined && { processesPerBalancer: o.processes }),
@@ -60,10 +67,4 @@ export function register(program: Command): void {
         if (rehearsalFailures(report).length) process.exitCode = 1;
       },
     );
-}
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive whole number, got "${v}"`);
-  return n;
 }

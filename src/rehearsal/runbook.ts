@@ -12,24 +12,29 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { bundleReferenceApp } from '../../app/bundle';
-import { isComplete, onEvent } from '../../lambda/import-dump';
+import { awsEdge } from '../../lambda/import-dump/aws';
+import { checkComplete, handleEvent, timeBudgetMs } from '../../lambda/import-dump/handler';
 import { runLoadTest, LoadTestResult } from '../../loadtest/lib/runner';
-import { loadConfig } from '../../lib/config';
+import { loadConfig, RushhourConfig } from '../../lib/config';
+import { PROGRESS_TABLE, SSM_KEYS, ssmPrefixFor } from '../../lib/contracts';
 import { extractUnitFile, parseUnitFile, renderUserData } from '../bootstrap/user-data';
-import { checksumsFileFor, pullDb } from '../cli/commands/pull-db';
-import { pullWeb } from '../cli/commands/pull-web';
-import { localInvoker, syncBack, SyncBackResult } from '../cli/commands/sync-back';
-import { costQuote } from '../cli/commands/cost';
+import { localInvoker } from '../aws/export-invoker';
+import { costQuote } from '../cost/config-quote';
+import { pullDb } from '../origin/pull-db';
+import { checksumsFileFor, PullRecord } from '../origin/pull-record';
+import { pullWeb, PullWebResult } from '../origin/pull-web';
+import { syncBack, SyncBackResult } from '../origin/sync-back';
 import { formatQuote, Quote } from '../cost/quote';
-import { startBalancers } from '../local/haproxy';
+import { LocalBalancers, startBalancers } from '../local/haproxy';
 import { seedCourseDatabase } from '../local/course-db';
 import { localOriginOptions } from '../local/origin';
 import { LocalMariaDb, startMariaDb } from '../local/mariadb';
-import { startMoto } from '../local/moto';
+import { LocalMoto, startMoto } from '../local/moto';
 import { freePort } from '../local/ports';
 import { spawnOwned, stopProcess, waitUntilListening } from '../local/process';
-import { startSshd } from '../local/sshd';
-import { sha256File } from '../sql/dump-source';
+import { LocalSshd, startSshd } from '../local/sshd';
+import type { OriginOptions } from '../ssh/origin';
+import { sha256File } from '../util/sha256';
 
 export interface RehearsalOptions {
   /** The deployment config: its site name, database name, load balancer count and cost inputs. */
@@ -49,6 +54,8 @@ export interface RehearsalOptions {
   readonly p95Ms?: number;
   /** Time budget of one import slice, as the Lambda's remaining time would set it. @default 60000 */
   readonly importSliceMs?: number;
+  /** PATH of the app processes (the CLI passes its own). @default '/usr/bin:/bin' */
+  readonly path?: string;
   /** Stops the rehearsal early; teardown still runs. */
   readonly signal?: AbortSignal;
   readonly log?: (message: string) => void;
@@ -83,7 +90,10 @@ export interface RehearsalReport {
     origin: number;
     oversoldAtOrigin: number;
     missingAtOrigin: number;
-    /** From each app process's /healthz: how many group-committed (the routine came through the import) and in how many round trips. */
+    /**
+     * From each app process's /healthz: how many group-committed (the routine came through the import) and
+     * in how many round trips.
+     */
     path: { processes: number; batchedProcesses: number; batchedRegistrations: number; batches: number };
   };
   readonly syncBack: { identical: boolean; tables: number };
@@ -143,26 +153,318 @@ export function requestsPerServer(csv: string): Array<{ balancer: number; proces
     .map((r) => ({ balancer: Number(r[px].slice(5)), process: Number(r[sv].slice(1)), requests: Number(r[stot]) }));
 }
 
+/** What every step shares: the inputs, the work directory and the teardown list. */
+interface Rehearsal {
+  readonly options: RehearsalOptions;
+  readonly log: (message: string) => void;
+  readonly config: RushhourConfig;
+  readonly database: string;
+  readonly ssmPrefix: string;
+  readonly students: number;
+  readonly outDir: string;
+  readonly work: string;
+  readonly teardown: Teardown;
+}
+
+interface Origin {
+  readonly db: LocalMariaDb;
+  readonly sshd: LocalSshd;
+  readonly www: string;
+  /** The CLI's origin options for it; credentials stay on the origin (root over the socket, an option file there). */
+  readonly options: OriginOptions & { stateFile: string; log: (m: string) => void };
+}
+
+interface Cloud {
+  readonly db: LocalMariaDb;
+  readonly moto: LocalMoto;
+  readonly s3: S3Client;
+  readonly slices: number;
+  readonly names: string[];
+  readonly statements: number;
+  readonly masterSecretArn: string;
+}
+
+/** The export bucket the rehearsal's "data stack" has. */
+const EXPORT_BUCKET = 'rehearsal-exports';
+const ASSET_BUCKET = 'rehearsal-assets';
+
+/** 1. The origin: MariaDB with the course-selection data, its web directory, reachable over a real sshd. */
+async function startOrigin(r: Rehearsal): Promise<Origin> {
+  const [db, sshd] = await Promise.all([startMariaDb(), startSshd()]);
+  r.teardown.add('origin MariaDB', () => db.stop());
+  r.teardown.add('origin sshd', () => sshd.stop());
+  await seedCourseDatabase(db, { database: r.database, courses: r.options.courses ?? 43, students: r.students });
+  // The site's web directory on the origin: the reference app bundle, as the operator's site would be.
+  const www = path.join(db.dir, 'www', 'site');
+  fs.mkdirSync(www, { recursive: true });
+  bundleReferenceApp(path.join(www, 'app.js'));
+  r.log(`origin MariaDB on 127.0.0.1:${db.port}, sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostKeyFingerprint})`);
+  const options = { ...localOriginOptions(sshd, db), stateFile: path.join(r.work, 'state.json'), log: r.log };
+  return { db, sshd, www, options };
+}
+
+/** 2. pull-db and pull-web over SSH, verified by sha256 on both ends. */
+async function pullFromOrigin(r: Rehearsal, origin: Origin): Promise<{ db: PullRecord; web: PullWebResult }> {
+  const out = path.join(r.outDir, 'pulled');
+  const db = await pullDb({ ...origin.options, database: r.database, out, restart: true });
+  const web = await pullWeb({ ...origin.options, path: origin.www, out, restart: true });
+  return { db, web };
+}
+
+/**
+ * 3. The "cloud": an RDS-like MariaDB (master without SUPER), moto for S3/Secrets Manager/SSM, and the
+ *    import custom resource's own handler, driven as the Provider framework drives it, its AWS edge
+ *    pointed at moto explicitly.
+ */
+async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud> {
+  const [db, moto] = await Promise.all([startMariaDb(), startMoto(r.config.region)]);
+  r.teardown.add('cloud MariaDB', () => db.stop());
+  r.teardown.add('moto', () => moto.stop());
+  const masterPassword = secret();
+  db.createRdsLikeMaster('admin', masterPassword);
+  // What CloudFormation would have made: the dump asset in S3, the master and app secrets, the export bucket.
+  const s3 = new S3Client(moto.clientConfig);
+  r.teardown.add('s3 client', () => s3.destroy());
+  for (const Bucket of [ASSET_BUCKET, EXPORT_BUCKET]) await s3.send(new CreateBucketCommand({ Bucket }));
+  const dumpKey = `${pulled.dumpSha256}.sql.gz`;
+  await s3.send(new PutObjectCommand({ Bucket: ASSET_BUCKET, Key: dumpKey, Body: fs.readFileSync(pulled.dumpFile) }));
+  const sm = new SecretsManagerClient(moto.clientConfig);
+  const master = await sm.send(
+    new CreateSecretCommand({
+      Name: `${r.config.siteName}/master`,
+      SecretString: JSON.stringify({
+        engine: 'mysql',
+        host: db.host,
+        port: db.port,
+        username: 'admin',
+        password: masterPassword,
+        dbname: r.database,
+      }),
+    }),
+  );
+  const app = await sm.send(
+    new CreateSecretCommand({
+      Name: `${r.config.siteName}/app`,
+      SecretString: JSON.stringify({ username: 'rushhour_app', password: secret() }),
+    }),
+  );
+  sm.destroy();
+  const ResourceProperties = {
+    ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal-provider',
+    DumpBucket: ASSET_BUCKET,
+    DumpKey: dumpKey,
+    DumpAssetHash: pulled.dumpSha256,
+    MasterSecretArn: master.ARN!,
+    AppSecretArn: app.ARN!,
+    DatabaseName: r.database,
+    SsmPrefix: r.ssmPrefix,
+    AllowReimport: 'false',
+  };
+  const created = await handleEvent({ RequestType: 'Create', ResourceProperties });
+  const edge = awsEdge(moto.clientConfig);
+  const sliceMs = r.options.importSliceMs ?? 60000;
+  let slices = 0;
+  for (;;) {
+    slices++;
+    // Each slice gets the budget a Lambda with sliceMs left would compute.
+    const res = await checkComplete(
+      { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId },
+      { edge, timeBudgetMs: timeBudgetMs(sliceMs) },
+    );
+    if (res.IsComplete) break;
+    if (slices > 1000) throw new Error('the import did not complete in 1000 slices');
+  }
+  const ssm = new SSMClient(moto.clientConfig);
+  const params = await ssm.send(new GetParametersByPathCommand({ Path: r.ssmPrefix, Recursive: true }));
+  ssm.destroy();
+  const names = (params.Parameters ?? []).map((p) => p.Name!).sort();
+  if (names.length < SSM_KEYS.length)
+    throw new Error(
+      `the import wrote ${names.length} SSM parameters under ${r.ssmPrefix}, expected ${SSM_KEYS.length}`,
+    );
+  const statements = Number(
+    db.sql(`SELECT COALESCE(MAX(statements_done), 0) FROM ${PROGRESS_TABLE}`, r.database).trim() || 0,
+  );
+  r.log(`imported in ${slices} slice(s); DB config in SSM: ${names.join(', ')}`);
+  return { db, moto, s3, slices, names, statements, masterSecretArn: master.ARN! };
+}
+
+interface WebTier {
+  readonly lbs: LocalBalancers;
+  readonly children: ChildProcess[];
+  readonly appPorts: number[];
+}
+
+/** One "instance": the bundle installed as user data installs it, started as its systemd unit starts it. */
+async function startInstance(
+  r: Rehearsal,
+  cloud: Cloud,
+  bundle: { file: string; sha256: string },
+  name: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  const installDir = path.join(r.work, `instance-${name}`);
+  fs.mkdirSync(installDir);
+  fs.copyFileSync(bundle.file, path.join(installDir, 'app.js'));
+  if ((await sha256File(path.join(installDir, 'app.js'))) !== bundle.sha256) {
+    throw new Error(`bundle checksum mismatch in ${installDir}`);
+  }
+  fs.symlinkSync(process.execPath, path.join(installDir, 'node'));
+  const port = await freePort();
+  const unit = parseUnitFile(
+    extractUnitFile(
+      renderUserData({
+        bundleS3Url: `s3://${ASSET_BUCKET}/site/app.js`,
+        bundleSha256: bundle.sha256,
+        kind: 'node-single-file',
+        port,
+        healthCheckPath: r.config.web.healthCheckPath,
+        ssmPrefix: r.ssmPrefix,
+        region: r.config.region,
+        installDir,
+      }),
+    ),
+  );
+  const env = {
+    ...unit.env,
+    // Only what differs from an instance: loopback, moto instead of AWS (dummy credentials where the
+    // instance role would answer), and one worker per process since all "instances" share two cores.
+    HOST: '127.0.0.1',
+    RUSHHOUR_WORKERS: '1',
+    PATH: r.options.path ?? '/usr/bin:/bin',
+    AWS_ENDPOINT_URL: cloud.moto.endpoint,
+    AWS_ACCESS_KEY_ID: cloud.moto.clientConfig.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cloud.moto.clientConfig.credentials.secretAccessKey,
+  };
+  const logFile = fs.openSync(path.join(r.outDir, `app-${name}.log`), 'w');
+  const child = spawnOwned(unit.execStart[0], unit.execStart.slice(1), {
+    cwd: installDir,
+    env,
+    stdio: ['ignore', logFile, logFile],
+  });
+  r.teardown.add(`app ${name}`, () => stopProcess(child, 30000));
+  return { child, port };
+}
+
+/**
+ * 4. The web tier: app processes started from the pulled bundle exactly as the instance's systemd unit
+ *    starts them, behind one HAProxy frontend per load balancer.
+ */
+async function startWebTier(r: Rehearsal, cloud: Cloud, web: PullWebResult, www: string): Promise<WebTier> {
+  const balancers = r.config.loadBalancers.count;
+  const perBalancer = r.options.processesPerBalancer ?? 2;
+  const extracted = path.join(r.work, 'bundle');
+  fs.mkdirSync(extracted);
+  execFileSync('tar', ['-xzf', web.archive, '-C', extracted]);
+  const file = path.join(extracted, path.basename(www), 'app.js');
+  const bundle = { file, sha256: await sha256File(file) };
+  const children: ChildProcess[] = [];
+  const specs: Array<{ backendPorts: number[] }> = [];
+  for (let b = 0; b < balancers; b++) {
+    const ports: number[] = [];
+    for (let i = 0; i < perBalancer; i++) {
+      const { child, port } = await startInstance(r, cloud, bundle, `${b + 1}-${i + 1}`);
+      children.push(child);
+      ports.push(port);
+    }
+    specs.push({ backendPorts: ports });
+  }
+  for (const [k, child] of children.entries()) {
+    const port = specs[Math.floor(k / perBalancer)].backendPorts[k % perBalancer];
+    await waitUntilListening(child, port, `app process ${k + 1} (log in ${r.outDir})`, 60000);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    if (ready.status !== 200)
+      throw new Error(`app process on port ${port} is not ready: /readyz answered ${ready.status}`);
+  }
+  const lbs = await startBalancers(specs, { healthCheckPath: r.config.web.healthCheckPath });
+  r.teardown.add('HAProxy', () => lbs.stop());
+  r.log(`balancers: ${lbs.urls.join(', ')}`);
+  return { lbs, children, appPorts: specs.flatMap((s) => s.backendPorts) };
+}
+
+/** 5. The rush: k6 across the balancers, weighted as the Route53 records weight them. */
+async function rush(r: Rehearsal, web: WebTier): Promise<LoadTestResult> {
+  const weights = r.config.loadBalancers.weights ?? web.lbs.urls.map(() => 1);
+  const result = await runLoadTest({
+    scenario: 'rush',
+    targets: web.lbs.urls.map((u, i) => `${u}=${weights[i]}`),
+    peak: r.options.peak ?? 400,
+    duration: r.options.duration ?? '90s',
+    students: r.students,
+    p95Ms: r.options.p95Ms ?? 500,
+    outDir: path.join(r.outDir, 'loadtest'),
+    signal: r.options.signal,
+  });
+  r.log(result.summaryText);
+  return result;
+}
+
+/** What the web tier did during the rush: requests per process (HAProxy) and the registration path (/healthz). */
+async function webTierFacts(
+  web: WebTier,
+  load: LoadTestResult,
+): Promise<{ perProcess: ProcessCapacity[]; registrationPath: RehearsalReport['registrations']['path'] }> {
+  const stats = await (await fetch(`${web.lbs.statsUrl};csv`)).text();
+  const seconds = Math.max(1, load.analysis.durationSeconds);
+  const perProcess = requestsPerServer(stats).map((s) => ({
+    ...s,
+    requestsPerSecond: Math.round((s.requests / seconds) * 10) / 10,
+  }));
+  const counters = await Promise.all(
+    web.appPorts.map(
+      async (port) =>
+        (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{
+          registrations: string;
+          registrationBatches: number;
+          registrationsBatched: number;
+        }>,
+    ),
+  );
+  const registrationPath = {
+    processes: counters.length,
+    batchedProcesses: counters.filter((c) => c.registrations === 'batched').length,
+    batchedRegistrations: counters.reduce((a, c) => a + c.registrationsBatched, 0),
+    batches: counters.reduce((a, c) => a + c.registrationBatches, 0),
+  };
+  return { perProcess, registrationPath };
+}
+
+/** 6. sync-back: export the cloud database with the export Lambda's handler, push it to the origin, prove it. */
+function syncBackToOrigin(r: Rehearsal, origin: Origin, cloud: Cloud, pulled: PullRecord): Promise<SyncBackResult> {
+  const settings = { bucket: EXPORT_BUCKET, masterSecretArn: cloud.masterSecretArn, database: r.database };
+  return syncBack({
+    ...origin.options,
+    database: r.database,
+    invoker: localInvoker(settings, cloud.moto.clientConfig, r.log),
+    s3: cloud.s3,
+    out: path.join(r.outDir, 'sync-back'),
+    pulled: checksumsFileFor(pulled.dumpFile),
+    replaceOriginData: true,
+    restart: true,
+    backupDir: path.join(origin.db.dir, 'backups'),
+  });
+}
+
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   const log = options.log ?? ((m: string) => console.log(m));
   const config = loadConfig(options.configFile, { checkFiles: false });
-  const database = config.database.databaseName;
-  const balancers = config.loadBalancers.count;
-  const perBalancer = options.processesPerBalancer ?? 2;
-  const students = options.students ?? 2000;
-  const ssmPrefix = `/rushhour/${config.siteName}/db`;
   const outDir = path.resolve(options.outDir);
   fs.mkdirSync(outDir, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-rehearsal-'));
-  const stateFile = path.join(work, 'state.json');
   const teardown = new Teardown();
   teardown.add('work directory', () => fs.rmSync(work, { recursive: true, force: true }));
+  const r: Rehearsal = {
+    options,
+    log,
+    config,
+    database: config.database.databaseName,
+    ssmPrefix: ssmPrefixFor(config.siteName),
+    students: options.students ?? 2000,
+    outDir,
+    work,
+    teardown,
+  };
   const steps: RehearsalReport['steps'] = [];
   const startedAt = new Date().toISOString();
-  const savedEnv = { ...process.env };
-  teardown.add('environment', () => {
-    process.env = savedEnv;
-  });
 
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new Error('rehearsal interrupted');
@@ -173,236 +475,27 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       steps.push({ name, seconds: Math.round((Date.now() - t0) / 100) / 10 });
       return result;
     } catch (err) {
-      throw new Error(`step "${name}" failed: ${(err as Error).message}`);
+      throw new Error(`step "${name}" failed: ${(err as Error).message}`, { cause: err });
     }
   };
 
   try {
-    // 1. The origin: MariaDB with the course-selection data, its web directory, reachable over a real sshd.
-    const origin = await step('1. start the origin (MariaDB + sshd), seed the course-selection data', async () => {
-      const [db, sshd] = await Promise.all([startMariaDb(), startSshd()]);
-      teardown.add('origin MariaDB', () => db.stop());
-      teardown.add('origin sshd', () => sshd.stop());
-      await seedCourseDatabase(db, { database, courses: options.courses ?? 43, students });
-      // The site's web directory on the origin: the reference app bundle, as the operator's site would be.
-      const www = path.join(db.dir, 'www', 'site');
-      fs.mkdirSync(www, { recursive: true });
-      bundleReferenceApp(path.join(www, 'app.js'));
-      log(
-        `origin MariaDB on 127.0.0.1:${db.port}, sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostKeyFingerprint})`,
-      );
-      return { db, sshd, www };
-    });
-    // Credentials stay on the origin: its mysql/mysqldump read an option file there (root over the socket).
-    const originOptions = { ...localOriginOptions(origin.sshd, origin.db), stateFile, log };
-
-    // 2. pull-db and pull-web over SSH, verified by sha256 on both ends.
-    const pulled = await step('2. pull-db and pull-web from the origin over SSH', async () => {
-      const out = path.join(outDir, 'pulled');
-      const db = await pullDb({ ...originOptions, database, out, restart: true });
-      const web = await pullWeb({ ...originOptions, path: origin.www, out, restart: true });
-      return { db, web };
-    });
-
-    // 3. The "cloud": an RDS-like MariaDB (master without SUPER), moto for S3/Secrets Manager/SSM, and the
-    //    import custom resource's own handler, driven as the Provider framework drives it.
-    const cloud = await step('3. import the pulled dump with the import custom resource handler', async () => {
-      const [db, moto] = await Promise.all([startMariaDb(), startMoto(config.region)]);
-      teardown.add('cloud MariaDB', () => db.stop());
-      teardown.add('moto', () => moto.stop());
-      const masterPassword = secret();
-      db.createRdsLikeMaster('admin', masterPassword);
-      Object.assign(process.env, {
-        AWS_ENDPOINT_URL: moto.endpoint,
-        AWS_REGION: moto.region,
-        AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
-      });
-      // What CloudFormation would have made: the dump asset in S3, the master and app secrets, the export bucket.
-      const s3 = new S3Client(moto.clientConfig);
-      teardown.add('s3 client', () => s3.destroy());
-      for (const Bucket of ['rehearsal-assets', 'rehearsal-exports'])
-        await s3.send(new CreateBucketCommand({ Bucket }));
-      const dumpKey = `${pulled.db.dumpSha256}.sql.gz`;
-      await s3.send(
-        new PutObjectCommand({ Bucket: 'rehearsal-assets', Key: dumpKey, Body: fs.readFileSync(pulled.db.dumpFile) }),
-      );
-      const sm = new SecretsManagerClient(moto.clientConfig);
-      const master = await sm.send(
-        new CreateSecretCommand({
-          Name: `${config.siteName}/master`,
-          SecretString: JSON.stringify({
-            engine: 'mysql',
-            host: db.host,
-            port: db.port,
-            username: 'admin',
-            password: masterPassword,
-            dbname: database,
-          }),
-        }),
-      );
-      const app = await sm.send(
-        new CreateSecretCommand({
-          Name: `${config.siteName}/app`,
-          SecretString: JSON.stringify({ username: 'rushhour_app', password: secret() }),
-        }),
-      );
-      sm.destroy();
-      const ResourceProperties = {
-        ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal-provider',
-        DumpBucket: 'rehearsal-assets',
-        DumpKey: dumpKey,
-        DumpAssetHash: pulled.db.dumpSha256,
-        MasterSecretArn: master.ARN!,
-        AppSecretArn: app.ARN!,
-        DatabaseName: database,
-        SsmPrefix: ssmPrefix,
-        AllowReimport: 'false',
-      };
-      const created = await onEvent({ RequestType: 'Create', ResourceProperties });
-      const sliceMs = options.importSliceMs ?? 60000;
-      let slices = 0;
-      for (;;) {
-        slices++;
-        const started = Date.now();
-        const res = await isComplete(
-          { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId },
-          { getRemainingTimeInMillis: () => sliceMs - (Date.now() - started) },
-        );
-        if (res.IsComplete) break;
-        if (slices > 1000) throw new Error('the import did not complete in 1000 slices');
-      }
-      const ssm = new SSMClient(moto.clientConfig);
-      const params = await ssm.send(new GetParametersByPathCommand({ Path: ssmPrefix, Recursive: true }));
-      ssm.destroy();
-      const names = (params.Parameters ?? []).map((p) => p.Name!).sort();
-      if (names.length < 5)
-        throw new Error(`the import wrote ${names.length} SSM parameters under ${ssmPrefix}, expected 5`);
-      const statements = Number(
-        db.sql(`SELECT COALESCE(MAX(statements_done), 0) FROM rushhour_import_progress`, database).trim() || 0,
-      );
-      log(`imported in ${slices} slice(s); DB config in SSM: ${names.join(', ')}`);
-      Object.assign(process.env, {
-        EXPORT_BUCKET: 'rehearsal-exports',
-        MASTER_SECRET_ARN: master.ARN!,
-        DATABASE_NAME: database,
-      });
-      return { db, moto, s3, slices, names, statements };
-    });
-
-    // 4. The web tier: app processes started from the pulled bundle exactly as the instance's systemd unit
-    //    starts them, behind one HAProxy frontend per load balancer.
+    const origin = await step('1. start the origin (MariaDB + sshd), seed the course-selection data', () =>
+      startOrigin(r),
+    );
+    const pulled = await step('2. pull-db and pull-web from the origin over SSH', () => pullFromOrigin(r, origin));
+    const cloud = await step('3. import the pulled dump with the import custom resource handler', () =>
+      importIntoCloud(r, pulled.db),
+    );
+    const balancers = config.loadBalancers.count;
+    const perBalancer = options.processesPerBalancer ?? 2;
     const web = await step(
       `4. start ${balancers} x ${perBalancer} app processes from the bundle behind ${balancers} HAProxy balancers`,
-      async () => {
-        const extracted = path.join(work, 'bundle');
-        fs.mkdirSync(extracted);
-        execFileSync('tar', ['-xzf', pulled.web.archive, '-C', extracted]);
-        const bundle = path.join(extracted, path.basename(origin.www), 'app.js');
-        const bundleSha256 = await sha256File(bundle);
-        const children: ChildProcess[] = [];
-        const specs: Array<{ backendPorts: number[] }> = [];
-        for (let b = 0; b < balancers; b++) {
-          const ports: number[] = [];
-          for (let i = 0; i < perBalancer; i++) {
-            const installDir = path.join(work, `instance-${b + 1}-${i + 1}`);
-            fs.mkdirSync(installDir);
-            fs.copyFileSync(bundle, path.join(installDir, 'app.js'));
-            if ((await sha256File(path.join(installDir, 'app.js'))) !== bundleSha256) {
-              throw new Error(`bundle checksum mismatch in ${installDir}`);
-            }
-            fs.symlinkSync(process.execPath, path.join(installDir, 'node'));
-            const port = await freePort();
-            const unit = parseUnitFile(
-              extractUnitFile(
-                renderUserData({
-                  bundleS3Url: 's3://rehearsal-assets/site/app.js',
-                  bundleSha256,
-                  kind: 'node-single-file',
-                  port,
-                  healthCheckPath: config.web.healthCheckPath,
-                  ssmPrefix,
-                  region: config.region,
-                  installDir,
-                }),
-              ),
-            );
-            const env = {
-              ...unit.env,
-              // Only what differs from an instance: loopback, moto instead of AWS (dummy credentials where the
-              // instance role would answer), and one worker per process since all "instances" share two cores.
-              HOST: '127.0.0.1',
-              RUSHHOUR_WORKERS: '1',
-              PATH: process.env.PATH ?? '/usr/bin:/bin',
-              AWS_ENDPOINT_URL: cloud.moto.endpoint,
-              AWS_ACCESS_KEY_ID: cloud.moto.clientConfig.credentials.accessKeyId,
-              AWS_SECRET_ACCESS_KEY: cloud.moto.clientConfig.credentials.secretAccessKey,
-            };
-            const logFile = fs.openSync(path.join(outDir, `app-${b + 1}-${i + 1}.log`), 'w');
-            const child = spawnOwned(unit.execStart[0], unit.execStart.slice(1), {
-              cwd: installDir,
-              env,
-              stdio: ['ignore', logFile, logFile],
-            });
-            children.push(child);
-            teardown.add(`app ${b + 1}-${i + 1}`, () => stopProcess(child, 30000));
-            ports.push(port);
-          }
-          specs.push({ backendPorts: ports });
-        }
-        for (const [k, child] of children.entries()) {
-          const port = specs[Math.floor(k / perBalancer)].backendPorts[k % perBalancer];
-          await waitUntilListening(child, port, `app process ${k + 1} (log in ${outDir})`, 60000);
-          const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-          if (ready.status !== 200)
-            throw new Error(`app process on port ${port} is not ready: /readyz answered ${ready.status}`);
-        }
-        const lbs = await startBalancers(specs, { healthCheckPath: config.web.healthCheckPath });
-        teardown.add('HAProxy', () => lbs.stop());
-        log(`balancers: ${lbs.urls.join(', ')}`);
-        return { lbs, children, appPorts: specs.flatMap((s) => s.backendPorts) };
-      },
+      () => startWebTier(r, cloud, pulled.web, origin.www),
     );
-
-    // 5. The rush: k6 across the three balancers, weighted as the Route53 records weight them.
-    const weights = config.loadBalancers.weights ?? web.lbs.urls.map(() => 1);
-    const load: LoadTestResult = await step('5. k6 rush across the balancers (pages and registrations)', async () => {
-      const result = await runLoadTest({
-        scenario: 'rush',
-        targets: web.lbs.urls.map((u, i) => `${u}=${weights[i]}`),
-        peak: options.peak ?? 400,
-        duration: options.duration ?? '90s',
-        students,
-        p95Ms: options.p95Ms ?? 500,
-        outDir: path.join(outDir, 'loadtest'),
-        signal: options.signal,
-      });
-      log(result.summaryText);
-      return result;
-    });
-    const stats = await (await fetch(`${web.lbs.statsUrl};csv`)).text();
-    const seconds = Math.max(1, load.analysis.durationSeconds);
-    const perProcess = requestsPerServer(stats).map((s) => ({
-      ...s,
-      requestsPerSecond: Math.round((s.requests / seconds) * 10) / 10,
-    }));
-    const cloudFacts = registrationFacts(cloud.db, database);
-    const counters = await Promise.all(
-      web.appPorts.map(
-        async (port) =>
-          (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{
-            registrations: string;
-            registrationBatches: number;
-            registrationsBatched: number;
-          }>,
-      ),
-    );
-    const registrationPath = {
-      processes: counters.length,
-      batchedProcesses: counters.filter((c) => c.registrations === 'batched').length,
-      batchedRegistrations: counters.reduce((a, c) => a + c.registrationsBatched, 0),
-      batches: counters.reduce((a, c) => a + c.registrationBatches, 0),
-    };
+    const load = await step('5. k6 rush across the balancers (pages and registrations)', () => rush(r, web));
+    const { perProcess, registrationPath } = await webTierFacts(web, load);
+    const cloudFacts = registrationFacts(cloud.db, r.database);
 
     // Scale-in: the web tier goes first (SIGTERM drains in-flight requests), as `cdk destroy` of the web stack would.
     await step('   drain and stop the web tier', async () => {
@@ -410,26 +503,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       await Promise.all(web.children.map((c) => stopProcess(c, 30000)));
     });
 
-    // 6. sync-back: export the cloud database with the export Lambda's handler, push it to the origin, prove it.
-    const synced: SyncBackResult = await step('6. sync-back to the origin, proven by checksums', async () =>
-      syncBack({
-        ...originOptions,
-        database,
-        invoker: localInvoker(),
-        s3: cloud.s3,
-        out: path.join(outDir, 'sync-back'),
-        pulled: checksumsFileFor(pulled.db.dumpFile),
-        replaceOriginData: true,
-        restart: true,
-        backupDir: path.join(origin.db.dir, 'backups'),
-      }),
+    const synced = await step('6. sync-back to the origin, proven by checksums', () =>
+      syncBackToOrigin(r, origin, cloud, pulled.db),
     );
-    const originFacts = registrationFacts(origin.db, database);
-    const originRows = new Set(registrationRows(origin.db, database));
-    const missing = registrationRows(cloud.db, database).filter((r) => !originRows.has(r)).length;
+    const originFacts = registrationFacts(origin.db, r.database);
+    const originRows = new Set(registrationRows(origin.db, r.database));
+    const missing = registrationRows(cloud.db, r.database).filter((row) => !originRows.has(row)).length;
 
     // 7. The report and the quote for the configured week.
-    const cost = costQuote({ config: options.configFile });
     const files = {
       report: path.join(outDir, 'report.txt'),
       json: path.join(outDir, 'report.json'),
@@ -470,7 +551,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         path: registrationPath,
       },
       syncBack: { identical: synced.identical, tables: synced.tables.length },
-      cost,
+      cost: costQuote({ config: options.configFile }),
       files,
     };
     fs.writeFileSync(files.json, JSON.stringify(report, null, 2));

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createGzip, Gzip } from 'node:zlib';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { z } from 'zod';
+import { OWN_TABLES } from '../../lib/contracts';
+import { parsePersistedJson } from '../state/persisted';
+import { quoteIdent } from '../util/sql-ident';
 
 /**
  * A consistent, resumable export of one database as a mysqldump-compatible stream.
@@ -84,7 +88,7 @@ export interface ExportSliceOptions {
   readonly batchRows?: number;
   /** Longest extended INSERT written (like mysqldump's net_buffer_length). @default 1 MiB */
   readonly maxInsertBytes?: number;
-  /** Tables left out, e.g. the import's own progress table. @default /^_?rushhour_/ */
+  /** Tables left out, e.g. the import's own progress table. @default OWN_TABLES (lib/contracts) */
   readonly excludeTables?: RegExp;
   /** Progress messages (no data, no secrets). */
   readonly log?: (message: string) => void;
@@ -134,13 +138,12 @@ const BINARY = new Set([
   'geomcollection',
 ]);
 
-export const quoteIdent = (name: string) => '`' + name.replace(/`/g, '``') + '`';
-
 /** Escapes a string the way mysqldump does, for a connection in utf8mb4 without NO_BACKSLASH_ESCAPES. */
 export function quoteString(value: string): string {
   return (
     "'" +
     value.replace(
+      // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what mysqldump escapes
       /[\0\n\r\\'"\x1a]/g,
       (c) =>
         ({ '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' })[c] as string,
@@ -256,9 +259,208 @@ async function describeTables(c: Connection, database: string, exclude: RegExp):
   return tables;
 }
 
+const ExportColumnSchema = z.object({ name: z.string(), format: z.enum(['number', 'hex', 'bit', 'string']) });
+const checksums = z.record(z.string(), z.string().nullable());
+/** The manifest as stored: parsed, not cast, so a damaged or foreign manifest fails with the fields that are wrong. */
+export const ExportManifestSchema = z.object({
+  version: z.literal(1),
+  exportId: z.string(),
+  database: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  serverVersion: z.string(),
+  tables: z.array(z.object({ name: z.string(), columns: z.array(ExportColumnSchema), key: z.array(z.string()) })),
+  checksumsAtStart: checksums,
+  checksumsAtEnd: checksums.optional(),
+  rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+  cursor: z.object({
+    phase: z.enum(['schema', 'data', 'objects', 'done']),
+    tableIndex: z.number().int().nonnegative(),
+    lastKey: z.array(z.string()).nullable(),
+  }),
+  parts: z.array(
+    z.object({ key: z.string(), bytes: z.number().int(), sha256: z.string(), rows: z.number().int().nonnegative() }),
+  ),
+  done: z.boolean(),
+});
+
 async function loadManifest(store: ExportStore, exportId: string): Promise<ExportManifest | undefined> {
   const raw = await store.get(manifestKey(exportId));
-  return raw ? (JSON.parse(raw.toString('utf8')) as ExportManifest) : undefined;
+  return raw
+    ? parsePersistedJson(raw.toString('utf8'), ExportManifestSchema, manifestKey(exportId), 'export manifest')
+    : undefined;
+}
+
+/** A new export's manifest: the tables to export and their checksums at the start. */
+async function startManifest(
+  c: Connection,
+  database: string,
+  exportId: string,
+  exclude: RegExp,
+): Promise<ExportManifest> {
+  const tables = await describeTables(c, database, exclude);
+  const [[ver]] = await c.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  return {
+    version: 1,
+    exportId,
+    database,
+    startedAt: new Date().toISOString(),
+    serverVersion: String(ver.v),
+    tables,
+    checksumsAtStart: await checksumTables(
+      c,
+      database,
+      tables.map((t) => t.name),
+    ),
+    rowCounts: {},
+    cursor: { phase: 'schema', tableIndex: 0, lastKey: null },
+    parts: [],
+    done: false,
+  };
+}
+
+/**
+ * One part being written: compressed as it is produced (in libuv's threads, while we wait for the next
+ * batch), so only the compressed part is held in memory.
+ */
+class PartWriter {
+  private readonly gz: Gzip = createGzip();
+  private readonly compressed: Buffer[] = [];
+  private readonly ended: Promise<void>;
+  wrote = false;
+  bytes = 0;
+  rows = 0;
+
+  constructor() {
+    this.gz.on('data', (b: Buffer) => this.compressed.push(b));
+    this.ended = new Promise<void>((resolve, reject) => {
+      this.gz.once('end', () => resolve());
+      this.gz.once('error', reject);
+    });
+  }
+
+  emit(sql: string): void {
+    this.gz.write(sql);
+    this.wrote = true;
+    this.bytes += Buffer.byteLength(sql);
+  }
+
+  /** The compressed part, or undefined when nothing was written. */
+  async finish(): Promise<Buffer | undefined> {
+    this.gz.end();
+    await this.ended;
+    return this.wrote ? Buffer.concat(this.compressed) : undefined;
+  }
+
+  destroy(): void {
+    this.gz.destroy();
+  }
+}
+
+/** Phase schema: the header and every CREATE TABLE. */
+async function writeSchema(c: Connection, database: string, manifest: ExportManifest, part: PartWriter): Promise<void> {
+  part.emit(HEADER);
+  for (const t of manifest.tables) {
+    const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(database)}.${quoteIdent(t.name)}`);
+    part.emit(`DROP TABLE IF EXISTS ${quoteIdent(t.name)};\n${row['Create Table']};\n\n`);
+  }
+  Object.assign(manifest.cursor, { phase: 'data', tableIndex: 0, lastKey: null });
+}
+
+/** One keyset batch of the cursor's table as extended INSERTs; moves the cursor past it. */
+async function writeBatch(
+  c: Connection,
+  database: string,
+  manifest: ExportManifest,
+  part: PartWriter,
+  limits: { batchRows: number; maxInsertBytes: number },
+): Promise<void> {
+  const cursor = manifest.cursor;
+  const t = manifest.tables[cursor.tableIndex];
+  const cols = t.columns.map((col) => quoteIdent(col.name)).join(', ');
+  const keyCols = t.key.map(quoteIdent);
+  const keyIdx = t.key.map((k) => t.columns.findIndex((col) => col.name === k));
+  let sql = `SELECT ${cols} FROM ${quoteIdent(database)}.${quoteIdent(t.name)}`;
+  if (keyCols.length > 0) {
+    if (cursor.lastKey) sql += ` WHERE ${keysetAfter(keyCols, cursor.lastKey)}`;
+    sql += ` ORDER BY ${keyCols.join(', ')} LIMIT ${limits.batchRows}`;
+  }
+  // typeCast false: every value as the server's bytes (NULL as null), formatted by column type below.
+  const [result] = await c.query<RowDataPacket[]>({ sql, rowsAsArray: true, typeCast: false });
+  const batch = result as unknown as Array<Array<Buffer | null>>;
+  let insert = '';
+  const head = `INSERT INTO ${quoteIdent(t.name)} (${cols}) VALUES `;
+  for (const r of batch) {
+    const tuple = '(' + r.map((v, i) => literal(v, t.columns[i].format)).join(',') + ')';
+    if (insert && insert.length + tuple.length > limits.maxInsertBytes) {
+      part.emit(insert + ';\n');
+      insert = '';
+    }
+    insert = insert ? `${insert},${tuple}` : head + tuple;
+  }
+  if (insert) part.emit(insert + ';\n');
+  part.rows += batch.length;
+  manifest.rowCounts[t.name] = (manifest.rowCounts[t.name] ?? 0) + batch.length;
+  if (keyCols.length === 0 || batch.length < limits.batchRows) {
+    Object.assign(cursor, { tableIndex: cursor.tableIndex + 1, lastKey: null });
+  } else {
+    const last = batch[batch.length - 1];
+    cursor.lastKey = keyIdx.map((i) => literal(last[i], t.columns[i].format));
+  }
+}
+
+/** Phase objects: routines, views, triggers, events and the footer; then the end checksums must match the start's. */
+async function writeObjects(
+  c: Connection,
+  database: string,
+  manifest: ExportManifest,
+  part: PartWriter,
+): Promise<void> {
+  part.emit(await objectsSql(c, database));
+  part.emit(FOOTER);
+  const atEnd = await checksumTables(
+    c,
+    database,
+    manifest.tables.map((t) => t.name),
+  );
+  manifest.checksumsAtEnd = atEnd;
+  const changed = Object.keys(manifest.checksumsAtStart).filter((k) => manifest.checksumsAtStart[k] !== atEnd[k]);
+  if (changed.length > 0) throw new ExportChangedError(database, changed);
+  Object.assign(manifest.cursor, { phase: 'done', tableIndex: 0, lastKey: null });
+  manifest.done = true;
+  manifest.finishedAt = new Date().toISOString();
+}
+
+/** Tables changed between the export's first and last slice: something wrote during the export. */
+export class ExportChangedError extends Error {
+  override readonly name = 'ExportChangedError';
+  constructor(
+    readonly database: string,
+    readonly tables: string[],
+  ) {
+    super(
+      `the database changed while it was exported (tables ${tables.join(', ')}): stop the writers ` +
+        '(scale the web groups to 0) and rerun the export with a new export id',
+    );
+  }
+}
+
+/** Stores the part (when anything was written) and the manifest that lists it. */
+async function storePart(
+  store: ExportStore,
+  manifest: ExportManifest,
+  body: Buffer | undefined,
+  rows: number,
+): Promise<number> {
+  let partsWritten = 0;
+  if (body) {
+    const key = `${exportPrefix(manifest.exportId)}part-${String(manifest.parts.length).padStart(6, '0')}.sql.gz`;
+    await store.put(key, body);
+    manifest.parts.push({ key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), rows });
+    partsWritten = 1;
+  }
+  await store.put(manifestKey(manifest.exportId), Buffer.from(JSON.stringify(manifest, null, 2)));
+  return partsWritten;
 }
 
 /**
@@ -273,158 +475,57 @@ export async function exportSlice(options: ExportSliceOptions): Promise<ExportSl
   const started = Date.now();
   const budget = options.timeBudgetMs ?? 600000;
   const maxPartBytes = options.maxPartBytes ?? 64 * 1024 * 1024;
-  const batchRows = options.batchRows ?? 2000;
-  const maxInsertBytes = options.maxInsertBytes ?? 1024 * 1024;
+  const limits = { batchRows: options.batchRows ?? 2000, maxInsertBytes: options.maxInsertBytes ?? 1024 * 1024 };
   const log = options.log ?? (() => undefined);
-  const db = quoteIdent(database);
 
   // With the database as the default one, SHOW CREATE VIEW leaves out the schema qualifiers, so the
   // export loads into a database of any name (as mysqldump's output does).
-  await c.query(`USE ${db}`);
+  await c.query(`USE ${quoteIdent(database)}`);
   await c.query("SET NAMES utf8mb4, SESSION TIME_ZONE = '+00:00'");
   await c.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
   await c.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-  let gz: Gzip | undefined;
+  let part: PartWriter | undefined;
   try {
     let manifest = await loadManifest(store, exportId);
     if (!manifest) {
-      const tables = await describeTables(c, database, options.excludeTables ?? /^_?rushhour_/);
-      const [[ver]] = await c.query<RowDataPacket[]>('SELECT VERSION() AS v');
-      manifest = {
-        version: 1,
-        exportId,
-        database,
-        startedAt: new Date().toISOString(),
-        serverVersion: String(ver.v),
-        tables,
-        checksumsAtStart: await checksumTables(
-          c,
-          database,
-          tables.map((t) => t.name),
-        ),
-        rowCounts: {},
-        cursor: { phase: 'schema', tableIndex: 0, lastKey: null },
-        parts: [],
-        done: false,
-      };
-      log(`export ${exportId}: ${tables.length} tables in ${database}`);
+      manifest = await startManifest(c, database, exportId, options.excludeTables ?? OWN_TABLES);
+      log(`export ${exportId}: ${manifest.tables.length} tables in ${database}`);
     }
     if (manifest.done)
       return { exportId, done: true, manifestKey: manifestKey(exportId), partsWritten: 0, rowsWritten: 0, manifest };
     if (manifest.database !== database)
       throw new Error(`export ${exportId} is of database ${manifest.database}, not ${database}: use a new export id`);
 
-    // Compressed as it is produced (in libuv's threads, while we wait for the next batch): only the
-    // compressed part is held in memory.
-    gz = createGzip();
-    const compressed: Buffer[] = [];
-    gz.on('data', (b: Buffer) => compressed.push(b));
-    const gzDone = new Promise<void>((resolve, reject) => {
-      gz!.once('end', () => resolve());
-      gz!.once('error', reject);
-    });
-    let wrote = false;
-    let partBytes = 0;
-    let rowsWritten = 0;
-    const emit = (s: string) => {
-      gz!.write(s);
-      wrote = true;
-      partBytes += Buffer.byteLength(s);
-    };
+    part = new PartWriter();
     const cursor = manifest.cursor;
-    if (cursor.phase === 'schema') {
-      emit(HEADER);
-      for (const t of manifest.tables) {
-        const [[row]] = await c.query<RowDataPacket[]>(`SHOW CREATE TABLE ${db}.${quoteIdent(t.name)}`);
-        emit(`DROP TABLE IF EXISTS ${quoteIdent(t.name)};\n${row['Create Table']};\n\n`);
-      }
-      Object.assign(cursor, { phase: 'data', tableIndex: 0, lastKey: null });
-    }
+    if (cursor.phase === 'schema') await writeSchema(c, database, manifest, part);
     // At least one batch per call, so even a tiny budget makes progress.
     for (
       let first = true;
-      cursor.phase === 'data' && (first || (partBytes < maxPartBytes && Date.now() - started < budget));
+      cursor.phase === 'data' && (first || (part.bytes < maxPartBytes && Date.now() - started < budget));
       first = false
     ) {
-      const t = manifest.tables[cursor.tableIndex];
-      if (!t) {
+      if (!manifest.tables[cursor.tableIndex]) {
         Object.assign(cursor, { phase: 'objects', tableIndex: 0, lastKey: null });
         break;
       }
-      const cols = t.columns.map((col) => quoteIdent(col.name)).join(', ');
-      const keyCols = t.key.map(quoteIdent);
-      const keyIdx = t.key.map((k) => t.columns.findIndex((col) => col.name === k));
-      let sql = `SELECT ${cols} FROM ${db}.${quoteIdent(t.name)}`;
-      if (keyCols.length > 0) {
-        if (cursor.lastKey) sql += ` WHERE ${keysetAfter(keyCols, cursor.lastKey)}`;
-        sql += ` ORDER BY ${keyCols.join(', ')} LIMIT ${batchRows}`;
-      }
-      // typeCast false: every value as the server's bytes (NULL as null), formatted by column type below.
-      const [result] = await c.query<RowDataPacket[]>({ sql, rowsAsArray: true, typeCast: false });
-      const batch = result as unknown as Array<Array<Buffer | null>>;
-      let insert = '';
-      const head = `INSERT INTO ${quoteIdent(t.name)} (${cols}) VALUES `;
-      for (const r of batch) {
-        const tuple = '(' + r.map((v, i) => literal(v, t.columns[i].format)).join(',') + ')';
-        if (insert && insert.length + tuple.length > maxInsertBytes) {
-          emit(insert + ';\n');
-          insert = '';
-        }
-        insert = insert ? `${insert},${tuple}` : head + tuple;
-      }
-      if (insert) emit(insert + ';\n');
-      rowsWritten += batch.length;
-      manifest.rowCounts[t.name] = (manifest.rowCounts[t.name] ?? 0) + batch.length;
-      if (keyCols.length === 0 || batch.length < batchRows) {
-        Object.assign(cursor, { tableIndex: cursor.tableIndex + 1, lastKey: null });
-      } else {
-        const last = batch[batch.length - 1];
-        cursor.lastKey = keyIdx.map((i) => literal(last[i], t.columns[i].format));
-      }
+      await writeBatch(c, database, manifest, part, limits);
     }
-    if (cursor.phase === 'objects' && partBytes < maxPartBytes) {
-      emit(await objectsSql(c, database));
-      emit(FOOTER);
-      manifest.checksumsAtEnd = await checksumTables(
-        c,
-        database,
-        manifest.tables.map((t) => t.name),
-      );
-      const changed = Object.keys(manifest.checksumsAtStart).filter(
-        (k) => manifest!.checksumsAtStart[k] !== manifest!.checksumsAtEnd![k],
-      );
-      if (changed.length > 0) {
-        throw new Error(
-          `the database changed while it was exported (tables ${changed.join(', ')}): stop the writers ` +
-            '(scale the web groups to 0) and rerun the export with a new export id',
-        );
-      }
-      Object.assign(cursor, { phase: 'done', tableIndex: 0, lastKey: null });
-      manifest.done = true;
-      manifest.finishedAt = new Date().toISOString();
-    }
+    if (cursor.phase === 'objects' && part.bytes < maxPartBytes) await writeObjects(c, database, manifest, part);
     await c.query('COMMIT');
 
-    let partsWritten = 0;
-    gz.end();
-    await gzDone;
-    if (wrote) {
-      const body = Buffer.concat(compressed);
-      const key = `${exportPrefix(exportId)}part-${String(manifest.parts.length).padStart(6, '0')}.sql.gz`;
-      await store.put(key, body);
-      manifest.parts.push({
-        key,
-        bytes: body.length,
-        sha256: createHash('sha256').update(body).digest('hex'),
-        rows: rowsWritten,
-      });
-      partsWritten = 1;
-    }
-    await store.put(manifestKey(exportId), Buffer.from(JSON.stringify(manifest, null, 2)));
-    log(`export ${exportId}: part ${manifest.parts.length - 1} with ${rowsWritten} rows, phase ${cursor.phase}`);
-    return { exportId, done: manifest.done, manifestKey: manifestKey(exportId), partsWritten, rowsWritten, manifest };
+    const partsWritten = await storePart(store, manifest, await part.finish(), part.rows);
+    log(`export ${exportId}: part ${manifest.parts.length - 1} with ${part.rows} rows, phase ${cursor.phase}`);
+    return {
+      exportId,
+      done: manifest.done,
+      manifestKey: manifestKey(exportId),
+      partsWritten,
+      rowsWritten: part.rows,
+      manifest,
+    };
   } catch (err) {
-    gz?.destroy();
+    part?.destroy();
     await c.query('ROLLBACK').catch(() => undefined);
     throw err;
   }

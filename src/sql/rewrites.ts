@@ -1,10 +1,11 @@
+import { PROGRESS_TABLE } from '../../lib/contracts';
 import { DumpStatement } from './splitter';
 
 /** How the importer runs a statement: session settings are replayed on resume, data goes in transactions. */
 export type StatementKind = 'session' | 'data' | 'other';
 
 /** The table where the importer records its progress; statements of a dump that touch it are dropped. */
-export const PROGRESS_TABLE = 'rushhour_import_progress';
+export { PROGRESS_TABLE };
 
 export interface PreparedStatement extends DumpStatement {
   readonly kind: StatementKind;

@@ -1,5 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
+import { HostKeyMismatchError, SshError } from './errors';
+
+export { HostKeyMismatchError };
 
 /** How the origin's host key is checked. There is deliberately no "accept any key". */
 export type HostKeyPolicy = { readonly knownHostsFile: string } | { readonly fingerprint: string };
@@ -42,7 +45,9 @@ export function knownHostKeys(file: string, host: string, port: number): { keys:
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read known_hosts file ${file}: ${(err as Error).message}`);
+    throw new SshError('local-setup', `cannot read known_hosts file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const names = [knownHostsName(host, port)];
   const keys: KnownHostKey[] = [];
@@ -73,9 +78,6 @@ export function knownHostKeys(file: string, host: string, port: number): { keys:
   return { keys, revoked };
 }
 
-/** Raised when the server's host key is not the expected one; the message says what to check. */
-export class HostKeyMismatchError extends Error {}
-
 /**
  * A host verifier for ssh2: returns true only for an expected key, and records why it said no so the
  * caller can report it (ssh2 itself only says "Host denied").
@@ -92,7 +94,8 @@ export function hostVerifier(
   let rejection: HostKeyMismatchError | undefined;
   if ('fingerprint' in policy) {
     if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(policy.fingerprint)) {
-      throw new Error(
+      throw new SshError(
+        'local-setup',
         `--host-key-fingerprint must look like "SHA256:" followed by 43 base64 characters, as \`ssh-keygen -lf <key>.pub\` prints it (got "${policy.fingerprint}")`,
       );
     }
@@ -104,6 +107,7 @@ export function hostVerifier(
           `host key verification failed for ${knownHostsName(host, port)}: the server presented ${got}, ` +
             `but the pinned fingerprint is ${policy.fingerprint}. Someone may be intercepting the connection, or the server's key changed; ` +
             'check the fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before changing the pin.',
+          { host, port },
         );
         return false;
       },
@@ -115,6 +119,7 @@ export function hostVerifier(
     throw new HostKeyMismatchError(
       `${policy.knownHostsFile} has no key for ${knownHostsName(host, port)}: add the origin's host key ` +
         `(e.g. ssh-keyscan -p ${port} ${host} >> ${policy.knownHostsFile}, then compare its fingerprint with the server's) or pass --host-key-fingerprint`,
+      { host, port },
     );
   }
   return {
@@ -124,6 +129,7 @@ export function hostVerifier(
       if (revoked.some((r) => r.equals(key))) {
         rejection = new HostKeyMismatchError(
           `host key ${fingerprintOf(key)} of ${knownHostsName(host, port)} is marked @revoked in ${policy.knownHostsFile}`,
+          { host, port },
         );
         return false;
       }
@@ -132,6 +138,7 @@ export function hostVerifier(
         `host key verification failed for ${knownHostsName(host, port)}: the server presented ${fingerprintOf(key)}, ` +
           `which is not in ${policy.knownHostsFile} (it lists ${keys.map((k) => fingerprintOf(k.key)).join(', ')}). Someone may be intercepting ` +
           'the connection, or the server was reinstalled; verify the new key out of band before updating known_hosts.',
+        { host, port },
       );
       return false;
     },

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { Command } from 'commander';
+import { OWN_TABLES } from '../../lib/contracts';
+import { quoteIdent } from '../util/sql-ident';
+import { SshError } from './errors';
 import { HostKeyPolicy } from './host-keys';
-import { parseOrigin, shq, SshSession, SshTarget } from './session';
+import { parseOrigin, remoteCommandError, shq, SshSession, SshTarget } from './session';
 
-/** The origin options shared by pull-db, pull-web and sync-back. */
+/** The origin options shared by pull-db, pull-web and sync-back (the CLI's flags: src/cli/origin-options.ts). */
 export interface OriginOptions {
   readonly origin: string;
   readonly knownHosts?: string;
@@ -16,44 +18,55 @@ export interface OriginOptions {
   readonly originMyCnf?: string;
   readonly mysqlBin?: string;
   readonly mysqldumpBin?: string;
+  /** What the login takes from the operator's environment; the CLI passes sshEnvironment(env). @default none */
+  readonly sshEnv?: SshEnvironment;
 }
 
-export function addOriginOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('--origin <user@host[:port]>', 'SSH login of the origin server')
-    .option('--known-hosts <file>', "known_hosts file holding the origin's host key")
-    .option('--host-key-fingerprint <SHA256:...>', 'pinned host key fingerprint, as `ssh-keygen -lf` prints it')
-    .option('--identity <keyfile>', 'private key for the SSH login; the SSH agent when absent')
-    .option(
-      '--identity-passphrase-file <file>',
-      "file holding the key's passphrase (or set RUSHHOUR_SSH_PASSPHRASE, or be asked on a terminal)",
-    )
-    .option(
-      '--origin-my-cnf <remote-file>',
-      "option file ON THE ORIGIN with the DB login for mysql/mysqldump (e.g. ~/.my.cnf); the origin's defaults when absent",
-    )
-    .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
-    .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
+/** The parts of the operator's environment an SSH login uses, as plain values. */
+export interface SshEnvironment {
+  /** $HOME, for the default ~/.ssh/known_hosts. */
+  readonly home?: string;
+  /** RUSHHOUR_SSH_PASSPHRASE: the identity's passphrase when no passphrase file is given. */
+  readonly passphrase?: string;
+  /** SSH_AUTH_SOCK: the agent used when no identity is given. */
+  readonly agentSocket?: string;
+  /** Whether a passphrase may be asked for on the terminal. */
+  readonly interactive?: boolean;
+}
+
+/** The SshEnvironment from an environment (the CLI entry's). */
+export function sshEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  interactive: boolean,
+): SshEnvironment {
+  return {
+    home: env.HOME,
+    passphrase: env.RUSHHOUR_SSH_PASSPHRASE,
+    agentSocket: env.SSH_AUTH_SOCK,
+    interactive,
+  };
 }
 
 export function sshTarget(o: OriginOptions): SshTarget {
   const { username, host, port } = parseOrigin(o.origin);
+  const env = o.sshEnv ?? {};
   if (o.knownHosts && o.hostKeyFingerprint)
-    throw new Error('give either --known-hosts or --host-key-fingerprint, not both');
+    throw new SshError('local-setup', 'give either --known-hosts or --host-key-fingerprint, not both');
   let hostKey: HostKeyPolicy;
   if (o.hostKeyFingerprint) hostKey = { fingerprint: o.hostKeyFingerprint };
   else if (o.knownHosts) hostKey = { knownHostsFile: o.knownHosts };
   else {
-    const dflt = `${process.env.HOME}/.ssh/known_hosts`;
-    if (!fs.existsSync(dflt))
-      throw new Error(
+    const dflt = `${env.home}/.ssh/known_hosts`;
+    if (!env.home || !fs.existsSync(dflt))
+      throw new SshError(
+        'local-setup',
         "the origin's host key must be verified: pass --known-hosts FILE or --host-key-fingerprint SHA256:...",
       );
     hostKey = { knownHostsFile: dflt };
   }
   const passphrase = o.identityPassphraseFile
     ? fs.readFileSync(o.identityPassphraseFile, 'utf8').replace(/\r?\n$/, '')
-    : process.env.RUSHHOUR_SSH_PASSPHRASE;
+    : env.passphrase;
   return {
     username,
     host,
@@ -61,7 +74,8 @@ export function sshTarget(o: OriginOptions): SshTarget {
     hostKey,
     identityFile: o.identity,
     passphrase,
-    askPassphrase: process.stdin.isTTY ? () => promptHidden(`passphrase for ${o.identity}: `) : undefined,
+    askPassphrase: env.interactive ? () => promptHidden(`passphrase for ${o.identity}: `) : undefined,
+    agentSocket: env.agentSocket,
   };
 }
 
@@ -110,7 +124,6 @@ export interface TableStat {
   readonly rows: number;
 }
 
-export const sqlIdent = (s: string) => '`' + s.replace(/`/g, '``') + '`';
 const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** `CHECKSUM TABLE` and `COUNT(*)` of every base table of `database` on the origin, through its mysql client. */
@@ -124,17 +137,24 @@ export async function originTableStats(
     `${mysql} -e ${shq(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)}`,
     "listing the origin's tables",
   );
-  const tables = list.split('\n').filter((t) => t && !/^_?rushhour_/.test(t));
+  const tables = list.split('\n').filter((t) => t && !OWN_TABLES.test(t));
   const stats: Record<string, TableStat> = {};
   if (tables.length === 0) return stats;
   const sql =
-    `CHECKSUM TABLE ${tables.map((t) => `${sqlIdent(database)}.${sqlIdent(t)}`).join(', ')};\n` +
+    `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')};\n` +
     tables
-      .map((t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${sqlIdent(database)}.${sqlIdent(t)};`)
+      .map(
+        (t) => `SELECT ${sqlString('#rows')}, ${sqlString(t)}, COUNT(*) FROM ${quoteIdent(database)}.${quoteIdent(t)};`,
+      )
       .join('\n');
   const r = await session.exec(mysql, { stdin: Readable.from([sql]) });
   if (r.code !== 0)
-    throw new Error(`CHECKSUM TABLE on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
+    throw remoteCommandError(
+      'CHECKSUM TABLE',
+      r,
+      session.where,
+      `CHECKSUM TABLE on the origin failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`,
+    );
   const out = r.stdoutText;
   const checksums: Record<string, string | null> = {};
   const rows: Record<string, number> = {};

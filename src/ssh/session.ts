@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { Client, ConnectConfig, SFTPWrapper, utils } from 'ssh2';
+import { kindOfLevel, SshError } from './errors';
 import { HostKeyPolicy, hostVerifier } from './host-keys';
 
 /** Where and how to log in to the origin. */
@@ -17,6 +17,8 @@ export interface SshTarget {
   readonly passphrase?: string;
   /** Asked for the passphrase when the key is encrypted and none was given (a terminal prompt). */
   readonly askPassphrase?: () => Promise<string>;
+  /** The SSH agent's socket (SSH_AUTH_SOCK), used when there is no identity file. */
+  readonly agentSocket?: string;
   /** @default 20000 */
   readonly readyTimeoutMs?: number;
 }
@@ -24,9 +26,9 @@ export interface SshTarget {
 /** Parses `user@host[:port]` as given to --origin. */
 export function parseOrigin(origin: string): { username: string; host: string; port: number } {
   const m = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(origin);
-  if (!m) throw new Error(`--origin must be user@host or user@host:port (got "${origin}")`);
+  if (!m) throw new SshError('local-setup', `--origin must be user@host or user@host:port (got "${origin}")`);
   const port = m[3] ? Number(m[3]) : 22;
-  if (port < 1 || port > 65535) throw new Error(`--origin port must be 1-65535 (got ${port})`);
+  if (port < 1 || port > 65535) throw new SshError('local-setup', `--origin port must be 1-65535 (got ${port})`);
   return { username: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
 }
 
@@ -49,6 +51,7 @@ export interface ExecResult {
 export class SshSession {
   static async connect(target: SshTarget): Promise<SshSession> {
     const port = target.port ?? 22;
+    const where = { host: target.host, port };
     const verifier = hostVerifier(target.hostKey, target.host, port);
     const config: ConnectConfig = {
       host: target.host,
@@ -65,13 +68,19 @@ export class SshSession {
       try {
         config.privateKey = fs.readFileSync(target.identityFile);
       } catch (err) {
-        throw new Error(`cannot read the SSH identity ${target.identityFile}: ${(err as Error).message}`);
+        throw new SshError(
+          'local-setup',
+          `cannot read the SSH identity ${target.identityFile}: ${(err as Error).message}`,
+          { ...where, cause: err },
+        );
       }
       let passphrase = target.passphrase;
       if (!passphrase && utils.parseKey(config.privateKey as Buffer) instanceof Error) {
         if (!target.askPassphrase) {
-          throw new Error(
+          throw new SshError(
+            'local-setup',
             `the SSH identity ${target.identityFile} is encrypted: set RUSHHOUR_SSH_PASSPHRASE, pass --identity-passphrase-file, run on a terminal to be asked, or use the SSH agent`,
+            where,
           );
         }
         passphrase = await target.askPassphrase();
@@ -79,21 +88,34 @@ export class SshSession {
       if (passphrase) {
         const parsed = utils.parseKey(config.privateKey as Buffer, passphrase);
         if (parsed instanceof Error)
-          throw new Error(`cannot use the SSH identity ${target.identityFile}: ${parsed.message}`);
+          throw new SshError(
+            'local-setup',
+            `cannot use the SSH identity ${target.identityFile}: ${parsed.message}`,
+            where,
+          );
         config.passphrase = passphrase;
       }
-    } else if (process.env.SSH_AUTH_SOCK) {
-      config.agent = process.env.SSH_AUTH_SOCK;
+    } else if (target.agentSocket) {
+      config.agent = target.agentSocket;
     } else {
-      throw new Error('no SSH credentials: pass --identity KEYFILE or start an SSH agent (SSH_AUTH_SOCK is not set)');
+      throw new SshError(
+        'local-setup',
+        'no SSH credentials: pass --identity KEYFILE or start an SSH agent (SSH_AUTH_SOCK is not set)',
+        where,
+      );
     }
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve());
-      client.once('error', (err) => {
+      client.once('error', (err: Error & { level?: string }) => {
         const rejection = verifier.rejection();
         reject(
-          rejection ?? new Error(`SSH connection to ${target.username}@${target.host}:${port} failed: ${err.message}`),
+          rejection ??
+            new SshError(
+              kindOfLevel(err.level),
+              `SSH connection to ${target.username}@${target.host}:${port} failed: ${err.message}`,
+              { ...where, level: err.level, cause: err },
+            ),
         );
       });
       client.connect(config);
@@ -116,6 +138,11 @@ export class SshSession {
     });
   }
 
+  /** Host and port, for the structured fields of errors. */
+  get where(): { host: string; port: number } {
+    return { host: this.target.host, port: this.target.port ?? 22 };
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -130,7 +157,13 @@ export class SshSession {
   ): Promise<ExecResult & { stdoutText: string }> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
-        if (err) return reject(new Error(`cannot run a command on the origin: ${err.message}`));
+        if (err)
+          return reject(
+            new SshError('connection-lost', `cannot run a command on the origin: ${err.message}`, {
+              ...this.where,
+              cause: err,
+            }),
+          );
         let stderr = '';
         const out: Buffer[] = [];
         let code: number | null = null;
@@ -154,7 +187,9 @@ export class SshSession {
         this.client.once('close', () => {
           if (!settled) {
             settled = true;
-            reject(new Error('the SSH connection closed while a command was running'));
+            reject(
+              new SshError('connection-lost', 'the SSH connection closed while a command was running', this.where),
+            );
           }
         });
         if (options.stdin) {
@@ -170,10 +205,7 @@ export class SshSession {
   /** Runs a command and returns its stdout; throws with its stderr when it exits non-zero. */
   async run(command: string, what: string): Promise<string> {
     const r = await this.exec(command);
-    if (r.code !== 0)
-      throw new Error(
-        `${what} failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`,
-      );
+    if (r.code !== 0) throw remoteCommandError(what, r, this.where);
     return r.stdoutText;
   }
 
@@ -181,7 +213,11 @@ export class SshSession {
   async remoteSha256(remotePath: string): Promise<string> {
     const out = await this.run(`sha256sum -b ${shq(remotePath)}`, `sha256sum of ${remotePath}`);
     const m = /^([0-9a-f]{64})\b/.exec(out.trim());
-    if (!m) throw new Error(`unexpected sha256sum output for ${remotePath}: ${out.slice(0, 200)}`);
+    if (!m)
+      throw new SshError('remote-command', `unexpected sha256sum output for ${remotePath}: ${out.slice(0, 200)}`, {
+        ...this.where,
+        command: `sha256sum of ${remotePath}`,
+      });
     return m[1];
   }
 
@@ -196,7 +232,7 @@ export class SshSession {
     const sftp = await this.sftp();
     return new Promise((resolve, reject) =>
       sftp.stat(remotePath, (err, st) =>
-        err ? reject(new Error(`cannot stat ${remotePath} on the origin: ${err.message}`)) : resolve(st.size),
+        err ? reject(remoteFileError('stat', remotePath, err, this.where)) : resolve(st.size),
       ),
     );
   }
@@ -207,9 +243,33 @@ export class SshSession {
   }
 }
 
-/** sha256 of a local file (streamed). */
-export async function localSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** A remote command's non-zero exit as an SshError of kind remote-command (the message quotes its stderr). */
+export function remoteCommandError(
+  what: string,
+  r: ExecResult,
+  where: { host: string; port: number },
+  message = `${what} failed on the origin (exit ${r.code ?? r.signal}): ${r.stderr.trim() || '(no message)'}`,
+): SshError {
+  return new SshError('remote-command', message, {
+    ...where,
+    command: what,
+    exitCode: r.code,
+    signal: r.signal,
+    stderr: r.stderr.slice(-4096),
+  });
+}
+
+/** An SFTP failure on a remote file (ssh2 gives the SFTP status as `code`). */
+export function remoteFileError(
+  op: 'open' | 'stat',
+  remotePath: string,
+  err: Error & { code?: unknown },
+  where: { host: string; port: number },
+): SshError {
+  return new SshError('remote-file', `cannot ${op} ${remotePath} on the origin: ${err.message}`, {
+    ...where,
+    remotePath,
+    sftpCode: typeof err.code === 'number' ? err.code : undefined,
+    cause: err,
+  });
 }

@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
-import { localSha256, SshSession } from './session';
+import { isSshError, SshError } from './errors';
+import { exponentialBackoff, retry } from '../util/retry';
+import { sha256File } from '../util/sha256';
+import { remoteFileError, SshSession } from './session';
 
 export interface ResumableGetOptions {
   /** Opens a fresh SSH session (called again after a lost connection). */
@@ -22,6 +25,30 @@ export interface ResumableGetOptions {
 
 const READ_SIZE = 64 * 1024;
 
+/** The downloaded bytes do not hash to what the origin computed (the local copy is truncated for a retry). */
+export class ChecksumMismatchError extends Error {
+  override readonly name = 'ChecksumMismatchError';
+  constructor(
+    readonly localPath: string,
+    readonly actual: string,
+    readonly expected: string,
+  ) {
+    super(`sha256 mismatch for ${localPath}: got ${actual}, the origin has ${expected}`);
+  }
+}
+
+/** Every attempt of a resumable download failed; `cause` is the last attempt's error. */
+export class TransferFailedError extends Error {
+  override readonly name = 'TransferFailedError';
+  constructor(
+    readonly remotePath: string,
+    readonly attempts: number,
+    cause: Error | undefined,
+  ) {
+    super(`download of ${remotePath} failed after ${attempts} attempts: ${cause?.message}`, { cause });
+  }
+}
+
 /**
  * Reads [offset, total) of a remote file with `window` SFTP reads in flight and appends the bytes in
  * order to the local file. One read at a time (ssh2's createReadStream) waits a round trip per 64 KiB,
@@ -39,13 +66,14 @@ async function pipelinedRead(
   const sftp = await session.sftp();
   const handle = await new Promise<Buffer>((resolve, reject) =>
     sftp.open(remotePath, 'r', (err, h) =>
-      err ? reject(new Error(`cannot open ${remotePath} on the origin: ${err.message}`)) : resolve(h),
+      err ? reject(remoteFileError('open', remotePath, err, session.where)) : resolve(h),
     ),
   );
   // A lost connection does not always fail outstanding requests; fail them ourselves.
   let onClose!: () => void;
   const closed = new Promise<never>((_, reject) => {
-    onClose = () => reject(new Error('the SSH connection closed during the transfer'));
+    onClose = () =>
+      reject(new SshError('connection-lost', 'the SSH connection closed during the transfer', session.where));
     session.client.once('close', onClose);
   });
   closed.catch(() => undefined);
@@ -111,15 +139,15 @@ export interface ResumableGetResult {
  * connection, and verifying the sha256 at the end. A mismatch restarts from zero once per retry:
  * a corrupt prefix cannot be repaired by appending.
  */
+/** A wrong host key, a missing remote file or a login we cannot make does not get better by retrying. */
+const isPermanent = (err: unknown) => isSshError(err, 'host-key', 'remote-file', 'local-setup');
+
 export async function resumableGet(options: ResumableGetOptions): Promise<ResumableGetResult> {
   const retries = options.retries ?? 5;
-  let delay = options.retryDelayMs ?? 1000;
   let resumedBytes = 0;
-  let lastError: Error | undefined;
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    let session: SshSession | undefined;
+  const attempt = async (n: number): Promise<ResumableGetResult> => {
+    const session = await options.connect();
     try {
-      session = await options.connect();
       const total = await session.remoteSize(options.remotePath);
       let offset = fs.existsSync(options.localPath) ? fs.statSync(options.localPath).size : 0;
       if (offset > total) {
@@ -143,25 +171,25 @@ export async function resumableGet(options: ResumableGetOptions): Promise<Resuma
         );
       }
       options.onProgress?.(total, total);
-      const sha256 = await localSha256(options.localPath);
+      const sha256 = await sha256File(options.localPath);
       if (sha256 !== options.expectedSha256) {
         fs.truncateSync(options.localPath, 0);
-        throw new Error(
-          `sha256 mismatch for ${options.localPath}: got ${sha256}, the origin has ${options.expectedSha256}`,
-        );
+        throw new ChecksumMismatchError(options.localPath, sha256, options.expectedSha256);
       }
-      return { bytes: total, sha256, attempts: attempt, resumedBytes };
-    } catch (err) {
-      lastError = err as Error;
-      if (/host key|No such file|cannot stat/i.test(lastError.message)) throw lastError;
-      if (attempt <= retries) {
-        options.log?.(`transfer attempt ${attempt} failed (${lastError.message}); retrying in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay *= 2;
-      }
+      return { bytes: total, sha256, attempts: n, resumedBytes };
     } finally {
-      session?.close();
+      session.close();
     }
+  };
+  try {
+    return await retry(attempt, {
+      shouldRetry: (err, n) => !isPermanent(err) && n <= retries,
+      delayMs: exponentialBackoff(options.retryDelayMs ?? 1000),
+      onRetry: (err, n, delay) =>
+        options.log?.(`transfer attempt ${n} failed (${(err as Error).message}); retrying in ${delay} ms`),
+    });
+  } catch (err) {
+    if (isPermanent(err)) throw err;
+    throw new TransferFailedError(options.remotePath, retries + 1, err as Error);
   }
-  throw new Error(`download of ${options.remotePath} failed after ${retries + 1} attempts: ${lastError?.message}`);
 }

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
+import { PersistedJsonError, readPersistedJson } from './persisted';
 
 /**
  * The operator's local state: what each command did, step by step, so that a command that crashed or
@@ -28,18 +30,34 @@ export interface StateDocument {
 
 export const DEFAULT_STATE_FILE = '.rushhour/state.json';
 
+const StepRecordSchema = z.object({ at: z.string(), data: z.record(z.string(), z.unknown()) });
+const OperationStateSchema = z.object({
+  key: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  steps: z.record(z.string(), StepRecordSchema),
+});
+export const StateDocumentSchema = z.object({
+  version: z.literal(1, { error: 'unknown format (version must be 1)' }),
+  operations: z.record(z.string(), OperationStateSchema),
+});
+
 export class StateFile {
   constructor(readonly file: string = DEFAULT_STATE_FILE) {}
 
   read(): StateDocument {
     if (!fs.existsSync(this.file)) return { version: 1, operations: {} };
     try {
-      const doc = JSON.parse(fs.readFileSync(this.file, 'utf8')) as StateDocument;
-      if (doc.version !== 1 || typeof doc.operations !== 'object') throw new Error('unknown format');
-      return doc;
+      return readPersistedJson(this.file, StateDocumentSchema, 'state file') as StateDocument;
     } catch (err) {
-      throw new Error(
-        `the state file ${this.file} is unreadable (${(err as Error).message}); move it aside to start over`,
+      if (!(err instanceof PersistedJsonError)) throw err;
+      const why = err.issues.length ? err.issues.join('; ') : (err.cause as Error | undefined)?.message;
+      throw new PersistedJsonError(
+        this.file,
+        err.what,
+        err.issues,
+        `the state file ${this.file} is unreadable (${why}); move it aside to start over`,
+        err,
       );
     }
   }

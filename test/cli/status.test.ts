@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { describeStack } from '../../src/aws/deployment';
 import { status } from '../../src/cli/commands/status';
 import { startMoto } from '../../src/local/moto';
 import { StateFile } from '../../src/state/state-file';
@@ -39,11 +40,11 @@ test('without AWS credentials status prints the local part and says why the AWS 
     { encoding: 'utf8', env: noAwsEnv(dir) },
   );
   expect(out).toMatch(
-    /pulled \(database\):\n  pull-db:ops@origin.example:22\/courses: finished .*\n    dumpFile=\/data\/courses.sql.gz/,
+    /pulled \(database\):\n {2}pull-db:ops@origin.example:22\/courses: finished .*\n {4}dumpFile=\/data\/courses.sql.gz/,
   );
-  expect(out).toMatch(/pulled \(web\):\n  pull-web:ops@origin.example:22\/var\/www\/site: finished/);
+  expect(out).toMatch(/pulled \(web\):\n {2}pull-web:ops@origin.example:22\/var\/www\/site: finished/);
   expect(out).toMatch(
-    /synced back:\n  sync-back:ops@origin.example:22\/courses: UNFINISHED .*last step: backup; rerun the same command to resume/,
+    /synced back:\n {2}sync-back:ops@origin.example:22\/courses: UNFINISHED .*last step: backup; rerun the same command to resume/,
   );
   expect(out).toMatch(/aws: not shown: no AWS credentials found .*set AWS_PROFILE or AWS_ACCESS_KEY_ID/);
 });
@@ -115,10 +116,12 @@ test('with a deployment (CloudFormation, RDS and Auto Scaling on moto) status sh
     const res = await status({ site: 'demo', stateFile: sampleState(dir), print: (s) => lines.push(s) });
     const out = lines.join('\n');
     expect(res.awsMissing).toBeUndefined();
-    expect(out).toMatch(/stack rushhour-demo-data: CREATE_COMPLETE\n    ExportFunctionName = rushhour-demo-export/);
+    expect(out).toMatch(/stack rushhour-demo-data: CREATE_COMPLETE\n {4}ExportFunctionName = rushhour-demo-export/);
     expect(out).toMatch(/database \S+: available \(db\.t4g\.medium, MySQL 8\.4\.7\)/);
     expect(out).toMatch(/group rushhour-demo-web-G1-\S+: 2 in service, desired 2 \(min 1, max 6\)/);
     expect(res.aws?.groups).toHaveLength(1);
+    // A stack that does not exist is recognised by the SDK error's name, not its message.
+    expect(await describeStack('rushhour-absent-data')).toBeNull();
   } finally {
     process.env = saved;
     await moto.stop();

@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { pullDb } from '../../src/cli/commands/pull-db';
-import { formatComparison, localInvoker, OriginChangedError, syncBack } from '../../src/cli/commands/sync-back';
+import { pullDb } from '../../src/origin/pull-db';
+import { localInvoker } from '../../src/aws/export-invoker';
+import { formatComparison, OriginChangedError, syncBack } from '../../src/origin/sync-back';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { localOriginOptions } from '../../src/local/origin';
@@ -26,7 +27,7 @@ let cloud: LocalMariaDb;
 let moto: LocalMoto;
 let work: string;
 const password = `pw-${Math.random().toString(36).slice(2)}`; // generated per run
-const savedEnv = { ...process.env };
+let masterSecretArn: string;
 
 beforeAll(async () => {
   [sshd, origin, cloud, moto] = await Promise.all([startSshd(), startMariaDb(), startMariaDb(), startMoto()]);
@@ -47,24 +48,21 @@ beforeAll(async () => {
       }),
     }),
   );
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_REGION: moto.region,
-    AWS_ACCESS_KEY_ID: 'moto-local',
-    AWS_SECRET_ACCESS_KEY: 'moto-local',
-    EXPORT_BUCKET: 'rushhour-exports',
-    MASTER_SECRET_ARN: secret.ARN,
-    DATABASE_NAME: 'courses',
-    RUSHHOUR_TIME_BUDGET_MS: '1',
-  });
+  masterSecretArn = secret.ARN!;
 }, 120000);
 
 afterAll(async () => {
-  process.env = savedEnv;
   await Promise.all([sshd?.stop(), origin?.stop(), cloud?.stop(), moto?.stop()]);
 });
 
 const originOpts = () => ({ ...localOriginOptions(sshd, origin), log: () => undefined });
+/** The export handler in-process, pointed at moto; a 1 ms budget makes one batch per slice (many slices). */
+const invoker = () =>
+  localInvoker(
+    { bucket: 'rushhour-exports', masterSecretArn, database: 'courses', timeBudgetMs: 1 },
+    moto.clientConfig,
+    () => undefined,
+  );
 
 test('sync-back restores every row, routine and trigger of the week on the origin and proves it by checksums', async () => {
   const stateFile = path.join(work, 'state.json');
@@ -87,7 +85,7 @@ test('sync-back restores every row, routine and trigger of the week on the origi
   const result = await syncBack({
     ...originOpts(),
     database: 'courses',
-    invoker: localInvoker(),
+    invoker: invoker(),
     s3: new S3Client(moto.clientConfig),
     out: path.join(work, 'sync'),
     backupDir: path.join(work, 'origin-backups'),
@@ -125,7 +123,7 @@ test('sync-back refuses when the origin changed since the pull, and changes noth
     syncBack({
       ...originOpts(),
       database: 'courses',
-      invoker: localInvoker(),
+      invoker: invoker(),
       s3: new S3Client(moto.clientConfig),
       out: path.join(work, 'sync2'),
       backupDir: path.join(work, 'backups2'),
@@ -137,7 +135,7 @@ test('sync-back refuses when the origin changed since the pull, and changes noth
     syncBack({
       ...originOpts(),
       database: 'courses',
-      invoker: localInvoker(),
+      invoker: invoker(),
       s3: new S3Client(moto.clientConfig),
       out: path.join(work, 'sync2'),
       backupDir: path.join(work, 'backups2'),
@@ -154,7 +152,7 @@ test('sync-back without the explicit flag does nothing', async () => {
     syncBack({
       ...originOpts(),
       database: 'courses',
-      invoker: localInvoker(),
+      invoker: invoker(),
       replaceOriginData: false,
       pulled: '/nonexistent',
     }),
@@ -191,7 +189,7 @@ exec mariadb "$@"
     ...originOpts(),
     mysqlBin: wrapper,
     database: 'courses',
-    invoker: localInvoker(),
+    invoker: invoker(),
     s3: new S3Client(moto.clientConfig),
     out: path.join(work, 'sync3'),
     backupDir: path.join(work, 'backups3'),

@@ -6,11 +6,14 @@ import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createConnection } from 'mysql2/promise';
-import { handler, s3Store } from '../../lambda/export-db';
+import { handler } from '../../lambda/export-db';
+import { s3Store } from '../../src/aws/export-store';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { bufferDumpSource } from '../../src/sql/dump-source';
+import { PersistedJsonError } from '../../src/state/persisted';
 import {
+  ExportChangedError,
   exportSlice,
   ExportStore,
   keysetAfter,
@@ -184,11 +187,30 @@ test('a write during a sliced export fails it with a message that says what to d
       }
     }
     expect(error?.message).toMatch(/the database changed while it was exported \(tables audit\): stop the writers/);
+    expect(error).toBeInstanceOf(ExportChangedError);
+    expect(error).toMatchObject({ name: 'ExportChangedError', database: 'courses', tables: ['audit'] });
     expect((await readExportManifest(store, 'moving'))!.done).toBe(false);
   } finally {
     cloud.sql("DELETE FROM courses.audit WHERE what = 'late write'");
     await conn.end();
   }
+});
+
+test('a damaged manifest is refused with the fields that are wrong, not used', async () => {
+  const store = dirStore(fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-export-')));
+  await store.put(
+    'exports/bad/manifest.json',
+    Buffer.from(JSON.stringify({ version: 1, exportId: 'bad', parts: 'x' })),
+  );
+  const err = await readExportManifest(store, 'bad').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PersistedJsonError);
+  expect((err as PersistedJsonError).issues).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^parts: /), expect.stringMatching(/^cursor: /)]),
+  );
+  await expect(collect(store, 'bad')).rejects.toThrow(/exports\/bad\/manifest\.json is not a valid export manifest/);
 });
 
 describe('the export Lambda handler against moto (S3 + Secrets Manager)', () => {

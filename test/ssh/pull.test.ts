@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pullDb } from '../../src/cli/commands/pull-db';
-import { pullWeb } from '../../src/cli/commands/pull-web';
+import { pullDb } from '../../src/origin/pull-db';
+import { pullWeb } from '../../src/origin/pull-web';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { localOriginOptions } from '../../src/local/origin';
 import { LocalSshd, startSshd } from '../../src/local/sshd';
@@ -119,7 +119,10 @@ test('a wrong host key is refused with a clear message, pinned or from known_hos
   s.close();
 });
 
-/** A TCP relay in front of sshd that cuts one connection (the first to carry more than `cutAfter` bytes to the client). */
+/**
+ * A TCP relay in front of sshd that cuts one connection (the first to carry more than `cutAfter` bytes to
+ * the client).
+ */
 async function cuttingRelay(
   targetPort: number,
   cutAfter: number,

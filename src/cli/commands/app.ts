@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { main } from '../../../app/main';
-import { dbEnvFromOptions, DbFlags } from './seed';
+import { dbEnvFromOptions, DbFlags } from '../db-flags';
+import type { CliEnv } from '../env';
 
 /** `rushhour app`: runs the reference course-selection app in this process (as the instance does from the bundle). */
-export function register(program: Command): void {
+export function register(program: Command, cliEnv: CliEnv): void {
   program
     .command('app')
     .description(
@@ -23,7 +24,7 @@ export function register(program: Command): void {
         opts: DbFlags & { port: string; host: string; ssmPrefix?: string; workers: string; migrate?: boolean },
       ) => {
         const env: NodeJS.ProcessEnv = {
-          ...process.env,
+          ...cliEnv,
           ...dbEnvFromOptions(opts),
           PORT: opts.port,
           HOST: opts.host,
@@ -31,8 +32,8 @@ export function register(program: Command): void {
           ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
           ...(opts.migrate ? { RUSHHOUR_MIGRATE: 'true' } : {}),
         };
-        // Cluster workers re-run this CLI: hand them the settings through the real environment.
-        Object.assign(process.env, env);
+        // Cluster workers re-run this CLI with the same arguments and inherit its environment, so each
+        // worker derives the same settings itself: nothing is handed over through process.env.
         await main(env);
       },
     );

@@ -1,8 +1,10 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { fileDumpSource, sha256File } from '../../sql/dump-source';
 import { importDump, ImportResult } from '../../sql/importer';
 import { formatBytes, formatDuration, formatProgress } from '../../sql/progress-report';
+import { positiveNumber } from '../../util/options';
+import type { CliEnv } from '../env';
 
 export interface ImportDumpFlags {
   readonly dump: string;
@@ -14,15 +16,8 @@ export interface ImportDumpFlags {
   readonly dumpHash?: string;
   readonly allowReimport?: boolean;
   readonly progress?: boolean;
-}
-
-function positiveNumber(name: string) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  /** The password, as the mysql client reads it from MYSQL_PWD (never a flag). */
+  readonly password?: string;
 }
 
 /**
@@ -33,7 +28,7 @@ export async function runImportDump(
   flags: ImportDumpFlags,
   out: NodeJS.WriteStream = process.stderr,
 ): Promise<ImportResult> {
-  const password = process.env.MYSQL_PWD;
+  const password = flags.password;
   if (password === undefined)
     throw new Error(
       'set the password in the MYSQL_PWD environment variable (as the mysql client reads it); it is never taken as a flag so it stays out of shell history and ps',
@@ -82,9 +77,9 @@ export async function runImportDump(
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   const action = async (opts: ImportDumpFlags) => {
-    const result = await runImportDump(opts);
+    const result = await runImportDump({ ...opts, password: env.MYSQL_PWD });
     const rate = result.elapsedMs > 0 ? formatBytes((result.bytesThisRun * 1000) / result.elapsedMs) : '-';
     if (result.alreadyComplete) {
       process.stderr.write(`already imported: ${result.statements} statements; nothing to do\n`);

@@ -1,43 +1,20 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { resolveDbConfig } from '../../../app/config';
 import { createPool, seed } from '../../../app/db';
-
-export interface DbFlags {
-  readonly dbHost?: string;
-  readonly dbPort?: string;
-  readonly dbUser?: string;
-  readonly dbName?: string;
-}
-
-/** The --db-* flags as DB_* variables (flags win over the environment). */
-export function dbEnvFromOptions(opts: DbFlags): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (opts.dbHost) env.DB_HOST = opts.dbHost;
-  if (opts.dbPort) env.DB_PORT = opts.dbPort;
-  if (opts.dbUser) env.DB_USER = opts.dbUser;
-  if (opts.dbName) env.DB_NAME = opts.dbName;
-  return env;
-}
-
-function positiveInt(name: string, min = 1) {
-  return (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-}
+import { dbEnvFromOptions, DbFlags } from '../db-flags';
+import { integerAtLeast } from '../../util/options';
+import type { CliEnv } from '../env';
 
 /** `rushhour seed`: migrate the reference schema and load deterministic courses and students. */
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   program
     .command('seed')
     .description(
       'Create the reference schema and load courses and students. DB from DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME, the --db-* flags, or --ssm-prefix.',
     )
-    .option('--courses <n>', 'number of courses', positiveInt('--courses'), 43)
-    .option('--students <n>', 'number of students', positiveInt('--students', 0), 500)
-    .option('--seats <n>', 'seats in every course (default: 20 to 120, varying)', positiveInt('--seats'))
+    .option('--courses <n>', 'number of courses', integerAtLeast('--courses', 1), 43)
+    .option('--students <n>', 'number of students', integerAtLeast('--students', 0), 500)
+    .option('--seats <n>', 'seats in every course (default: 20 to 120, varying)', integerAtLeast('--seats', 1))
     .option('--reset', 'replace existing courses, students and registrations')
     .option('--ssm-prefix <prefix>', 'read the DB settings from SSM under this prefix')
     .option('--db-host <host>', 'database host (overrides DB_HOST)')
@@ -49,7 +26,7 @@ export function register(program: Command): void {
         opts: DbFlags & { courses: number; students: number; seats?: number; reset?: boolean; ssmPrefix?: string },
       ) => {
         const db = await resolveDbConfig({
-          ...process.env,
+          ...env,
           ...dbEnvFromOptions(opts),
           ...(opts.ssmPrefix ? { RUSHHOUR_SSM_PREFIX: opts.ssmPrefix } : {}),
         });

@@ -1,94 +1,8 @@
 import { Command } from 'commander';
-import { DEFAULT_STATE_FILE, OperationState, StateFile } from '../../state/state-file';
 import { loadConfig } from '../../../lib/config';
-import { stackNames } from '../../../lib/stack-names';
-
-/** A stack's outputs by key; empty when the stack does not exist. */
-export async function stackOutputs(stackName: string): Promise<Record<string, string>> {
-  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  try {
-    const out = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
-    const stack = out.Stacks?.[0];
-    return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
-  } catch (err) {
-    if (/does not exist/.test((err as Error).message)) return {};
-    throw err;
-  }
-}
-
-export interface AwsStatus {
-  readonly stacks: Record<string, { status: string; outputs: Record<string, string> } | null>;
-  readonly database?: {
-    identifier: string;
-    status: string;
-    instanceClass: string;
-    engineVersion: string;
-    multiAz: boolean;
-  };
-  readonly groups: Array<{ name: string; desired: number; min: number; max: number; inService: number }>;
-}
-
-/** What is deployed: stacks and outputs (CloudFormation), the RDS instance, the Auto Scaling groups. */
-export async function awsStatus(siteName: string): Promise<AwsStatus> {
-  const cfn = await import('@aws-sdk/client-cloudformation');
-  const client = new cfn.CloudFormationClient({});
-  const names = stackNames(siteName);
-  const stacks: AwsStatus['stacks'] = {};
-  let dbInstanceId: string | undefined;
-  for (const name of [names.data, names.web]) {
-    try {
-      const s = (await client.send(new cfn.DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
-      stacks[name] = s
-        ? {
-            status: s.StackStatus ?? '?',
-            outputs: Object.fromEntries((s.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? ''])),
-          }
-        : null;
-      if (s && name === names.data) {
-        const res = await client.send(new cfn.DescribeStackResourcesCommand({ StackName: name }));
-        dbInstanceId = res.StackResources?.find((r) => r.ResourceType === 'AWS::RDS::DBInstance')?.PhysicalResourceId;
-      }
-    } catch (err) {
-      if (!/does not exist/.test((err as Error).message)) throw err;
-      stacks[name] = null;
-    }
-  }
-  let database: AwsStatus['database'];
-  if (dbInstanceId) {
-    const { RDSClient, DescribeDBInstancesCommand } = await import('@aws-sdk/client-rds');
-    const db = (await new RDSClient({}).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceId })))
-      .DBInstances?.[0];
-    if (db) {
-      database = {
-        identifier: dbInstanceId,
-        status: db.DBInstanceStatus ?? '?',
-        instanceClass: db.DBInstanceClass ?? '?',
-        engineVersion: db.EngineVersion ?? '?',
-        multiAz: Boolean(db.MultiAZ),
-      };
-    }
-  }
-  const groupNames = Object.entries(stacks[names.web]?.outputs ?? {})
-    .filter(([k]) => /^AutoScalingGroup\d+Name$/.test(k))
-    .map(([, v]) => v);
-  const groups: AwsStatus['groups'] = [];
-  if (groupNames.length > 0) {
-    const { AutoScalingClient, DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
-    const out = await new AutoScalingClient({}).send(
-      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: groupNames }),
-    );
-    for (const g of out.AutoScalingGroups ?? []) {
-      groups.push({
-        name: g.AutoScalingGroupName ?? '?',
-        desired: g.DesiredCapacity ?? 0,
-        min: g.MinSize ?? 0,
-        max: g.MaxSize ?? 0,
-        inService: (g.Instances ?? []).filter((i) => i.LifecycleState === 'InService').length,
-      });
-    }
-  }
-  return { stacks, database, groups };
-}
+import { AwsStatus, deploymentStatus } from '../../aws/deployment';
+import { DEFAULT_STATE_FILE, OperationState, StateFile } from '../../state/state-file';
+import type { CliEnv } from '../env';
 
 function describeOperation(op: OperationState): string {
   const what = op.finishedAt
@@ -103,8 +17,7 @@ function describeOperation(op: OperationState): string {
 
 /** The local part: what the state file says was pulled and synced. */
 export function localStatus(stateFile: string): string {
-  const state = new StateFile(stateFile);
-  const ops = state.list();
+  const ops = new StateFile(stateFile).list();
   if (ops.length === 0) return `local state (${stateFile}): nothing pulled or synced yet`;
   const section = (title: string, prefix: string) => {
     const list = ops.filter((o) => o.key.startsWith(prefix));
@@ -118,59 +31,42 @@ export function localStatus(stateFile: string): string {
   ].join('\n');
 }
 
-/** Why the AWS part cannot be shown, or undefined when credentials seem to be there. */
-export async function missingAwsReason(): Promise<string | undefined> {
-  try {
-    // The SDK's own default chain (env, profile, SSO, instance role), as every client would use it.
-    const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
-    await new CloudFormationClient({}).config.credentials();
-    return undefined;
-  } catch (err) {
-    return `no AWS credentials found (${(err as Error).message.split('\n')[0]}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to see the deployment`;
+export function formatAwsStatus(aws: AwsStatus, region: string): string {
+  const lines = ['', `aws (${region}):`];
+  for (const [name, s] of Object.entries(aws.stacks)) {
+    lines.push(`  stack ${name}: ${s ? s.status : 'not deployed'}`);
+    for (const [k, v] of Object.entries(s?.outputs ?? {})) lines.push(`    ${k} = ${v}`);
   }
+  const db = aws.database;
+  lines.push(
+    db
+      ? `  database ${db.identifier}: ${db.status} (db.${db.instanceClass.replace(/^db\./, '')}, MySQL ${db.engineVersion}${db.multiAz ? ', Multi-AZ' : ''})`
+      : '  database: none found',
+  );
+  for (const g of aws.groups)
+    lines.push(`  group ${g.name}: ${g.inService} in service, desired ${g.desired} (min ${g.min}, max ${g.max})`);
+  return lines.join('\n');
 }
 
 export async function status(options: {
   site?: string;
   stateFile?: string;
   print?: (s: string) => void;
+  /**
+   * Named in the heading of the AWS part (the command passes AWS_REGION or AWS_DEFAULT_REGION).
+   * @default 'default region'
+   */
+  region?: string;
 }): Promise<{ aws?: AwsStatus; awsMissing?: string }> {
   const print = options.print ?? ((s: string) => console.log(s));
   print(localStatus(options.stateFile ?? DEFAULT_STATE_FILE));
-  if (!options.site) {
-    const why = "no --site given (the deployment's siteName): AWS part skipped";
-    print(`\naws: ${why}`);
-    return { awsMissing: why };
-  }
-  const missing = await missingAwsReason();
-  if (missing) {
-    print(`\naws: not shown: ${missing}`);
-    return { awsMissing: missing };
-  }
-  try {
-    const aws = await awsStatus(options.site);
-    const lines = ['', `aws (${process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'default region'}):`];
-    for (const [name, s] of Object.entries(aws.stacks)) {
-      lines.push(`  stack ${name}: ${s ? s.status : 'not deployed'}`);
-      for (const [k, v] of Object.entries(s?.outputs ?? {})) lines.push(`    ${k} = ${v}`);
-    }
-    lines.push(
-      aws.database
-        ? `  database ${aws.database.identifier}: ${aws.database.status} (db.${aws.database.instanceClass.replace(/^db\./, '')}, MySQL ${aws.database.engineVersion}${aws.database.multiAz ? ', Multi-AZ' : ''})`
-        : '  database: none found',
-    );
-    for (const g of aws.groups)
-      lines.push(`  group ${g.name}: ${g.inService} in service, desired ${g.desired} (min ${g.min}, max ${g.max})`);
-    print(lines.join('\n'));
-    return { aws };
-  } catch (err) {
-    const why = `AWS call failed: ${(err as Error).message}`;
-    print(`\naws: not shown: ${why}`);
-    return { awsMissing: why };
-  }
+  const d = await deploymentStatus(options.site);
+  if (d.aws) print(formatAwsStatus(d.aws, options.region ?? 'default region'));
+  else print(`\naws: ${d.missingBecause === 'no-site' ? '' : 'not shown: '}${d.awsMissing}`);
+  return { aws: d.aws, awsMissing: d.awsMissing };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, env: CliEnv): void {
   program
     .command('status')
     .description('What is deployed (stacks, RDS, groups) and what was pulled and synced (local state file)')
@@ -182,6 +78,6 @@ export function register(program: Command): void {
       if (!site && opts.config) {
         site = loadConfig(opts.config, { checkFiles: false }).siteName;
       }
-      await status({ site, stateFile: opts.stateFile });
+      await status({ site, stateFile: opts.stateFile, region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION });
     });
 }

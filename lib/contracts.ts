@@ -1,0 +1,61 @@
+/**
+ * The strings two components must agree on, each written once: the producer (CDK stack, Lambda, import)
+ * and the consumer (app, CLI, rehearsal) both import them from here, so a rename cannot leave one side
+ * behind. Plain constants and functions only: this module is loaded by the CDK app, the Lambda bundles,
+ * the app bundle and the CLI alike. The stack names live beside it in ./stack-names.ts.
+ */
+
+/** The SSM path the import writes the DB config under and the app reads at boot: `/rushhour/<siteName>/db`. */
+export function ssmPrefixFor(siteName: string): string {
+  return `${SSM_ROOT}/${siteName}/db`;
+}
+
+/** The first segment of every rushhour SSM path. */
+export const SSM_ROOT = '/rushhour';
+
+/** Names of the SSM parameters under the prefix (written by the import custom resource, read by the app). */
+export const SSM_KEYS = ['host', 'port', 'name', 'user', 'password-secret-arn'] as const;
+export type SsmKey = (typeof SSM_KEYS)[number];
+
+/** The full parameter name of one key under a prefix. */
+export const ssmParameterName = (prefix: string, key: SsmKey) => `${prefix.replace(/\/+$/, '')}/${key}`;
+
+/** Output names of the data stack (lib/data-stack.ts), read by sync-back and status. */
+export const DATA_OUTPUTS = {
+  exportFunctionName: 'ExportFunctionName',
+  exportBucketName: 'ExportBucketName',
+  ssmPrefix: 'SsmPrefix',
+  databaseEndpoint: 'DatabaseEndpoint',
+  masterSecretArn: 'MasterSecretArn',
+} as const;
+
+/** Output names of the web stack (lib/web-stack.ts), one per load balancer k (1-based), read by status. */
+export const WEB_OUTPUTS = {
+  siteUrl: 'SiteUrl',
+  loadBalancerDnsName: (k: number) => `LoadBalancer${k}DnsName`,
+  autoScalingGroupName: (k: number) => `AutoScalingGroup${k}Name`,
+  dashboardUrl: 'DashboardUrl',
+} as const;
+
+/** The index k of an `AutoScalingGroup<k>Name` output key, or undefined for any other key. */
+export function autoScalingGroupOutputIndex(outputKey: string): number | undefined {
+  const m = /^AutoScalingGroup(\d+)Name$/.exec(outputKey);
+  return m && WEB_OUTPUTS.autoScalingGroupName(Number(m[1])) === outputKey ? Number(m[1]) : undefined;
+}
+
+/** Optional environment of both Lambda functions: caps the milliseconds one invocation works (tests, rehearsal). */
+export const TIME_BUDGET_ENV = 'RUSHHOUR_TIME_BUDGET_MS';
+
+/** The environment of the export function (set by lib/constructs/export-function.ts, read by lambda/export-db). */
+export const EXPORT_ENV = {
+  bucket: 'EXPORT_BUCKET',
+  masterSecretArn: 'MASTER_SECRET_ARN',
+  databaseName: 'DATABASE_NAME',
+  timeBudgetMs: TIME_BUDGET_ENV,
+} as const;
+
+/** The import's progress table in the target database; the export and the origin checksums leave it out. */
+export const PROGRESS_TABLE = 'rushhour_import_progress';
+
+/** Tables rushhour itself creates in a database (the progress table, and any `_rushhour_` scratch table). */
+export const OWN_TABLES = /^_?rushhour_/;

@@ -1,0 +1,335 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Transform } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ExportInvoker } from '../aws/export-invoker';
+import { s3Store } from '../aws/export-store';
+import { readExportManifest, readExportParts } from '../sql/export';
+import { SshError } from '../ssh/errors';
+import { diffStats, OriginOptions, originClient, originTableStats, sshTarget, TableStat } from '../ssh/origin';
+import { progress } from '../util/progress';
+import { shq, SshSession } from '../ssh/session';
+import { sha256File } from '../util/sha256';
+import { DEFAULT_STATE_FILE, Operation, StateFile } from '../state/state-file';
+import { PullRecord, readPullRecord } from './pull-record';
+
+export type { ExportInvoker };
+
+export interface SyncBackOptions extends OriginOptions {
+  readonly database: string;
+  /**
+   * The `<db>.checksums.json` written by pull-db; the last pull of this origin/database in the state file
+   * when absent.
+   */
+  readonly pulled?: string;
+  readonly invoker: ExportInvoker;
+  /** S3 client for downloading the export. @default a client with the SDK's defaults */
+  readonly s3?: S3Client;
+  /** @default '.' */
+  readonly out?: string;
+  /** Directory ON THE ORIGIN for the backup of what the load replaces. @default "$HOME/rushhour-backups" */
+  readonly backupDir?: string;
+  /** Overwrite the origin's tables with the export (the explicit flag). */
+  readonly replaceOriginData: boolean;
+  /** Load even though the origin changed since the pull. */
+  readonly force?: boolean;
+  /** @default DEFAULT_STATE_FILE */
+  readonly stateFile?: string;
+  /** Start over instead of resuming an interrupted sync-back. */
+  readonly restart?: boolean;
+  readonly log?: (message: string) => void;
+}
+
+export interface TableComparison {
+  readonly table: string;
+  readonly cloud?: TableStat;
+  readonly origin?: TableStat;
+  readonly same: boolean;
+}
+
+export interface SyncBackResult {
+  readonly exportId: string;
+  readonly exportFile: string;
+  readonly backupFile: string;
+  readonly tables: TableComparison[];
+  readonly identical: boolean;
+}
+
+/** The origin was written to since the pull: loading the export would overwrite that. */
+export class OriginChangedError extends Error {
+  override readonly name = 'OriginChangedError';
+  constructor(
+    readonly database: string,
+    /** Tables whose checksum or row count differ from the pull's. */
+    readonly tables: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function lastPull(state: StateFile, origin: string, database: string): string {
+  const op = state.list(`pull-db:${origin}/${database}`).find((o) => o.finishedAt);
+  const file = op?.steps.finished?.data.checksumsFile;
+  if (typeof file !== 'string') {
+    throw new Error(
+      `no finished pull-db of ${database} from ${origin} in ${state.file}: pass --pulled <db>.checksums.json (written by pull-db)`,
+    );
+  }
+  return file;
+}
+
+export function formatComparison(rows: TableComparison[]): string {
+  const header = ['table', 'cloud checksum', 'origin checksum', 'cloud rows', 'origin rows', ''];
+  const body = rows.map((r) => [
+    r.table,
+    r.cloud?.checksum ?? '-',
+    r.origin?.checksum ?? '-',
+    String(r.cloud?.rows ?? '-'),
+    String(r.origin?.rows ?? '-'),
+    r.same ? 'ok' : 'DIFFERENT',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [header, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** What every step gets: the options, the recorded operation and the log. */
+interface Run {
+  readonly o: SyncBackOptions;
+  readonly op: Operation;
+  readonly log: (message: string) => void;
+}
+
+/** 1. Export, slice by slice, continuing the same export id after a crash. */
+function exportCloud({ o, op, log }: Run): Promise<{ exportId: string; bucket: string }> {
+  let exportId = op.done('export-started')?.data.exportId as string | undefined;
+  return op.step(
+    'export',
+    async () => {
+      let res = await o.invoker.invoke(exportId ? { exportId } : {});
+      if (!exportId) {
+        exportId = res.exportId;
+        op.record('export-started', { exportId });
+      }
+      for (let slice = 1; !res.done; slice++) {
+        log(`export ${exportId}: slice ${slice} done (${res.parts} parts so far)`);
+        if (slice > 1000) throw new Error(`export ${exportId} did not finish in 1000 slices`);
+        res = await o.invoker.invoke({ exportId });
+      }
+      log(`export ${exportId}: complete, ${res.parts} parts in s3://${res.bucket}/${res.prefix}`);
+      return { exportId: res.exportId, bucket: res.bucket };
+    },
+    log,
+  );
+}
+
+/** 2. Download and verify every part; keep the cloud's checksums from the manifest. */
+function downloadExport(
+  { o, op, log }: Run,
+  exported: { exportId: string; bucket: string },
+  exportFile: string,
+): Promise<{ sha256: string; cloud: Record<string, TableStat> }> {
+  return op.step(
+    'download',
+    async () => {
+      const store = s3Store(o.s3 ?? new S3Client({}), String(exported.bucket));
+      const manifest = await readExportManifest(store, String(exported.exportId));
+      if (!manifest) throw new Error(`export ${exported.exportId} has no manifest in s3://${exported.bucket}`);
+      const tmp = `${exportFile}.part`;
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        for await (const part of readExportParts(store, String(exported.exportId))) fs.writeSync(fd, part);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, exportFile);
+      const cloud: Record<string, TableStat> = {};
+      for (const t of manifest.tables)
+        cloud[t.name] = { checksum: manifest.checksumsAtEnd?.[t.name] ?? null, rows: manifest.rowCounts[t.name] ?? 0 };
+      return { exportFile, sha256: await sha256File(exportFile), bytes: fs.statSync(exportFile).size, cloud };
+    },
+    log,
+  );
+}
+
+/** 3. Has anyone written to the origin since the pull? */
+function checkOriginUnchanged({ o, op, log }: Run, session: SshSession, pulled: PullRecord): Promise<unknown> {
+  return op.step(
+    'origin-unchanged',
+    async () => {
+      const now = await originTableStats(session, o, o.database);
+      const changed = diffStats(pulled.tables, now);
+      if (changed.length > 0 && !o.force) {
+        throw new OriginChangedError(
+          o.database,
+          changed,
+          `the origin's database ${o.database} changed since the pull at ${pulled.pulledAt} (tables ${changed.join(', ')}): ` +
+            'someone wrote to it during the week, and loading the export would overwrite that. Reconcile by hand, or rerun with --force ' +
+            '(the origin is backed up on the origin first).',
+        );
+      }
+      if (changed.length > 0)
+        log(`--force: the origin changed since the pull (tables ${changed.join(', ')}); loading anyway after a backup`);
+      return { changed };
+    },
+    log,
+  );
+}
+
+/** 4. Back up what the load replaces, on the origin. */
+function backupOrigin({ o, op, log }: Run, session: SshSession): Promise<{ backupFile: string; sha256: string }> {
+  return op.step(
+    'backup',
+    async () => {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const dir = o.backupDir ? shq(o.backupDir) : '"$HOME/rushhour-backups"';
+      const file =
+        (
+          await session.run(`umask 077 && mkdir -p ${dir} && cd ${dir} && pwd`, 'creating the backup directory')
+        ).trim() + `/${o.database}-before-sync-back-${stamp}.sql.gz`;
+      await session.run(
+        `bash -c ${shq(
+          `set -o pipefail; ${originClient(o, 'mysqldump')} --single-transaction --quick --routines --triggers --events --hex-blob ` +
+            `--default-character-set=utf8mb4 ${shq(o.database)} | gzip -c > ${shq(file)}`,
+        )}`,
+        "backing up the origin's database",
+      );
+      log(`backed up the origin's ${o.database} to ${file} (on the origin)`);
+      return { backupFile: file, sha256: await session.remoteSha256(file) };
+    },
+    log,
+  );
+}
+
+/** 5. Stream the export into the origin's mysql. */
+function loadExport(
+  { o, op, log }: Run,
+  session: SshSession,
+  exportFile: string,
+  exportSha256: string,
+  backupFile: string,
+): Promise<unknown> {
+  return op.step(
+    'load',
+    async () => {
+      const size = fs.statSync(exportFile).size;
+      const bar = progress(`sync-back load ${o.database}`);
+      let sent = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          sent += chunk.length;
+          bar.update(sent, size);
+          cb(null, chunk);
+        },
+      });
+      try {
+        const r = await session.exec(
+          `bash -c ${shq(`set -o pipefail; gzip -dc | ${originClient(o, 'mysql')} --default-character-set=utf8mb4 ${shq(o.database)}`)}`,
+          { stdin: fs.createReadStream(exportFile).pipe(counter) },
+        );
+        if (r.code !== 0) {
+          // mysql echoes the failing statement (rows of data) before its ERROR line: report only the error.
+          const reason =
+            r.stderr
+              .split('\n')
+              .filter((l) => /^ERROR/.test(l))
+              .join('; ') || r.stderr.trim().slice(-500);
+          throw new SshError(
+            'remote-command',
+            `loading the export on the origin failed (exit ${r.code ?? r.signal}): ${reason}. ` +
+              `The origin's previous data is in ${backupFile}; rerun sync-back to retry the load.`,
+            { ...session.where, command: 'mysql (load)', exitCode: r.code, signal: r.signal, stderr: reason },
+          );
+        }
+      } finally {
+        bar.stop();
+      }
+      return { bytes: size, sha256: exportSha256 };
+    },
+    log,
+  );
+}
+
+/** 6. Prove it, table by table: CHECKSUM TABLE and row counts at the origin against the export's manifest. */
+async function compareTables(
+  { o }: Run,
+  session: SshSession,
+  cloud: Record<string, TableStat>,
+): Promise<TableComparison[]> {
+  const after = await originTableStats(session, o, o.database);
+  const names = [...new Set([...Object.keys(cloud), ...Object.keys(after)])].sort();
+  return names.map((t) => ({
+    table: t,
+    cloud: cloud[t],
+    origin: after[t],
+    same: Boolean(cloud[t] && after[t] && cloud[t].checksum === after[t].checksum && cloud[t].rows === after[t].rows),
+  }));
+}
+
+/**
+ * Brings the week's data home: export the cloud database (sliced), download and verify it, refuse if
+ * the origin changed since the pull (unless forced), back up the origin's database on the origin,
+ * stream the export into the origin's `mysql` over SSH, then compare CHECKSUM TABLE and row counts,
+ * table by table. Each step is recorded; a rerun resumes after the last completed one.
+ *
+ * The load runs the origin's own `mysql` client fed through the SSH channel: the origin's DB login
+ * never leaves the origin (no port forward, no password here), and mysql is the reference reader of
+ * mysqldump-format files (DELIMITER blocks, version comments).
+ */
+export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
+  const log = o.log ?? ((m: string) => console.log(m));
+  if (!o.replaceOriginData) {
+    throw new Error(
+      "sync-back replaces the origin's tables with the cloud's: pass --replace-origin-data to confirm (a backup is taken on the origin first)",
+    );
+  }
+  const target = sshTarget(o);
+  const state = new StateFile(o.stateFile ?? DEFAULT_STATE_FILE);
+  const pulledFile = o.pulled ?? lastPull(state, o.origin, o.database);
+  const pulled = readPullRecord(pulledFile);
+  if (pulled.database !== o.database)
+    throw new Error(`${pulledFile} records database ${pulled.database}, not ${o.database}`);
+  const run: Run = { o, op: state.operation(`sync-back:${o.origin}/${o.database}`, { fresh: o.restart }), log };
+  const outDir = path.resolve(o.out ?? '.');
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const exported = await exportCloud(run);
+  const exportFile = path.join(outDir, `${o.database}.export-${exported.exportId}.sql.gz`);
+  const downloaded = await downloadExport(run, exported, exportFile);
+
+  let session = await SshSession.connect(target);
+  try {
+    await checkOriginUnchanged(run, session, pulled);
+    const backup = await backupOrigin(run, session);
+    await loadExport(run, session, exportFile, downloaded.sha256, backup.backupFile);
+    if (session.isClosed) session = await SshSession.connect(target);
+    const tables = await compareTables(run, session, downloaded.cloud);
+    const identical = tables.every((t) => t.same);
+    log(formatComparison(tables));
+    const result = {
+      exportId: String(exported.exportId),
+      exportFile,
+      backupFile: String(backup.backupFile),
+      tables,
+      identical,
+    };
+    if (identical) {
+      run.op.finish({ exportId: result.exportId, backupFile: result.backupFile, tables: tables.length, identical });
+      log(
+        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (CHECKSUM TABLE and row counts)`,
+      );
+    } else {
+      run.op.record('prove', { identical, different: tables.filter((t) => !t.same).map((t) => t.table) });
+    }
+    return result;
+  } finally {
+    session.close();
+  }
+}
