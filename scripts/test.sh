@@ -9,6 +9,9 @@ export PATH="$(go env GOPATH)/bin:$PATH" CDK_DISABLE_CLI_TELEMETRY=true
 echo "== type check"
 npx tsc --noEmit
 
+echo "== lint (eslint + prettier --check)"
+npm run --silent lint
+
 echo "== jest"
 mkdir -p .rushhour
 set +e
