@@ -30,13 +30,16 @@ interface RenderInput {
 
 const log = (line: string) => process.stdout.write(`rushhour-site: ${line}\n`);
 
-function idOf(flag: '-u' | '-g', name: string): number {
-  return Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+/** uid of a user / gid of a group, by name (getent: users and groups may come from anywhere NSS looks). */
+function idOf(db: 'passwd' | 'group', name: string): number {
+  const id = Number(execFileSync('getent', [db, name], { encoding: 'utf8' }).split(':')[2]);
+  if (!Number.isInteger(id)) throw new Error(`no ${db === 'passwd' ? 'user' : 'group'} named ${name}`);
+  return id;
 }
 
 export function writeRendered(r: RenderedSite, siteUser: string, siteGroup: string): void {
-  const uid = idOf('-u', siteUser);
-  const gid = idOf('-g', siteGroup);
+  const uid = idOf('passwd', siteUser);
+  const gid = idOf('group', siteGroup);
   for (const d of r.dirs) {
     fs.mkdirSync(d.path, { recursive: true });
     fs.chmodSync(d.path, d.mode);
@@ -92,7 +95,7 @@ async function main(argv: string[]): Promise<void> {
         ssmPrefix: spec.ssmPrefix,
         site,
         layout: spec.layout,
-        siteGid: idOf('-g', spec.layout.siteGroup),
+        siteGid: idOf('group', spec.layout.siteGroup),
         log,
       });
     } finally {

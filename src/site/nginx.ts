@@ -141,7 +141,7 @@ export function renderNginxConf(site: SiteConfig, l: SiteLayout, o: FrontDoorOpt
     `worker_processes ${o.workerProcesses ?? 'auto'};`,
     `pid ${path.join(l.runDir, 'nginx.pid')};`,
     `error_log ${path.join(l.logDir, 'nginx-error.log')} warn;`,
-    'worker_rlimit_nofile 65536;',
+    // No worker_rlimit_nofile: the unit's LimitNOFILE=65536 gives it (and setrlimit fails in containers).
     'events {',
     '  worker_connections 4096;',
     '}',

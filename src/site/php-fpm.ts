@@ -27,7 +27,8 @@ export function renderPhpFpmConf(site: PhpSite, l: SiteLayout): string {
   };
   const admin: Record<string, string> = {};
   if (site.sessions === 'database') {
-    admin['session.save_handler'] = 'user';
+    // Not session.save_handler=user: PHP 8 refuses that from ini ("cannot be set by ini_set()", every
+    // worker dies at its first request, measured on 8.2); session_set_save_handler() in the file sets it.
     admin['auto_prepend_file'] = p.sessionHandler;
   } else {
     admin['session.save_handler'] = 'files';
