@@ -5,7 +5,7 @@
  *
  * - 8 per vCPU: a database-backed page spends most of its time waiting on MySQL, so a core keeps busy
  *   with several requests in flight; beyond that requests only queue for the CPU and time out later.
- * - 48 MiB per worker: the example site's workers measured 20-25 MiB RSS each on PHP 8.2
+ * - 48 MiB per worker: the example site's workers measured 14-15 MiB RSS each on PHP 8.2 after its pages
  *   (test/site/php-nginx.test.ts logs it); 48 leaves room for a heavier real site under memory_limit.
  * - reserve: 400 MiB for the OS, nginx, the SSM agent and the page cache; 150 MiB more with Apache.
  * t3.small (2 vCPU, 2 GiB): min(16, 34) = 16 workers. t3.micro (2 vCPU, 1 GiB): min(16, 13) = 13.

@@ -4,7 +4,16 @@ import * as path from 'node:path';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { sitePaths } from '../../src/site/layout';
-import { Browser, TestInstance, loadLampDatabase, putDbParameters, readLogs, startInstance } from './support';
+import {
+  Browser,
+  TestInstance,
+  childPids,
+  killTree,
+  loadLampDatabase,
+  putDbParameters,
+  readLogs,
+  startInstance,
+} from './support';
 
 // The example LAMP site on two "instances" (nginx + php-fpm each, Debian binaries, rendered configs)
 // sharing one MariaDB, wired in from SSM + Secrets Manager on moto by the bundled boot step.
@@ -163,28 +172,14 @@ test('the health path answers while the database is hung, and fails once php-fpm
     process.kill(db.pid, 'SIGCONT');
   }
   const fpm = b.processes['rushhour-site'];
-  const exited = new Promise((r) => fpm.once('exit', r));
-  // SIGKILL the master and its workers (what a crash leaves: no PHP answering the socket).
-  const pids = fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(fpm.pid);
-      } catch {
-        return false;
-      }
-    });
   // The sizing rule's per-worker budget (src/site/sizing.ts) against what the example site's workers use.
-  const rss = pids
-    .map((p) => fs.readFileSync(`/proc/${p}/status`, 'utf8'))
-    .filter((s) => /php-fpm: pool site/.test(fs.readFileSync(`/proc/${/^Pid:\s+(\d+)/m.exec(s)![1]}/cmdline`, 'utf8')))
-    .map((s) => Number(/^VmRSS:\s+(\d+) kB/m.exec(s)![1]) / 1024);
+  const rss = childPids(fpm.pid!)
+    .filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('pool site'))
+    .map((p) => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]) / 1024);
   console.log(`php-fpm site pool workers after the example pages: RSS ${rss.map((r) => r.toFixed(1)).join(', ')} MiB`);
   expect(Math.max(...rss)).toBeLessThan(48);
-  fpm.kill('SIGKILL');
-  for (const p of pids) process.kill(Number(p), 'SIGKILL');
-  await exited;
+  // SIGKILL the master and its workers (what a crash leaves: no PHP answering the socket).
+  await killTree(fpm);
   const down = await fetch(`${b.url}/healthz`);
   expect(down.status).not.toBe(200);
   if (down.status === 200) console.log(readLogs(b.layout.logDir));

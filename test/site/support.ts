@@ -278,3 +278,33 @@ export class Browser {
     return m[1];
   }
 }
+
+/** Children of a process (from /proc), to kill a server's workers with it the way a crash leaves them dead. */
+export function childPids(pid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** SIGKILL a server and its workers; resolves when the server has exited. */
+export async function killTree(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  const kids = childPids(child.pid!);
+  child.kill('SIGKILL');
+  for (const k of kids) {
+    try {
+      process.kill(k, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await exited;
+}
