@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderEnvFile } from '../../src/site/env-file';
+import { al2023Packages, renderInstallLines } from '../../src/site/packages';
 import { al2023Layout } from '../../src/site/layout';
 import { renderSite } from '../../src/site/render';
 import { SiteConfigError, parseSite } from '../../src/site/schema';
@@ -93,4 +94,26 @@ test('node runtime: nginx proxies to the local port with the in-flight limit; th
   expect(unit).toContain('/usr/bin/setpriv --reuid=rushhour --regid=rushhour');
   expect(unit).toContain('Environment=PORT=8081');
   expect(unit).not.toMatch(/^User=/m);
+});
+
+test('AL2023 packages per runtime, installed with retries', () => {
+  expect(
+    al2023Packages(parseSite({ runtime: 'php', phpVersion: '8.4', webServer: 'apache', extensions: ['gd'] })),
+  ).toEqual([
+    'nginx',
+    'nodejs22',
+    'php8.4-fpm',
+    'php8.4-cli',
+    'php8.4-common',
+    'php8.4-mysqlnd',
+    'php8.4-pdo',
+    'php8.4-mbstring',
+    'php8.4-opcache',
+    'php8.4-gd',
+    'httpd',
+  ]);
+  expect(al2023Packages(parseSite({ runtime: 'node', nodeVersion: '24', startCommand: 'x' }))).toContain('nodejs24');
+  const lines = renderInstallLines(['nginx', 'nodejs22']).join('\n');
+  expect(lines).toContain('dnf install -y nginx nodejs22');
+  expect(() => renderInstallLines(['x; rm -rf /'])).toThrow(/not a dnf package name/);
 });
