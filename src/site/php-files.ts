@@ -4,7 +4,10 @@
  * the sessions table's DDL exists once, for both the handler and the import.
  */
 
-/** Table for shared PHP sessions; the import creates it, the handler creates it too if it is missing. */
+/**
+ * Table for shared PHP sessions, created by the import with the master user (the application user has
+ * only SELECT/INSERT/UPDATE/DELETE, so the handler cannot create it).
+ */
 export const SESSIONS_TABLE = 'rushhour_sessions';
 export const SESSIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS ${SESSIONS_TABLE} (
   id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
@@ -28,7 +31,6 @@ echo "ok php ", PHP_VERSION, "\\n";
 
 /** Sessions in MySQL through PDO, registered for every request by auto_prepend_file. */
 export function renderSessionHandler(): string {
-  const ddl = SESSIONS_TABLE_SQL.replace(/\n/g, ' ');
   return `<?php
 // rushhour: PHP sessions shared by every instance through the site's database.
 // Registered with auto_prepend_file; connects only when the site calls session_start().
@@ -58,18 +60,9 @@ final class RushhourSessionHandler implements SessionHandlerInterface, SessionUp
 
     private function run(string $sql, array $args): PDOStatement
     {
-        try {
-            $st = $this->db()->prepare($sql);
-            $st->execute($args);
-            return $st;
-        } catch (PDOException $e) {
-            // 42S02: the table is missing (a dump imported before rushhour created it): create and retry once.
-            if ($e->getCode() !== '42S02') throw $e;
-            $this->db()->exec(${JSON.stringify(ddl)});
-            $st = $this->db()->prepare($sql);
-            $st->execute($args);
-            return $st;
-        }
+        $st = $this->db()->prepare($sql);
+        $st->execute($args);
+        return $st;
     }
 
     public function open(string $path, string $name): bool { return true; }

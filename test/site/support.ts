@@ -10,6 +10,8 @@ import { LocalMoto } from '../../src/local/moto';
 import { freePort, waitForPort } from '../../src/local/ports';
 import { spawnOwned, stopProcess } from '../../src/local/process';
 import { buildBootScript } from '../../src/site/build-boot';
+import { SESSIONS_TABLE_SQL } from '../../src/site/php-files';
+import { APP_PRIVILEGES } from '../../src/sql/app-user';
 import { SiteLayout } from '../../src/site/layout';
 
 export const LAMP_DIR = path.join(__dirname, '..', '..', 'examples', 'lamp-site');
@@ -60,7 +62,9 @@ export function loadLampDatabase(db: LocalMariaDb, database: string): { user: st
   db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
   execFileSync('mariadb', [...db.clientArgs, database], { input: zlib.gunzipSync(fs.readFileSync(LAMP_DUMP)) });
   const password = `A${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-  db.createUser('lamp_app', password, `SELECT, INSERT, UPDATE, DELETE, CREATE ON ${database}.*`);
+  // What the import does: the sessions table by the master user, the app user with APP_PRIVILEGES only.
+  db.sql(SESSIONS_TABLE_SQL, database);
+  db.createUser('lamp_app', password, `${APP_PRIVILEGES.join(', ')} ON ${database}.*`);
   return { user: 'lamp_app', password };
 }
 
