@@ -1,15 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { packSiteOnOrigin, planSitePack } from '../../site/bundle-origin';
+import { acceptTarball } from '../../site/bundle-vet';
 import { addOriginOptions, OriginOptions, sshTarget } from '../../ssh/origin';
 import { progress } from '../../ssh/progress';
-import { shq, SshSession } from '../../ssh/session';
+import { localSha256, shq, SshSession } from '../../ssh/session';
 import { resumableGet } from '../../ssh/transfer';
 import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
 
 export interface PullWebOptions extends OriginOptions {
   /** The site's directory on the origin. */
   readonly path: string;
+  /** Exclude patterns (gitignore-like, see docs/site.md), after the site's `.rushhourignore`. @default [] */
+  readonly exclude?: readonly string[];
   /** @default '.' */
   readonly out?: string;
   /** @default DEFAULT_STATE_FILE */
@@ -28,11 +32,15 @@ export interface PullWebResult {
   readonly bytes: number;
   readonly attempts: number;
   readonly resumedBytes: number;
+  /** Entries whose mode was normalised (setuid/setgid/sticky, o+w stripped), and files that may hold credentials. */
+  readonly normalised: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 /**
- * Archives the origin's web directory into a temp file there (tar + gzip), hashes it there, and
- * downloads it over SFTP with resume and retry, verified against that hash.
+ * Archives the origin's web directory into a temp file there (tar + gzip; its contents at the root, excludes
+ * applied, refused entries stopped before packing), hashes it there, downloads it over SFTP with resume and
+ * retry, verified against that hash, and vets the archive itself (src/site/bundle-vet.ts) before accepting it.
  */
 export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   const log = o.log ?? ((m: string) => console.log(m));
@@ -57,10 +65,8 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
       try {
         const dir = (await s.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rushhour-web.XXXXXX"', 'mktemp')).trim();
         const file = `${dir}/site.tar.gz`;
-        await s.run(
-          `tar -czf ${shq(file)} -C ${shq(path.posix.dirname(remoteSite))} ${shq(path.posix.basename(remoteSite))}`,
-          `archiving ${remoteSite}`,
-        );
+        // The site's contents at the archive root, excludes applied, refused entries stopped here.
+        await packSiteOnOrigin(s, remoteSite, await planSitePack(s, remoteSite, o.exclude ?? [], log), file);
         return {
           remoteDir: dir,
           remoteFile: file,
@@ -90,7 +96,9 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   } finally {
     bar.stop();
   }
-  fs.renameSync(partFile, archive);
+  // The archive as tar will see it on an instance: refused, normalised (repacked) or accepted.
+  const vetted = await acceptTarball(partFile, archive, log);
+  if (vetted.repacked) got = { ...got, sha256: await localSha256(archive), bytes: fs.statSync(archive).size };
   op.record('download', { archive, sha256: got.sha256, bytes: got.bytes });
   const s = await connect();
   try {
@@ -102,14 +110,30 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   log(
     `pulled ${remoteSite}: ${archive} (${got.bytes} bytes, sha256 ${got.sha256}, verified on both ends; ${got.attempts} attempt(s))`,
   );
-  return { archive, sha256: got.sha256, bytes: got.bytes, attempts: got.attempts, resumedBytes: got.resumedBytes };
+  return {
+    archive,
+    sha256: got.sha256,
+    bytes: got.bytes,
+    attempts: got.attempts,
+    resumedBytes: got.resumedBytes,
+    normalised: [...new Set(vetted.normalisations.map((f) => f.path))],
+    warnings: [...new Set(vetted.warnings.map((f) => f.path))],
+  };
 }
 
 export function register(program: Command): void {
   addOriginOptions(program.command('pull-web'))
-    .description("Fetch the origin's web directory over SFTP as one tar.gz, verified by sha256 on both ends, resumable")
+    .description(
+      "Fetch the origin's web directory (its contents at the archive root, excludes applied, vetted) over SFTP as one tar.gz, verified by sha256 on both ends, resumable",
+    )
     .requiredOption('--path <dir>', "the site's directory on the origin, e.g. /var/www/site")
     .option('--out <dir>', 'where to write <dir>.tar.gz', '.')
+    .option(
+      '--exclude <pattern>',
+      "leave out matching paths (gitignore-like; repeatable; after the site's .rushhourignore; .git is left out by default)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
     .option('--retries <n>', 'retries after a lost connection or a mismatch', (v) => Number(v), 5)
     .option('--restart', 'start over instead of resuming an interrupted pull')
