@@ -19,7 +19,7 @@ import {
   specialFile,
   worldWritable,
 } from '../../src/site/bundle-rules';
-import { acceptTarball, vetEntries, vetTarball, vetTarballSync } from '../../src/site/bundle-vet';
+import { acceptTarball, BundleRefusedError, vetEntries, vetTarball, vetTarballSync } from '../../src/site/bundle-vet';
 import { TarFormatError } from '../../src/site/tar-scan';
 
 const file = (p: string, mode = 0o644, size = 10): BundleEntry => ({ path: p, type: 'file', mode, size });
@@ -314,5 +314,18 @@ describe('the tar reader on archives GNU tar wrote', () => {
     expect(fs.statSync(path.join(out, 'open.txt')).mode & 0o7777).toBe(0o664);
     expect(fs.readFileSync(path.join(out, 'index.php'), 'utf8')).toBe('<?php echo "hi";');
     expect((await vetTarball(dest)).normalisations).toEqual([]);
+  });
+
+  test('acceptTarball refuses an archive with an escaping entry, naming it, and keeps the file for inspection', async () => {
+    const site = fs.mkdtempSync(path.join(dir, 'bad-'));
+    fs.writeFileSync(path.join(site, 'index.php'), 'x');
+    fs.symlinkSync('/etc', path.join(site, 'etc'));
+    const tgz = pack(site, 'refused.tar.gz', 'gnu');
+    const err = await acceptTarball(tgz, path.join(dir, 'never.tar.gz'), () => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BundleRefusedError);
+    expect((err as BundleRefusedError).findings).toMatchObject([{ path: 'etc', rule: 'link-escape' }]);
+    expect((err as Error).message).toContain('etc: symlink points to the absolute path /etc [link-escape]');
+    expect(fs.existsSync(tgz)).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'never.tar.gz'))).toBe(false);
   });
 });

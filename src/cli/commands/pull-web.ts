@@ -63,10 +63,11 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
     async () => {
       const s = await connect();
       try {
+        // Excludes applied and refused entries stopped before anything is written on the origin.
+        const plan = await planSitePack(s, remoteSite, o.exclude ?? [], log);
         const dir = (await s.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rushhour-web.XXXXXX"', 'mktemp')).trim();
         const file = `${dir}/site.tar.gz`;
-        // The site's contents at the archive root, excludes applied, refused entries stopped here.
-        await packSiteOnOrigin(s, remoteSite, await planSitePack(s, remoteSite, o.exclude ?? [], log), file);
+        await packSiteOnOrigin(s, remoteSite, plan, file); // the site's contents at the archive root
         return {
           remoteDir: dir,
           remoteFile: file,
