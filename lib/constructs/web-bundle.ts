@@ -1,13 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { Annotations, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { bundleReferenceApp } from '../../app/bundle';
 import { renderUserData } from '../../src/bootstrap/user-data';
+import type { Finding } from '../../src/site/bundle-rules';
+import { formatFindings, vetTarballSync } from '../../src/site/bundle-vet';
 import { sha256FileSync } from '../../src/util/sha256';
+import { ConfigError } from '../config';
 import { PROJECT_ROOT } from './lambda-defaults';
 
 export interface WebBundleProps {
@@ -19,6 +22,34 @@ export interface WebBundleProps {
   readonly healthCheckPath: string;
   readonly ssmPrefix: string;
   readonly region: string;
+}
+
+/** A `web.bundlePath` with entries that must not reach an instance; synth stops here, not the instance's tar. */
+export class WebBundleRefusedError extends ConfigError {
+  override readonly name = 'WebBundleRefusedError';
+  constructor(
+    readonly bundlePath: string,
+    readonly findings: readonly Finding[],
+  ) {
+    super(
+      `invalid rushhour config:\n  web.bundlePath: ${bundlePath}: ${findings.length} entr${findings.length === 1 ? 'y' : 'ies'} must not reach an instance:\n${formatFindings(findings).replace(/^/gm, '  ')}\n  Pack the site with "npx rushhour pull-web", which excludes, refuses and normalises these, or fix them and repack.`,
+    );
+  }
+}
+
+/**
+ * The same rules as pull-web (src/site/bundle-rules.ts). Normalisations are refused too: the asset is
+ * uploaded byte for byte, so a setuid bit here would be a setuid bit on every instance.
+ */
+function vetBundle(scope: Construct, file: string): void {
+  const report = vetTarballSync(file);
+  const bad = [...report.refusals, ...report.normalisations];
+  if (bad.length) throw new WebBundleRefusedError(file, bad);
+  for (const w of report.warnings)
+    Annotations.of(scope).addWarningV2(
+      `rushhour:bundle-${w.rule}`,
+      `web.bundlePath: ${w.path} ${w.message}: check it holds no secret that should not sit on every instance`,
+    );
 }
 
 /** The site bundle as an S3 asset and the user data that installs, verifies and runs it. */
@@ -41,6 +72,7 @@ export class WebBundle extends Construct {
         throw new Error('web.startCommand is required with web.bundlePath, e.g. "node server.js"');
       file = props.bundlePath;
       kind = 'tarball';
+      vetBundle(this, file);
     } else {
       // Deterministic esbuild output: the asset hash changes only when the app does.
       file = path.join(PROJECT_ROOT, '.rushhour', 'bundle', 'reference-app.js');

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packSiteOnOrigin, planSitePack } from '../site/bundle-origin';
+import { acceptTarball } from '../site/bundle-vet';
 import { OriginOptions, sshTarget } from '../ssh/origin';
+import { sha256File } from '../util/sha256';
 import { progress } from '../util/progress';
 import { shq, SshSession } from '../ssh/session';
 import { resumableGet } from '../ssh/transfer';
@@ -9,6 +12,8 @@ import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
 export interface PullWebOptions extends OriginOptions {
   /** The site's directory on the origin. */
   readonly path: string;
+  /** Exclude patterns (gitignore-like, see docs/site.md), after the site's `.rushhourignore`. @default [] */
+  readonly exclude?: readonly string[];
   /** @default '.' */
   readonly out?: string;
   /** @default DEFAULT_STATE_FILE */
@@ -27,11 +32,15 @@ export interface PullWebResult {
   readonly bytes: number;
   readonly attempts: number;
   readonly resumedBytes: number;
+  /** Entries whose mode was normalised (setuid/setgid/sticky, o+w stripped), and files that may hold credentials. */
+  readonly normalised: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 /**
- * Archives the origin's web directory into a temp file there (tar + gzip), hashes it there, and
- * downloads it over SFTP with resume and retry, verified against that hash.
+ * Archives the origin's web directory into a temp file there (tar + gzip; its contents at the root, excludes
+ * applied, refused entries stopped before packing), hashes it there, downloads it over SFTP with resume and
+ * retry, verified against that hash, and vets the archive itself (src/site/bundle-vet.ts) before accepting it.
  */
 export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   const log = o.log ?? ((m: string) => console.log(m));
@@ -54,12 +63,11 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
     async () => {
       const s = await connect();
       try {
+        // Excludes applied and refused entries stopped before anything is written on the origin.
+        const plan = await planSitePack(s, remoteSite, o.exclude ?? [], log);
         const dir = (await s.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rushhour-web.XXXXXX"', 'mktemp')).trim();
         const file = `${dir}/site.tar.gz`;
-        await s.run(
-          `tar -czf ${shq(file)} -C ${shq(path.posix.dirname(remoteSite))} ${shq(path.posix.basename(remoteSite))}`,
-          `archiving ${remoteSite}`,
-        );
+        await packSiteOnOrigin(s, remoteSite, plan, file); // the site's contents at the archive root
         return {
           remoteDir: dir,
           remoteFile: file,
@@ -89,7 +97,9 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   } finally {
     bar.stop();
   }
-  fs.renameSync(partFile, archive);
+  // The archive as tar will see it on an instance: refused, normalised (repacked) or accepted.
+  const vetted = await acceptTarball(partFile, archive, log);
+  if (vetted.repacked) got = { ...got, sha256: await sha256File(archive), bytes: fs.statSync(archive).size };
   op.record('download', { archive, sha256: got.sha256, bytes: got.bytes });
   const s = await connect();
   try {
@@ -101,5 +111,13 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
   log(
     `pulled ${remoteSite}: ${archive} (${got.bytes} bytes, sha256 ${got.sha256}, verified on both ends; ${got.attempts} attempt(s))`,
   );
-  return { archive, sha256: got.sha256, bytes: got.bytes, attempts: got.attempts, resumedBytes: got.resumedBytes };
+  return {
+    archive,
+    sha256: got.sha256,
+    bytes: got.bytes,
+    attempts: got.attempts,
+    resumedBytes: got.resumedBytes,
+    normalised: [...new Set(vetted.normalisations.map((f) => f.path))],
+    warnings: [...new Set(vetted.warnings.map((f) => f.path))],
+  };
 }
