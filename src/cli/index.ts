@@ -10,6 +10,7 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/pull-web'),
   () => require('./commands/sync-back'),
   () => require('./commands/status'),
+  () => require('./commands/verify-data'),
   () => require('./commands/cost'),
   () => require('../rehearsal/cli'),
 ];
