@@ -12,7 +12,7 @@ export const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/
  * - int: decimal text (YEAR too);            - decimal: text with trailing fractional zeros removed;
  * - float: the value as DOUBLE, shortest text; - bit: its number;
  * - temporal: text, TIMESTAMP in UTC, trailing fractional zeros removed (DATETIME(0) = DATETIME(6) of .000000);
- * - text: converted to utf8mb4 (CHAR with trailing spaces removed), then its bytes;
+ * - text: converted to utf8mb4 (CHAR without its padding), then its bytes;
  * - json: the server's text of the JSON value;  - binary / other: the stored bytes.
  */
 export type Kind = 'int' | 'decimal' | 'float' | 'bit' | 'temporal' | 'text' | 'char' | 'json' | 'binary' | 'other';
@@ -27,6 +27,12 @@ export interface Column {
   readonly scale: number;
   readonly generated: boolean;
   readonly nullable: boolean;
+  /**
+   * The other side defines this column the same way (type, scale, charset): then the server's own text
+   * of the value is already the same on both, and the row hash skips the normalisation (it is most of
+   * the hashing cost). Set per pair of tables by the verifier.
+   */
+  readonly sameOnBothSides?: boolean;
 }
 
 export function kindOf(dataType: string): Kind {
@@ -44,10 +50,19 @@ export function kindOf(dataType: string): Kind {
 }
 
 const stripZeros = (e: string) => `TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${e}))`;
+/** Charsets whose bytes already are the utf8mb4 bytes of their text (utf8mb3 is utf8mb4 without 4-byte characters). */
+const UTF8 = /^utf8(mb3|mb4)?$/i;
 
-/** The column's canonical value as a string expression (NULL stays NULL). */
+/**
+ * The column's canonical value as a string expression (NULL stays NULL). The session's sql_mode is
+ * fixed without PAD_CHAR_TO_FULL_LENGTH (see verify.ts), so CHAR values are read without their padding
+ * on every server (MySQL 8 has no such mode).
+ */
 export function canonical(c: Column): string {
   const col = ident(c.name);
+  // Inside CONCAT_WS every value becomes its text; with the same definition on both sides that text is
+  // the same (TIMESTAMP in the session's UTC). FLOAT keeps its widening: its text is version-dependent.
+  if (c.sameOnBothSides && ['int', 'decimal', 'temporal', 'text', 'char', 'binary'].includes(c.kind)) return col;
   switch (c.kind) {
     case 'int':
       return `CAST(${col} AS CHAR)`;
@@ -61,10 +76,8 @@ export function canonical(c: Column): string {
     case 'temporal':
       return c.scale > 0 ? stripZeros(`CAST(${col} AS CHAR)`) : `CAST(${col} AS CHAR)`;
     case 'char':
-      // PAD_CHAR_TO_FULL_LENGTH (MariaDB; gone in MySQL 8) would return the padding: strip it explicitly.
-      return `TRIM(TRAILING ' ' FROM CONVERT(${col} USING utf8mb4))`;
     case 'text':
-      return `CONVERT(${col} USING utf8mb4)`;
+      return UTF8.test(c.charset) ? col : `CONVERT(${col} USING utf8mb4)`;
     case 'json':
       return `CONVERT(CAST(${col} AS CHAR) USING utf8mb4)`;
     default:
@@ -76,23 +89,35 @@ export function canonical(c: Column): string {
 export const canonicalBytes = (c: Column) => `CAST(${canonical(c)} AS BINARY)`;
 
 /**
- * One column's part of the row text: its length, a colon and its bytes, or `N` for NULL. The length
- * prefix makes the concatenation unambiguous (no separator can be confused with data, and NULL is not '').
+ * A marker per column that makes the row text unambiguous: the length of a text (in characters, the
+ * same in every charset) or of a byte string, `N` for NULL; for other types NULL or not (their text
+ * has no `#`). With these at the end no separator inside a value can shift a column boundary, and
+ * NULL is never the same as ''.
  */
-export function part(c: Column): string {
-  const b = canonicalBytes(c);
-  return `IFNULL(CONCAT(LENGTH(${b}), ':', ${b}), 'N')`;
+function marker(c: Column): string {
+  const col = ident(c.name);
+  if (c.kind === 'text' || c.kind === 'char' || c.kind === 'json') return `IFNULL(CHAR_LENGTH(${col}), 'N')`;
+  if (c.kind === 'binary' || c.kind === 'other') return `IFNULL(LENGTH(${col}), 'N')`;
+  return `ISNULL(${col})`;
 }
 
-/** 64-bit row hash as 16 hex digits: the first half of MD5 of the row text. */
-export const rowHash = (cols: Column[]) => `LEFT(MD5(CONCAT(${cols.map(part).join(', ')})), 16)`;
-export const columnHash = (c: Column) => `LEFT(MD5(${part(c)}), 16)`;
+/** The row text: values in one encoding separated by `#` (CONCAT_WS skips NULLs), then the markers. */
+export const rowText = (cols: Column[]) =>
+  `CONCAT_WS(_binary'#', ${[...cols.map((c) => canonical(c)), ...cols.map(marker)].join(', ')})`;
 
-/** The row hash as an unsigned 64-bit integer, for SUM (an exact DECIMAL: no overflow, duplicates count). */
+/** 64-bit row hash as 16 hex digits: the first half of MD5 of the row text. */
+export const rowHash = (cols: Column[]) => `LEFT(MD5(${rowText(cols)}), 16)`;
+
+/** One column's hash (drill-down: which columns of a differing row differ). */
+export const columnHash = (c: Column) => `LEFT(MD5(CONCAT_WS(_binary'#', ${canonical(c)}, ${marker(c)})), 16)`;
+
+/** The row hash as an unsigned 64-bit integer, for the chunk aggregate. */
 export const rowHashNumber = (cols: Column[]) => `CAST(CONV(${rowHash(cols)}, 16, 10) AS UNSIGNED)`;
 
 /** How a key column's value travels between the sides: only digits, hex and temporal text (safe in batch output). */
-export function keyFetch(c: Column): string {
+export function keyFetch(column: Column): string {
+  // Keys always travel in the canonical form: the other side's literal is built from it.
+  const c = { ...column, sameOnBothSides: false };
   switch (c.kind) {
     case 'text':
     case 'char':

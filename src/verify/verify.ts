@@ -1,5 +1,6 @@
 import {
   after,
+  anyKey,
   canonical,
   Column,
   columnHash,
@@ -19,10 +20,13 @@ import { QueryRunner, Row } from './runner';
  * (a canonical text per column type, see canonical.ts) and sums the hashes per chunk of the primary
  * key; only the chunk sums travel. Chunks whose sums differ are drilled into and the rows named.
  *
- * Hash width: 64 bits per row (half of MD5), summed exactly (SUM of BIGINT UNSIGNED is a DECIMAL, so
- * no overflow, and unlike BIT_XOR duplicate rows do not cancel). A differing chunk goes unnoticed only
- * if the sums of its rows' hash changes cancel: about 2^-64 per differing chunk, far below any other
- * failure at this scale (a million differing chunks: ~1e-13). Row hashes compare by key, the same odds.
+ * Hash width: 64 bits per row (half of MD5, a non-linear hash: with a linear one such as CRC32 two rows
+ * swapping a value at the same offset cancel in the XOR), aggregated per chunk with BIT_XOR (an integer
+ * aggregate: SUM's DECIMAL accumulator measured twice as slow) next to COUNT(*). Keyed rows are unique,
+ * so nothing cancels by repetition; a differing chunk goes unnoticed only if the XOR of its changed
+ * rows' hashes happens to be zero: about 2^-64 per differing chunk (a million differing chunks: ~1e-13).
+ * A table without a key can hold duplicate rows, which XOR would cancel: there the aggregate is an
+ * exact SUM (a DECIMAL, no overflow). Row hashes compare by key, with the same odds.
  */
 
 export interface VerifyOptions {
@@ -194,7 +198,12 @@ export class TablePair {
     const onlyR = right.shape.columns.filter((c) => !left.shape.columns.some((l) => l.name === c.name));
     if (onlyL.length) this.notes.push(`columns only on the left: ${onlyL.join(', ')}`);
     if (onlyR.length) this.notes.push(`columns only on the right: ${onlyR.map((c) => c.name).join(', ')}`);
-    this.columns = { left: common, right: common.map((c) => rightByName.get(c.name)!) };
+    const same = (a: Column, b: Column) =>
+      a.dataType === b.dataType && a.scale === b.scale && a.charset === b.charset && a.kind === b.kind;
+    this.columns = {
+      left: common.map((c) => ({ ...c, sameOnBothSides: same(c, rightByName.get(c.name)!) })),
+      right: common.map((c) => ({ ...rightByName.get(c.name)!, sameOnBothSides: same(c, rightByName.get(c.name)!) })),
+    };
     const lk = left.shape.key.map((c) => c.name);
     const rk = right.shape.key.map((c) => c.name);
     if (lk.join('\0') === rk.join('\0') && lk.every((n) => rightByName.has(n))) {
@@ -225,21 +234,37 @@ export class TablePair {
     return rows[0] ? (rows[0] as string[]) : undefined;
   }
 
-  /** Count and exact sum of row hashes in (lower, upper], computed by the server. */
+  /** Count and aggregate of row hashes in (lower, upper], computed by the server. */
   async sum(side: 'left' | 'right', lower?: string[], upper?: string[]): Promise<Sum> {
+    const agg = this.key[side].length ? 'BIT_XOR' : 'SUM';
     const [[rows, sum]] = await this[side].runner.query(
-      `SELECT COUNT(*), IFNULL(SUM(${rowHashNumber(this.columns[side])}), 0) FROM ${this.from(side)} ${this.range(side, lower, upper)}`,
+      `SELECT COUNT(*), IFNULL(${agg}(${rowHashNumber(this.columns[side])}), 0) FROM ${this.from(side)} ${this.range(side, lower, upper)}`,
     );
     return { rows: Number(rows), sum: String(sum) };
   }
 
-  /** Key and per-column hashes of every row in (lower, upper]. */
+  /** Key and row hash of every row in (lower, upper]. */
   async rows(side: 'left' | 'right', lower?: string[], upper?: string[]): Promise<Map<string, Row>> {
     const key = this.key[side];
     const out = await this[side].runner.query(
-      `SELECT ${key.map(keyFetch).join(', ')}, ${this.columns[side].map(columnHash).join(', ')} ` +
+      `SELECT ${key.map(keyFetch).join(', ')}, ${rowHash(this.columns[side])} ` +
         `FROM ${this.from(side)} ${this.range(side, lower, upper)}`,
     );
+    return new Map(out.map((r) => [JSON.stringify(r.slice(0, key.length)), r]));
+  }
+
+  /** Key and per-column hashes of the rows with these keys. */
+  async columnHashes(side: 'left' | 'right', keys: string[][]): Promise<Map<string, Row>> {
+    const key = this.key[side];
+    const out: Row[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      out.push(
+        ...(await this[side].runner.query(
+          `SELECT ${key.map(keyFetch).join(', ')}, ${this.columns[side].map(columnHash).join(', ')} ` +
+            `FROM ${this.from(side)} WHERE ${anyKey(key, keys.slice(i, i + 500))}`,
+        )),
+      );
+    }
     return new Map(out.map((r) => [JSON.stringify(r.slice(0, key.length)), r]));
   }
 
@@ -316,13 +341,21 @@ export async function verifyTable(
     }
     const [lr, rr] = await both((s) => pair.rows(s, lower, upper));
     const n = pair.key.left.length;
+    const changed: string[][] = [];
     for (const [k, row] of lr) {
       const other = rr.get(k);
       const raw = row.slice(0, n) as string[];
       if (!other) verdict.onlyLeft.push({ raw, display: pair.display(raw) });
-      else {
-        const cols = pair.columns.left.filter((_c, i) => row[n + i] !== other[n + i]).map((c) => c.name);
-        if (cols.length) verdict.differing.push({ raw, display: pair.display(raw), columns: cols });
+      else if (row[n] !== other[n]) changed.push(raw);
+    }
+    if (changed.length) {
+      // Only the rows that differ are hashed column by column, to name the columns.
+      const [lc, rc] = await both((s) => pair.columnHashes(s, changed));
+      for (const raw of changed) {
+        const a = lc.get(JSON.stringify(raw))!;
+        const b = rc.get(JSON.stringify(raw))!;
+        const cols = pair.columns.left.filter((_c, i) => a[n + i] !== b[n + i]).map((c) => c.name);
+        verdict.differing.push({ raw, display: pair.display(raw), columns: cols });
       }
     }
     for (const [k, row] of rr) {

@@ -155,13 +155,16 @@ test('a row missing at the origin and an extra row there are named; delta insert
   expect(origin.sql('SELECT COUNT(*) FROM missing.s').trim()).toBe('11');
 });
 
-test('NULL and the empty string differ', async () => {
+test('NULL and the empty string differ; so does a separator moved between two columns', async () => {
   scenario('nulls', BASE, FILL, {
-    origin: 'UPDATE s SET note = NULL WHERE id = 2',
-    cloud: "UPDATE s SET note = '' WHERE id = 2",
+    origin: "UPDATE s SET note = NULL WHERE id = 2; UPDATE s SET name = 'a#', note = 'b' WHERE id = 3",
+    cloud: "UPDATE s SET note = '' WHERE id = 2; UPDATE s SET name = 'a', note = '#b' WHERE id = 3",
   });
   const v = (await verify('nulls')).tables[0];
-  expect(v.differing).toEqual([{ raw: ['2'], display: { id: '2' }, columns: ['note'] }]);
+  expect(v.differing).toEqual([
+    { raw: ['2'], display: { id: '2' }, columns: ['note'] },
+    { raw: ['3'], display: { id: '3' }, columns: ['name', 'note'] },
+  ]);
   await repairAndProve('nulls');
   expect(origin.sql("SELECT note IS NULL, note = '' FROM nulls.s WHERE id = 2").trim()).toBe('0\t1');
 });
