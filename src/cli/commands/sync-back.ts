@@ -20,6 +20,9 @@ import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
 import { PullRecord } from './pull-db';
 import { stackNames } from '../../../lib/stack-names';
 import { stackOutputs } from './status';
+import { QueryRunner } from '../../verify/runner';
+import { sshClientRunner } from '../../verify/ssh-runner';
+import { formatVerify, verifyData, VerifyResult } from '../../verify/verify';
 
 /** Runs one slice of the export: the deployed Lambda, or the same handler in-process (rehearsal, tests). */
 export interface ExportInvoker {
@@ -69,6 +72,12 @@ export interface SyncBackOptions extends OriginOptions {
   readonly stateFile?: string;
   /** Start over instead of resuming an interrupted sync-back. */
   readonly restart?: boolean;
+  /**
+   * A session on the cloud database for the row-level proof (verify-data against the origin's server
+   * over SSH). When given, the verdict is row-level and CHECKSUM TABLE is extra information only.
+   * @default none: the verdict is CHECKSUM TABLE and row counts (not portable across server versions)
+   */
+  readonly cloudDb?: () => Promise<QueryRunner>;
   readonly log?: (message: string) => void;
 }
 
@@ -85,6 +94,8 @@ export interface SyncBackResult {
   readonly backupFile: string;
   readonly tables: TableComparison[];
   readonly identical: boolean;
+  /** The row-level proof, when `cloudDb` was given (then `identical` is its verdict). */
+  readonly rowLevel?: VerifyResult;
 }
 
 export class OriginChangedError extends Error {}
@@ -292,22 +303,34 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
       origin: after[t],
       same: Boolean(cloud[t] && after[t] && cloud[t].checksum === after[t].checksum && cloud[t].rows === after[t].rows),
     }));
-    const identical = tables.every((t) => t.same);
     log(formatComparison(tables));
+    let rowLevel: VerifyResult | undefined;
+    if (o.cloudDb) {
+      const [originDb, cloudDb] = [await sshClientRunner(session, o), await o.cloudDb()];
+      try {
+        rowLevel = await verifyData({ left: originDb, right: cloudDb, leftDatabase: o.database });
+      } finally {
+        await Promise.all([originDb.close(), cloudDb.close()]);
+      }
+      log(formatVerify(rowLevel, 20, { left: 'at the origin', right: 'in the cloud' }));
+    }
+    const identical = rowLevel ? rowLevel.identical : tables.every((t) => t.same);
     const result = {
       exportId: String(exported.exportId),
       exportFile,
       backupFile: String(backup.backupFile),
       tables,
       identical,
+      rowLevel,
     };
     if (identical) {
       op.finish({ exportId: result.exportId, backupFile: result.backupFile, tables: tables.length, identical });
       log(
-        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (CHECKSUM TABLE and row counts)`,
+        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (${rowLevel ? 'row by row' : 'CHECKSUM TABLE and row counts'})`,
       );
     } else {
-      op.record('prove', { identical, different: tables.filter((t) => !t.same).map((t) => t.table) });
+      const different = rowLevel ? rowLevel.tables.filter((t) => !t.identical) : tables.filter((t) => !t.same);
+      op.record('prove', { identical, different: different.map((t) => t.table) });
     }
     return result;
   } finally {
