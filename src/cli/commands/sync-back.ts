@@ -20,7 +20,8 @@ import { DEFAULT_STATE_FILE, StateFile } from '../../state/state-file';
 import { PullRecord } from './pull-db';
 import { stackNames } from '../../../lib/stack-names';
 import { stackOutputs } from './status';
-import { QueryRunner } from '../../verify/runner';
+import { parseEndpoint } from '../../verify/endpoint';
+import { connectRunner, QueryRunner } from '../../verify/runner';
 import { sshClientRunner } from '../../verify/ssh-runner';
 import { formatVerify, verifyData, VerifyResult } from '../../verify/verify';
 
@@ -360,7 +361,20 @@ export function register(program: Command): void {
     .option('--force', 'load even if the origin changed since the pull')
     .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
     .option('--restart', 'start over instead of resuming an interrupted sync-back')
+    .option(
+      '--cloud-db <host:port/db>',
+      'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof; password from CLOUD_MYSQL_PWD',
+    )
+    .option('--cloud-user <user>', 'login for --cloud-db', 'admin')
     .action(async (opts) => {
+      const cloud = opts.cloudDb ? parseEndpoint(opts.cloudDb) : undefined;
+      if (cloud && cloud.database !== opts.database)
+        throw new Error(
+          `--cloud-db names database ${cloud.database}; the proof compares ${opts.database} on both sides`,
+        );
+      const cloudDb = cloud
+        ? () => connectRunner({ ...cloud, user: opts.cloudUser, password: process.env.CLOUD_MYSQL_PWD ?? '' })
+        : undefined;
       let invoker: ExportInvoker;
       if (opts.localExport) invoker = localInvoker();
       else {
@@ -375,7 +389,7 @@ export function register(program: Command): void {
           );
         invoker = lambdaInvoker(fn);
       }
-      const result = await syncBack({ ...opts, invoker, replaceOriginData: Boolean(opts.replaceOriginData) });
+      const result = await syncBack({ ...opts, cloudDb, invoker, replaceOriginData: Boolean(opts.replaceOriginData) });
       if (!result.identical) {
         process.exitCode = 2;
         console.error(
