@@ -8,6 +8,7 @@ import * as pullWeb from './commands/pull-web';
 import * as seed from './commands/seed';
 import * as status from './commands/status';
 import * as syncBack from './commands/sync-back';
+import * as verifyData from './commands/verify-data';
 import type { CliEnv } from './env';
 
 /**
@@ -23,6 +24,7 @@ const COMMANDS: ReadonlyArray<{ register(program: Command, env: CliEnv): void }>
   pullWeb,
   syncBack,
   status,
+  verifyData,
   cost,
   rehearse,
 ];

@@ -11,6 +11,9 @@ import { progress } from '../util/progress';
 import { shq, SshSession } from '../ssh/session';
 import { sha256File } from '../util/sha256';
 import { DEFAULT_STATE_FILE, Operation, StateFile } from '../state/state-file';
+import { QueryRunner } from '../verify/runner';
+import { sshClientRunner } from '../verify/ssh-runner';
+import { formatVerify, verifyData, VerifyResult } from '../verify/verify';
 import { PullRecord, readPullRecord } from './pull-record';
 
 export type { ExportInvoker };
@@ -37,6 +40,12 @@ export interface SyncBackOptions extends OriginOptions {
   readonly stateFile?: string;
   /** Start over instead of resuming an interrupted sync-back. */
   readonly restart?: boolean;
+  /**
+   * A session on the cloud database for the row-level proof (verify-data against the origin's server
+   * over SSH). When given, the verdict is row-level and CHECKSUM TABLE is extra information only.
+   * @default none: the verdict is CHECKSUM TABLE and row counts (not portable across server versions)
+   */
+  readonly cloudDb?: () => Promise<QueryRunner>;
   readonly log?: (message: string) => void;
 }
 
@@ -53,6 +62,8 @@ export interface SyncBackResult {
   readonly backupFile: string;
   readonly tables: TableComparison[];
   readonly identical: boolean;
+  /** The row-level proof, when `cloudDb` was given (then `identical` is its verdict). */
+  readonly rowLevel?: VerifyResult;
 }
 
 /** The origin was written to since the pull: loading the export would overwrite that. */
@@ -258,6 +269,22 @@ function loadExport(
 }
 
 /** 6. Prove it, table by table: CHECKSUM TABLE and row counts at the origin against the export's manifest. */
+/** The row-level proof: verify-data between the origin's server (its own client, over SSH) and the cloud. */
+async function proveRowByRow(
+  { o, log }: Run,
+  session: SshSession,
+  cloudDb: () => Promise<QueryRunner>,
+): Promise<VerifyResult> {
+  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudDb()];
+  try {
+    const result = await verifyData({ left: originDb, right: cloud, leftDatabase: o.database });
+    log(formatVerify(result, 20, { left: 'at the origin', right: 'in the cloud' }));
+    return result;
+  } finally {
+    await Promise.all([originDb.close(), cloud.close()]);
+  }
+}
+
 async function compareTables(
   { o }: Run,
   session: SshSession,
@@ -311,22 +338,25 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
     await loadExport(run, session, exportFile, downloaded.sha256, backup.backupFile);
     if (session.isClosed) session = await SshSession.connect(target);
     const tables = await compareTables(run, session, downloaded.cloud);
-    const identical = tables.every((t) => t.same);
     log(formatComparison(tables));
+    const rowLevel = o.cloudDb ? await proveRowByRow(run, session, o.cloudDb) : undefined;
+    const identical = rowLevel ? rowLevel.identical : tables.every((t) => t.same);
     const result = {
       exportId: String(exported.exportId),
       exportFile,
       backupFile: String(backup.backupFile),
       tables,
       identical,
+      rowLevel,
     };
     if (identical) {
       run.op.finish({ exportId: result.exportId, backupFile: result.backupFile, tables: tables.length, identical });
       log(
-        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (CHECKSUM TABLE and row counts)`,
+        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (${rowLevel ? 'row by row' : 'CHECKSUM TABLE and row counts'})`,
       );
     } else {
-      run.op.record('prove', { identical, different: tables.filter((t) => !t.same).map((t) => t.table) });
+      const different = rowLevel ? rowLevel.tables.filter((t) => !t.identical) : tables.filter((t) => !t.same);
+      run.op.record('prove', { identical, different: different.map((t) => t.table) });
     }
     return result;
   } finally {

@@ -30,6 +30,7 @@ import { seedCourseDatabase } from '../local/course-db';
 import { localOriginOptions } from '../local/origin';
 import { LocalMariaDb, startMariaDb } from '../local/mariadb';
 import { LocalMoto, startMoto } from '../local/moto';
+import { connectRunner } from '../verify/runner';
 import { freePort } from '../local/ports';
 import { spawnOwned, stopProcess, waitUntilListening } from '../local/process';
 import { LocalSshd, startSshd } from '../local/sshd';
@@ -182,6 +183,8 @@ interface Cloud {
   readonly names: string[];
   readonly statements: number;
   readonly masterSecretArn: string;
+  /** A read-only login on the cloud database for the row-level proof (an operator uses a tunnel and a read user). */
+  readonly verifier: { readonly user: string; readonly password: string };
 }
 
 /** The export bucket the rehearsal's "data stack" has. */
@@ -222,6 +225,8 @@ async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud>
   r.teardown.add('moto', () => moto.stop());
   const masterPassword = secret();
   db.createRdsLikeMaster('admin', masterPassword);
+  const verifier = { user: 'verifier', password: secret() };
+  db.createUser(verifier.user, verifier.password, 'SELECT ON *.*');
   // What CloudFormation would have made: the dump asset in S3, the master and app secrets, the export bucket.
   const s3 = new S3Client(moto.clientConfig);
   r.teardown.add('s3 client', () => s3.destroy());
@@ -286,7 +291,7 @@ async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud>
     db.sql(`SELECT COALESCE(MAX(statements_done), 0) FROM ${PROGRESS_TABLE}`, r.database).trim() || 0,
   );
   r.log(`imported in ${slices} slice(s); DB config in SSM: ${names.join(', ')}`);
-  return { db, moto, s3, slices, names, statements, masterSecretArn: master.ARN! };
+  return { db, moto, s3, slices, names, statements, masterSecretArn: master.ARN!, verifier };
 }
 
 interface WebTier {
@@ -441,6 +446,8 @@ function syncBackToOrigin(r: Rehearsal, origin: Origin, cloud: Cloud, pulled: Pu
     replaceOriginData: true,
     restart: true,
     backupDir: path.join(origin.db.dir, 'backups'),
+    // The verdict is the row-level proof (portable across server versions); CHECKSUM TABLE is logged only.
+    cloudDb: () => connectRunner({ host: '127.0.0.1', port: cloud.db.port, ...cloud.verifier, database: r.database }),
   });
 }
 

@@ -14,6 +14,7 @@ import { LocalSshd, startSshd } from '../../src/local/sshd';
 import { fileDumpSource, sha256File } from '../../src/sql/dump-source';
 import { importDump } from '../../src/sql/importer';
 import { StateFile } from '../../src/state/state-file';
+import { connectRunner } from '../../src/verify/runner';
 import { buildExportFixture, fixtureChecksums, fixtureObjects } from '../sql/export-fixture';
 
 /**
@@ -91,10 +92,21 @@ test('sync-back restores every row, routine and trigger of the week on the origi
     backupDir: path.join(work, 'origin-backups'),
     replaceOriginData: true,
     stateFile,
+    // The row-level proof: the origin's mysql over SSH against the cloud database.
+    cloudDb: () => connectRunner({ host: '127.0.0.1', port: cloud.port, user: 'master', password }),
     log: (m) => logs.push(m),
   });
 
   expect(result.identical).toBe(true);
+  expect(result.rowLevel?.identical).toBe(true);
+  expect(result.rowLevel?.tables.map((t) => [t.table, t.leftRows === t.rightRows && t.leftRows > 0])).toEqual([
+    ['audit', true],
+    ['courses', true],
+    ['nokey', true],
+    ['registrations', true],
+    ['students', true],
+  ]);
+  expect(logs.join('\n')).toContain('identical on the origin and in the cloud (row by row)');
   expect(result.tables.map((t) => t.table)).toEqual(['audit', 'courses', 'nokey', 'registrations', 'students']);
   expect(fixtureChecksums(origin, 'courses')).toBe(fixtureChecksums(cloud, 'courses'));
   expect(fixtureObjects(origin, 'courses')).toBe(fixtureObjects(cloud, 'courses'));

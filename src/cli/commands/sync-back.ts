@@ -6,6 +6,8 @@ import { exportFunctionName } from '../../aws/deployment';
 import { ExportInvoker, lambdaInvoker, localInvoker } from '../../aws/export-invoker';
 import { syncBack } from '../../origin/sync-back';
 import { sshEnvironment } from '../../ssh/origin';
+import { parseEndpoint } from '../../verify/endpoint';
+import { connectRunner } from '../../verify/runner';
 import { DEFAULT_STATE_FILE } from '../../state/state-file';
 import type { CliEnv } from '../env';
 import { addOriginOptions } from '../origin-options';
@@ -50,9 +52,22 @@ export function register(program: Command, env: CliEnv): void {
     .option('--force', 'load even if the origin changed since the pull')
     .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
     .option('--restart', 'start over instead of resuming an interrupted sync-back')
+    .option(
+      '--cloud-db <host:port/db>',
+      'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof; password from CLOUD_MYSQL_PWD',
+    )
+    .option('--cloud-user <user>', 'login for --cloud-db', 'admin')
     .action(async (opts) => {
+      const cloud = opts.cloudDb ? parseEndpoint(opts.cloudDb) : undefined;
+      if (cloud && cloud.database !== opts.database)
+        throw new Error(
+          `--cloud-db names database ${cloud.database}; the proof compares ${opts.database} on both sides`,
+        );
       const result = await syncBack({
         ...opts,
+        cloudDb: cloud
+          ? () => connectRunner({ ...cloud, user: opts.cloudUser, password: env.CLOUD_MYSQL_PWD ?? '' })
+          : undefined,
         sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)),
         invoker: await exportInvoker(opts, env),
         // A local endpoint (AWS_ENDPOINT_URL) serves buckets by path, not by DNS name.
