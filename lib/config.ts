@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { AllowedKindsSchema } from '../src/sql/vetting';
 
 /**
  * The one configuration of a deployment, shared by the CDK app, the operator CLI and the rehearsal.
@@ -154,6 +155,10 @@ export const RushhourConfigSchema = z
       dumpPath: z.string().regex(/\.sql(\.gz)?$/, 'must name a .sql or .sql.gz file'),
       /** A different dump than the one imported would overwrite registrations: refused unless this is true. */
       allowReimport: z.boolean().default(false),
+      /** Statement kinds the dump may contain anyway (accounts, privileges, other databases, ...): see docs/import.md. */
+      allowStatements: AllowedKindsSchema.default([]),
+      /** Import a dump without mysqldump's `-- Dump completed` trailer. */
+      allowIncompleteDump: z.boolean().default(false),
     }),
     web: z
       .strictObject({
