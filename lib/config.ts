@@ -155,7 +155,7 @@ export const RushhourConfigSchema = z
       dumpPath: z.string().regex(/\.sql(\.gz)?$/, 'must name a .sql or .sql.gz file'),
       /** A different dump than the one imported would overwrite registrations: refused unless this is true. */
       allowReimport: z.boolean().default(false),
-      /** Statement kinds the dump may contain anyway (accounts, privileges, other databases, ...): see docs/import.md. */
+      /** Statement kinds the dump may contain anyway (accounts, privileges, ...): see docs/import.md. */
       allowStatements: AllowedKindsSchema.default([]),
       /** Import a dump without mysqldump's `-- Dump completed` trailer. */
       allowIncompleteDump: z.boolean().default(false),

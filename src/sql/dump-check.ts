@@ -33,7 +33,10 @@ export interface DumpCheckResult {
   readonly elapsedMs: number;
 }
 
-/** The last line mysqldump (`-- Dump completed on 2026-12-01 21:19:38`, or without the date under `--skip-dump-date`), mariadb-dump and rushhour's export write. */
+/**
+ * The last line mysqldump writes (`-- Dump completed on 2026-12-01 21:19:38`, or without the date under
+ * `--skip-dump-date`), as mariadb-dump does, and rushhour's own export's.
+ */
 const TRAILER =
   /(?:^|\n)(-- (?:Dump completed(?: on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d)?|rushhour export complete))[ \t\r]*\n?\s*$/;
 /** Refusals listed in full in the error; the log and the `refusals` field have them all (up to this many). */

@@ -84,7 +84,8 @@ export class DumpRewriter {
       return this.drop('USE of the target database');
     }
     if (/^CREATE (DATABASE|SCHEMA)\b/.test(words)) return this.drop('CREATE DATABASE');
-    // The vetting (./vetting.ts) let these through only for the target, or as mysqldump's charset switch around routines.
+    // The vetting (./vetting.ts) lets these through only for the target, or as mysqldump's charset switch
+    // around routines.
     if (/^DROP (DATABASE|SCHEMA)\b/.test(words) && databaseNamed(headRaw) === this.database)
       return this.drop('DROP DATABASE of the target database (--add-drop-database; the importer creates it)');
     if (

@@ -497,7 +497,10 @@ export class StatementSplitter {
     this.stmtStart = -1;
   }
 
-  /** Follows `SET NAMES x`, `SET CHARACTER SET x`, `SET character_set_client = x | @saved`, `SET @saved = @@character_set_client`. */
+  /**
+   * Follows `SET NAMES x`, `SET CHARACTER SET x`, `SET character_set_client = x | @saved` and
+   * `SET @saved = @@character_set_client`.
+   */
   private trackCharset(sql: Buffer): void {
     const text = sql
       .toString('latin1')

@@ -140,10 +140,20 @@ const isWordByte = (b: number) =>
  * Strings are skipped byte by byte (the bulk of an extended INSERT), so this costs about what the
  * splitter costs. In a multibyte charset (sjis, big5, gbk), a lead byte and its trail are one character.
  */
-function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | void): void {
+function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | 'quiet' | void): void {
   const buf = stmt.sql;
   const n = buf.length;
   const mb = multiByteTable(stmt.charset);
+  /**
+   * Set when the rules say so (after the VALUES of an INSERT): literals, commas and parentheses are no
+   * longer reported, only words, quoted names and other punctuation (a subquery still shows).
+   */
+  let quiet = false;
+  const emit = (tok: Token): boolean => {
+    const r = onToken(tok);
+    if (r === 'quiet') quiet = true;
+    return r !== false;
+  };
   let i = 0;
   while (i < n) {
     const b = buf[i];
@@ -174,34 +184,54 @@ function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | void):
     if (b === 0x27 || b === 0x22 || b === 0x60) {
       const start = i + 1;
       i++;
-      while (i < n) {
-        const c = buf[i];
-        if (mb !== undefined && c >= 0x80 && mb[c] & 1 && i + 1 < n && mb[buf[i + 1]] & 2) {
-          i += 2;
-          continue;
+      if (mb === undefined && b !== 0x60) {
+        // Fast path (most of an extended INSERT): find the closing quote natively; it is escaped when an odd
+        // number of backslashes precede it, and '' / "" are a quote inside.
+        for (;;) {
+          const j: number = buf.indexOf(b, i);
+          if (j < 0) {
+            i = n;
+            break;
+          }
+          let k = j - 1;
+          while (k >= start && buf[k] === 0x5c) k--;
+          if ((j - 1 - k) % 2 === 1) i = j + 1;
+          else if (buf[j + 1] === b) i = j + 2;
+          else {
+            i = j;
+            break;
+          }
         }
-        if (c === 0x5c && b !== 0x60) {
-          i += 2;
-          continue;
-        }
-        if (c === b) {
-          if (buf[i + 1] === b) {
-            i += 2; // doubled quote
+      } else
+        while (i < n) {
+          const c = buf[i];
+          if (mb !== undefined && c >= 0x80 && mb[c] & 1 && i + 1 < n && mb[buf[i + 1]] & 2) {
+            i += 2;
             continue;
           }
-          break;
+          if (c === 0x5c && b !== 0x60) {
+            i += 2;
+            continue;
+          }
+          if (c === b) {
+            if (buf[i + 1] === b) {
+              i += 2; // doubled quote
+              continue;
+            }
+            break;
+          }
+          i++;
         }
-        i++;
-      }
       const end = Math.min(i, n);
       i++;
+      if (quiet && b === 0x27) continue;
       let tok: Token;
       if (b === 0x27) tok = { t: T.Str, v: '' };
       else {
         const raw = end - start <= 64 ? buf.toString('utf8', start, end) : '';
         tok = { t: T.Quoted, v: b === 0x60 ? raw.replace(/``/g, '`') : raw.replace(/""/g, '"') };
       }
-      if (onToken(tok) === false) return;
+      if (!emit(tok)) return;
       continue;
     }
     if (b === 0x40) {
@@ -209,12 +239,11 @@ function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | void):
       i++;
       if (buf[i] === 0x40) i++;
       if (buf[i] === 0x27 || buf[i] === 0x22 || buf[i] === 0x60) {
-        if (onToken({ t: T.Var, v: '@' }) === false) return;
+        if (!emit({ t: T.Var, v: '@' })) return;
         continue; // @'name': the quoted name is lexed next
       }
       while (i < n && isWordByte(buf[i])) i++;
-      if (onToken({ t: T.Var, v: buf.toString('latin1', start, Math.min(i, start + 80)).toUpperCase() }) === false)
-        return;
+      if (!emit({ t: T.Var, v: buf.toString('latin1', start, Math.min(i, start + 80)).toUpperCase() })) return;
       continue;
     }
     if (isWordByte(b)) {
@@ -223,7 +252,7 @@ function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | void):
         if (mb !== undefined && buf[i] >= 0x80 && mb[buf[i]] & 1 && i + 1 < n && mb[buf[i + 1]] & 2) i += 2;
         else i++;
       }
-      // A number: digits (0x..., 1e5, and 1.5 as Num . Num, which is no qualified name).
+      // A number: digits, 0x..., 0b..., 1e5; a decimal part (1.5, 1.5e-3) belongs to it.
       if (b >= 0x30 && b <= 0x39) {
         let allDigits = true;
         for (let k = start; k < i && allDigits; k++) allDigits = buf[k] >= 0x30 && buf[k] <= 0x39;
@@ -231,15 +260,26 @@ function tokenize(stmt: DumpStatement, onToken: (tok: Token) => boolean | void):
           allDigits ||
           /^(0x[0-9a-f]*|0b[01]*|\d+e\d*)$/i.test(buf.toString('latin1', start, Math.min(i, start + 80)))
         ) {
-          if (onToken({ t: T.Num, v: '' }) === false) return;
+          if (allDigits && buf[i] === 0x2e && buf[i + 1] >= 0x30 && buf[i + 1] <= 0x39) {
+            i++;
+            while (i < n && isWordByte(buf[i])) i++;
+            if ((buf[i] === 0x2d || buf[i] === 0x2b) && (buf[i - 1] | 0x20) === 0x65) {
+              i++; // 1.5e-3
+              while (i < n && buf[i] >= 0x30 && buf[i] <= 0x39) i++;
+            }
+          }
+          if (!quiet && !emit({ t: T.Num, v: '' })) return;
           continue;
         }
       }
       const raw = i - start <= 64 ? buf.toString('utf8', start, i) : '';
-      if (onToken({ t: T.Word, v: raw.toUpperCase(), raw }) === false) return;
+      if (!emit({ t: T.Word, v: raw.toUpperCase(), raw })) return;
       continue;
     }
-    if (onToken({ t: T.Punct, v: String.fromCharCode(b) }) === false) return;
+    // (quiet: `.5` is a number too)
+    const silent =
+      quiet && (b === 0x2c || b === 0x28 || b === 0x29 || (b === 0x2e && buf[i + 1] >= 0x30 && buf[i + 1] <= 0x39));
+    if (!silent && !emit({ t: T.Punct, v: String.fromCharCode(b) })) return;
     i++;
   }
 }
@@ -261,7 +301,7 @@ export function vetStatement(stmt: DumpStatement, database: string): Finding[] {
   const found = (kind: RefusableKind, what: string) => {
     if (!findings.some((f) => f.kind === kind && f.what === what)) findings.push({ kind, what });
   };
-  // Bare words were upper-cased by the lexer; quoted names compare exactly (database names are case-sensitive on Linux).
+  // Bare words were upper-cased by the lexer; quoted names compare exactly (names are case-sensitive on Linux).
   const sameDb = (tok: Token) => (tok.t === T.Quoted ? tok.v === database : tok.v === database.toUpperCase());
   const isSystem = (tok: Token) => SYSTEM_SCHEMAS.has(tok.v.toLowerCase());
   const checkSchema = (schema: Token, what: string, tablePosition: boolean) => {
@@ -285,6 +325,7 @@ export function vetStatement(stmt: DumpStatement, database: string): Finding[] {
   let globalNext = false; // SET GLOBAL: the next word is the variable
   let resetNext = false;
   let prepare = 0; // PREPARE name FROM
+  let inValues = false; // after the VALUES of an INSERT (the tokenizer is quiet)
   /** CREATE/ALTER/DROP DATABASE: verb, where, name, and the words after the name. */
   let dbStmt: { verb: string; atHead: boolean; name?: Token; rest: string[] } | undefined;
 
@@ -295,7 +336,7 @@ export function vetStatement(stmt: DumpStatement, database: string): Finding[] {
     const what = `${d.verb} DATABASE ${show(d.name)}`;
     if (isSystem(d.name)) return found('system-schema', what);
     if (sameDb(d.name)) {
-      // As the statement itself (mysqldump --add-drop-database), the rewrites drop it; inside a body it would run later.
+      // As the statement itself (--add-drop-database) the rewrites drop it; inside a body it would run later.
       if (d.verb === 'DROP' && !d.atHead) found('other-database', `${what} (in a routine body)`);
       return;
     }
@@ -388,7 +429,8 @@ export function vetStatement(stmt: DumpStatement, database: string): Finding[] {
       single = 0;
     } else if (
       tok.t === T.Word &&
-      (SINGLE_NAME_WORDS.has(tok.v) ||
+      // in the rows of an INSERT, REPLACE( is the string function: no table name follows
+      ((SINGLE_NAME_WORDS.has(tok.v) && !inValues) ||
         // CREATE INDEX i ON t (...), and a trigger's AFTER INSERT ON t
         (tok.v === 'ON' &&
           ((isName(p1) && prevWord(2) === 'INDEX') ||
@@ -426,6 +468,12 @@ export function vetStatement(stmt: DumpStatement, database: string): Finding[] {
     atStatementStart = isPunct(tok, ';') || isPunct(tok, ':') || (tok.t === T.Word && BODY_STATEMENT_START.has(tok.v));
     toks.push(tok);
     if (toks.length > 8) toks.shift();
+    // The rows of an extended INSERT: only words can matter there (a subquery), literals need no look.
+    if (tok.t === T.Word && (tok.v === 'VALUES' || tok.v === 'VALUE') && (head === 'INSERT' || head === 'REPLACE')) {
+      inValues = true;
+      return 'quiet';
+    }
+    return undefined;
   });
   finishDatabase();
   return findings;

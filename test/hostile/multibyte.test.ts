@@ -13,7 +13,7 @@ describe('hostile dumps: multibyte charsets whose characters contain 0x5C', () =
   const run = importer(() => db);
   /**
    * Per charset: values whose characters have 0x5C (or 0x60: sjis 〜 is 81 60) as trail byte (checked below), and a
-   * column name in it. (mariadb-dump 10.11 itself cannot quote a column whose name has a 0x60 trail byte: it doubles it.)
+   * column name in it. (mariadb-dump 10.11 cannot quote a column whose name has a 0x60 trail byte: it doubles it.)
    */
   const charsets: Array<[string, string[], string]> = [
     ['sjis', ['表', 'ソ', '能力', "予定's", '〜', '表\\'], '値'],

@@ -21,7 +21,7 @@ describe('hostile dumps: privilege and cross-database statements', () => {
   const run = importer(() => db);
   const accounts = () => db.sql("SELECT CONCAT(user, '@', host) FROM mysql.user ORDER BY 1").trim();
 
-  /** The real dump with `sql` inserted just before its trailer: the refusal must come before the dump's first statement runs. */
+  /** The real dump with `sql` just before its trailer: the refusal must come before the dump's first statement runs. */
   const withAtEnd = (sql: string) => {
     const at = dump.lastIndexOf('\n-- Dump completed');
     expect(at).toBeGreaterThan(0);
