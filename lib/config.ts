@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { SiteSchema } from '../src/site/schema';
+import { AllowedKindsSchema } from '../src/sql/vetting';
 
 /**
  * The one configuration of a deployment, shared by the CDK app, the operator CLI and the rehearsal.
@@ -158,6 +159,10 @@ export const RushhourConfigSchema = z
       dumpPath: z.string().regex(/\.sql(\.gz)?$/, 'must name a .sql or .sql.gz file'),
       /** A different dump than the one imported would overwrite registrations: refused unless this is true. */
       allowReimport: z.boolean().default(false),
+      /** Statement kinds the dump may contain anyway (accounts, privileges, ...): see docs/import.md. */
+      allowStatements: AllowedKindsSchema.default([]),
+      /** Import a dump without mysqldump's `-- Dump completed` trailer. */
+      allowIncompleteDump: z.boolean().default(false),
     }),
     web: z
       .strictObject({

@@ -79,6 +79,8 @@ export class DataStack extends Stack {
       databaseName: config.database.databaseName,
       ssmPrefix: this.ssmPrefix,
       allowReimport: config.import.allowReimport,
+      allowStatements: config.import.allowStatements,
+      allowIncompleteDump: config.import.allowIncompleteDump,
     });
     this.database.allowFrom(this.dumpImport.securityGroup, 'dump import Lambda');
     // The import needs the database up and the endpoints (Secrets Manager, SSM, S3) in place before its first slice.

@@ -6,6 +6,7 @@ import { ensureAppUser } from '../../src/sql/app-user';
 import { isTransient } from '../../src/sql/transient';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
 import { formatProgress } from '../../src/sql/progress-report';
+import { AllowedKindsSchema } from '../../src/sql/vetting';
 
 /** What the Provider framework passes to onEvent / isComplete (the fields this handler reads). */
 export interface ProviderEvent {
@@ -57,6 +58,15 @@ export const ImportResourcePropertiesSchema = z.object({
   AllowReimport: z.enum(['true', 'false'], { error: 'AllowReimport must be "true" or "false"' }).default('false'),
   /** "true" for a PHP site with database sessions: the import creates rushhour's sessions table (src/site). */
   SessionsTable: z.enum(['true', 'false'], { error: 'SessionsTable must be "true" or "false"' }).default('false'),
+  /** Comma-separated statement kinds the dump may contain anyway. */
+  AllowStatements: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(AllowedKindsSchema),
+  AllowIncompleteDump: z
+    .enum(['true', 'false'], { error: 'AllowIncompleteDump must be "true" or "false"' })
+    .default('false'),
 });
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
 
@@ -146,6 +156,8 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       dumpHash: props.DumpAssetHash,
       timeBudgetMs: options.timeBudgetMs,
       allowReimport: props.AllowReimport === 'true',
+      allowStatements: props.AllowStatements,
+      allowIncompleteDump: props.AllowIncompleteDump === 'true',
       connectRetryMs: options.connectRetryMs,
       log,
       onProgress: (p) => {

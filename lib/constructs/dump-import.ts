@@ -10,6 +10,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { sha256FileSync } from '../../src/util/sha256';
 import { SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
+import type { RefusableKind } from '../../src/sql/vetting';
 import { acknowledge, arnRef } from '../nag/acknowledge';
 import { projectFunction } from './lambda-defaults';
 
@@ -25,6 +26,10 @@ export interface DumpImportProps {
   readonly ssmPrefix: string;
   /** Import a different dump over the existing data. @default false */
   readonly allowReimport?: boolean;
+  /** Statement kinds the dump may contain anyway (see src/sql/vetting.ts). @default none */
+  readonly allowStatements?: readonly RefusableKind[];
+  /** Import a dump without mysqldump's completion trailer. @default false */
+  readonly allowIncompleteDump?: boolean;
   /** Per-invocation time budget handed to the handler. @default - the handler's own default */
   readonly timeBudget?: Duration;
 }
@@ -117,6 +122,9 @@ export class DumpImport extends Construct {
         DatabaseName: props.databaseName,
         SsmPrefix: props.ssmPrefix,
         AllowReimport: String(props.allowReimport ?? false),
+        // Only when set, so that templates without them stay as they were.
+        ...(props.allowStatements?.length ? { AllowStatements: props.allowStatements.join(',') } : {}),
+        ...(props.allowIncompleteDump ? { AllowIncompleteDump: 'true' } : {}),
       },
     });
 

@@ -3,10 +3,12 @@ import * as zlib from 'node:zlib';
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry, DbTarget } from './connect';
+import { checkDump } from './dump-check';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
 import { DumpStatement, StatementSplitter } from './splitter';
 import { isTransient } from './transient';
+import { RefusableKind, redactServerMessage, statementPreview } from './vetting';
 
 /** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
 export interface DumpSource {
@@ -48,6 +50,13 @@ export interface ImportOptions {
   readonly maxTransactionBytes?: number;
   /** How long to retry connecting to a database that is still starting. @default 120000 */
   readonly connectRetryMs?: number;
+  /**
+   * Statement kinds (see `REFUSABLE_KINDS` in ./vetting) the dump may contain anyway, e.g. `['account']`.
+   * @default none: a dump that touches accounts, privileges, system schemas or other databases is refused
+   */
+  readonly allowStatements?: readonly RefusableKind[];
+  /** Import a dump that lacks mysqldump's `-- Dump completed` trailer. @default false */
+  readonly allowIncompleteDump?: boolean;
   readonly log?: (message: string) => void;
   readonly onProgress?: (progress: ImportProgress) => void;
 }
@@ -194,11 +203,30 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
     }
     if (!mine && others.length && !options.allowReimport) {
       const o = others[others.length - 1];
+      const unfinished =
+        o.status === 'complete'
+          ? ''
+          : ` That import did not finish (committed up to byte ${o.committed_offset}); if this file is a corrected copy of it: ${resumeAdvice(target.database, o.dump_hash, Number(o.committed_offset))}.`;
       throw new ReimportRefusedError(
         `database "${target.database}" already holds an import of another dump (${short(o.dump_hash)}, ${o.status}, last change ${o.updated_at}). ` +
-          'Importing a different dump would overwrite data changed since (e.g. registrations). Set import.allowReimport to true (AllowReimport / --allow-reimport) to do it anyway.',
+          'Importing a different dump would overwrite data changed since (e.g. registrations). Set import.allowReimport to true (AllowReimport / --allow-reimport) to do it anyway.' +
+          unfinished,
       );
     }
+    // The pre-pass: nothing of the dump runs unless all of it is readable, complete and stays in its database.
+    const checked = await checkDump({
+      source: options.source,
+      database: target.database,
+      allowStatements: options.allowStatements,
+      allowIncompleteDump: options.allowIncompleteDump,
+      log,
+    }).catch(async (err: unknown) => {
+      if (mine) await recordFailure(conn, dumpHash, err);
+      throw err;
+    });
+    log(
+      `checked ${options.source.description} before importing: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused (${checked.elapsedMs} ms)`,
+    );
     if (!mine) {
       await conn.query(
         `INSERT INTO ${table} (dump_hash, status, started_at, updated_at) VALUES (${conn.escape(dumpHash)}, 'running', NOW(3), NOW(3))`,
@@ -231,18 +259,37 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
     try {
       return await run.execute();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      await conn
-        .query(
-          `UPDATE ${table} SET status = 'failed', error = ${conn.escape(message.slice(0, 4000))}, updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`,
-        )
-        .catch(() => undefined);
+      await recordFailure(conn, dumpHash, err);
       throw err;
     }
   } finally {
     if (lockName) await conn.query(`DO RELEASE_LOCK(${conn.escape(lockName)})`).catch(() => undefined);
     await conn.end().catch(() => conn.destroy());
   }
+}
+
+/**
+ * Marks the progress row failed with the error. The message goes as UTF-8 bytes in a hex literal with
+ * an explicit charset: the session may be in whatever `SET NAMES` the dump chose, and a message quoting
+ * invalid bytes must not make this update fail too (that left the row `running` with no error).
+ */
+async function recordFailure(conn: Connection, dumpHash: string, err: unknown): Promise<void> {
+  const message = (err instanceof Error ? err.message : String(err)).slice(0, 4000);
+  const hex = Buffer.from(message, 'utf8').toString('hex');
+  await conn
+    .query(
+      `UPDATE ${quoteIdent(PROGRESS_TABLE)} SET status = 'failed', error = CONVERT(X'${hex}' USING utf8mb4), updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`,
+    )
+    .catch(() => undefined);
+}
+
+/** How to go on after a failure mid-import: the fixed file has another sha256, so say which record to continue. */
+function resumeAdvice(database: string, dumpHash: string, committed: number): string {
+  return (
+    `to continue from byte ${committed} with a corrected file whose first ${committed} bytes are unchanged, run ` +
+    `\`rushhour resume-import --dump FIXED.sql.gz --database ${database} --dump-hash ${dumpHash} ...\`; ` +
+    `to start over, drop database "${database}" and import again (or pass --allow-reimport / set import.allowReimport, which runs the whole dump over what is there)`
+  );
 }
 
 interface DataTransaction {
@@ -610,7 +657,7 @@ class ImportRun {
     if (e.errno === 1227)
       hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
     return new StatementError(
-      `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.sqlMessage ?? e.message}${hint}\n  statement: ${preview(stmt.sql)}`,
+      `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${redactServerMessage(e.sqlMessage ?? e.message ?? '')}${hint}\n  statement: ${preview(stmt.sql)}\n  ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}`,
       stmt.startOffset,
       e.code,
       e.errno,
@@ -622,7 +669,7 @@ class ImportRun {
     const e = err as { code?: string; message?: string };
     if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? '')) {
       return new DumpReadError(
-        `${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; fix the file and run again to resume.`,
+        `${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}.`,
       );
     }
     if (e.code?.startsWith('Z_'))
@@ -660,14 +707,15 @@ class ImportRun {
 }
 
 /**
- * The first ~200 characters of a statement for an error message; for data statements only up to VALUES (no data in
- * logs).
+ * The first ~200 characters of a statement for an error message: string literals redacted (a failing
+ * `CREATE USER ... IDENTIFIED BY '...'` must not print its password), and for data statements only up
+ * to VALUES (no data in logs).
  */
 function preview(sql: Buffer): string {
-  let text = sql.subarray(0, 400).toString('utf8').replace(/\s+/g, ' ');
+  let text = statementPreview(sql, 200);
   const values = text.search(/\bVALUES\b/i);
   if (/^\s*(INSERT|REPLACE)\b/i.test(text) && values >= 0) text = text.slice(0, values + 6) + ' ...';
-  return text.length > 200 ? text.slice(0, 200) + ' ...' : text;
+  return text;
 }
 
 function short(hash: string): string {

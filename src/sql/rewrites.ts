@@ -43,7 +43,8 @@ const REPLICATION =
  * - MariaDB's `/*M!999999\- enable the sandbox mode *‍/` first line (a client command MySQL rejects);
  * - `NO_AUTO_CREATE_USER` in `sql_mode` (MariaDB and MySQL 5.7 write it, MySQL 8 rejects it);
  * - `LOCK TABLES`/`UNLOCK TABLES` (would block the progress table; InnoDB gains nothing from them);
- * - `CREATE DATABASE` and `USE` of the target database (the importer already connects to it).
+ * - `CREATE DATABASE` and `USE` of the target database (the importer already connects to it), `DROP DATABASE`
+ *   of it (`--add-drop-database`), and `ALTER DATABASE <dumped db> CHARACTER SET ...` around routines.
  */
 export class DumpRewriter {
   private readonly counts = new Map<string, number>();
@@ -84,6 +85,15 @@ export class DumpRewriter {
       return this.drop('USE of the target database');
     }
     if (/^CREATE (DATABASE|SCHEMA)\b/.test(words)) return this.drop('CREATE DATABASE');
+    // The vetting (./vetting.ts) lets these through only for the target, or as mysqldump's charset switch
+    // around routines.
+    if (/^DROP (DATABASE|SCHEMA)\b/.test(words) && databaseNamed(headRaw) === this.database)
+      return this.drop('DROP DATABASE of the target database (--add-drop-database; the importer creates it)');
+    if (
+      /^ALTER (DATABASE|SCHEMA) (?!CHARACTER|CHARSET|COLLATE|DEFAULT)/.test(words) &&
+      databaseNamed(headRaw) !== this.database
+    )
+      return this.drop('ALTER DATABASE of the dumped database (charset around routines)');
     if (/^(LOCK|UNLOCK) TABLES?\b/.test(words)) return this.drop('LOCK/UNLOCK TABLES');
     if (REPLICATION.test(words)) return this.drop('replication statement (CHANGE MASTER TO, ...)');
     if (
@@ -147,6 +157,12 @@ function keywordsKeepCase(head: string): string {
 /** Removes plain comments (not executable `/*!` ones) from the start of a statement's text. */
 function stripComments(s: string): string {
   return s.replace(/\/\*(?!M?!)[\s\S]*?\*\//g, ' ');
+}
+
+/** The database named by `CREATE|ALTER|DROP DATABASE [IF [NOT] EXISTS] name`. */
+function databaseNamed(head: string): string {
+  const rest = keywordsKeepCase(head).replace(/^\w+\s+(DATABASE|SCHEMA)\s+(IF\s+(NOT\s+)?EXISTS\s+)?/i, '');
+  return unquoteIdentifier(rest);
 }
 
 function unquoteIdentifier(s: string): string {

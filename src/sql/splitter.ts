@@ -24,6 +24,81 @@ export interface DumpStatement {
    * the `mysql` client interprets it, the server would reject it.
    */
   readonly clientCommand?: boolean;
+  /**
+   * The dump's `character_set_client` for this statement when it is one whose two-byte characters may
+   * end in 0x5C (backslash) or 0x60 (backtick): sjis, cp932, big5, gbk, gb18030. Anything that reads the
+   * statement's bytes (the vetting) must step over such characters as the server's lexer does.
+   */
+  readonly charset?: MultiByteCharset;
+}
+
+/** Character sets whose two-byte characters can have a trail byte that is ASCII `\` or `` ` ``. */
+export type MultiByteCharset = 'sjis' | 'cp932' | 'big5' | 'gbk' | 'gb18030';
+
+/** Lead and trail byte ranges, as MySQL's and MariaDB's `ismbchar_*` (strings/ctype-sjis.c, -big5.c, -gbk.c). */
+const MB_RANGES: Record<MultiByteCharset, { lead: Array<[number, number]>; trail: Array<[number, number]> }> = {
+  sjis: {
+    lead: [
+      [0x81, 0x9f],
+      [0xe0, 0xfc],
+    ],
+    trail: [
+      [0x40, 0x7e],
+      [0x80, 0xfc],
+    ],
+  },
+  cp932: {
+    lead: [
+      [0x81, 0x9f],
+      [0xe0, 0xfc],
+    ],
+    trail: [
+      [0x40, 0x7e],
+      [0x80, 0xfc],
+    ],
+  },
+  big5: {
+    lead: [[0xa1, 0xf9]],
+    trail: [
+      [0x40, 0x7e],
+      [0xa1, 0xfe],
+    ],
+  },
+  gbk: {
+    lead: [[0x81, 0xfe]],
+    trail: [
+      [0x40, 0x7e],
+      [0x80, 0xfe],
+    ],
+  },
+  // Two-byte gb18030 characters are gbk's; its four-byte ones (second byte 0x30-0x39) never hold 0x5C.
+  gb18030: {
+    lead: [[0x81, 0xfe]],
+    trail: [
+      [0x40, 0x7e],
+      [0x80, 0xfe],
+    ],
+  },
+};
+
+/** Per charset, a 256-entry table: bit 1 = lead byte, bit 2 = trail byte. */
+const MB_TABLES = new Map<MultiByteCharset, Uint8Array>(
+  (Object.keys(MB_RANGES) as MultiByteCharset[]).map((cs) => {
+    const t = new Uint8Array(256);
+    for (const [lo, hi] of MB_RANGES[cs].lead) for (let b = lo; b <= hi; b++) t[b] |= 1;
+    for (const [lo, hi] of MB_RANGES[cs].trail) for (let b = lo; b <= hi; b++) t[b] |= 2;
+    return [cs, t];
+  }),
+);
+
+/** The byte table of a multibyte charset, or undefined for charsets whose bytes >= 0x80 never pair with ASCII. */
+export function multiByteTable(charset: MultiByteCharset | undefined): Uint8Array | undefined {
+  return charset ? MB_TABLES.get(charset) : undefined;
+}
+
+function asMultiByte(name: string | undefined): MultiByteCharset | undefined {
+  const n = (name ?? '').toLowerCase();
+  return MB_TABLES.has(n as MultiByteCharset) ? (n as MultiByteCharset) : undefined;
 }
 
 const enum S {
@@ -69,6 +144,15 @@ export class StatementSplitter {
   /** Offset of the opening quote or comment, for "unterminated" errors. */
   private openedAt = 0;
   private finished = false;
+  /**
+   * The dump's `character_set_client` as set by its `SET NAMES`, `SET CHARACTER SET` and
+   * `SET character_set_client = ...` statements (mysqldump saves and restores it in user variables,
+   * so those are followed too). The server lexes strings in that charset: in sjis, `'表'` is 27 95 5C 27,
+   * and the 0x5C is half of a character, not an escape.
+   */
+  private charsetName: string | undefined;
+  private readonly savedCharsets = new Map<string, string | undefined>();
+  private mb: Uint8Array | undefined;
 
   /** Feeds the next chunk of the dump; returns the statements completed by it. */
   push(chunk: Buffer): DumpStatement[] {
@@ -93,6 +177,7 @@ export class StatementSplitter {
     const d0 = delim[0];
     const dlen = delim.length;
     let line = this.line;
+    let mb = this.mb;
 
     // Lookahead checks are written inline as `(i + k > n && !final)`: "wait for more bytes before deciding".
     // A closure over `i` would make V8 keep `i` in a heap context and slow the byte loop several times.
@@ -226,10 +311,19 @@ export class StatementSplitter {
               }
             }
             this.emit(buf, seg, i, i + dlen, out);
+            mb = this.mb; // the statement may have been a SET NAMES
             seg = i + dlen;
             i += dlen;
             state = S.Start;
             continue;
+          }
+          if (mb !== undefined && b >= 0x80 && mb[b] & 1) {
+            // a two-byte character (an unquoted identifier): its trail byte may look like a backtick
+            if (i + 2 > n && !final) break scan;
+            if (i + 1 < n && mb[buf[i + 1]] & 2) {
+              i += 2;
+              continue;
+            }
           }
           switch (b) {
             case 0x27:
@@ -275,6 +369,17 @@ export class StatementSplitter {
           // Tight loop: extended INSERTs spend nearly all their bytes here.
           while (i < n) {
             const c = buf[i];
+            if (mb !== undefined && c >= 0x80 && mb[c] & 1) {
+              if (i + 1 >= n) {
+                if (!final) break scan;
+                i++;
+                break;
+              }
+              if (mb[buf[i + 1]] & 2) {
+                i += 2; // lead + trail: one character, whatever the trail byte looks like
+                continue;
+              }
+            }
             if (c === 0x5c) {
               // backslash escapes the next byte
               if (i + 1 >= n) {
@@ -297,6 +402,13 @@ export class StatementSplitter {
           continue;
         }
         case S.Backtick:
+          if (mb !== undefined && b >= 0x80 && mb[b] & 1) {
+            if (i + 2 > n && !final) break scan;
+            if (i + 1 < n && mb[buf[i + 1]] & 2) {
+              i += 2;
+              continue;
+            }
+          }
           if (b === 0x60) state = S.Normal;
           else if (b === 0x0a) line++;
           i++;
@@ -372,15 +484,61 @@ export class StatementSplitter {
   private emit(buf: Buffer, seg: number, endExclusive: number, after: number, out: DumpStatement[]): void {
     this.pieces.push(buf.subarray(seg, endExclusive));
     const sql = trimEnd(this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
-    if (sql.length)
+    if (sql.length) {
+      const charset = asMultiByte(this.charsetName);
       out.push({
         sql: Buffer.from(sql),
         startOffset: this.stmtStart,
         endOffset: this.base + after,
         line: this.stmtLine,
+        ...(charset ? { charset } : {}),
       });
+      // Only SET statements change the charset; they are short, so this costs nothing on data.
+      if (sql.length < 1024) this.trackCharset(sql);
+    }
     this.pieces = [];
     this.stmtStart = -1;
+  }
+
+  /**
+   * Follows `SET NAMES x`, `SET CHARACTER SET x`, `SET character_set_client = x | @saved` and
+   * `SET @saved = @@character_set_client`.
+   */
+  private trackCharset(sql: Buffer): void {
+    const text = sql
+      .toString('latin1')
+      .replace(/\/\*M?!\d*|\*\//g, ' ')
+      .trim();
+    if (!/^SET\s/i.test(text)) return;
+    const body = text.slice(4);
+    const names = /^\s*(?:NAMES|CHARACTER\s+SET|CHARSET)\s+['"`]?(\w+)/i.exec(body);
+    if (names) {
+      this.setCharset(names[1].toLowerCase() === 'default' ? undefined : names[1]);
+      return;
+    }
+    for (const part of body.split(',')) {
+      const save = /^\s*@(\w+)\s*:?=\s*@@(?:SESSION\.|LOCAL\.)?character_set_client\s*$/i.exec(part);
+      if (save) {
+        this.savedCharsets.set(save[1].toLowerCase(), this.charsetName);
+        continue;
+      }
+      const assign =
+        /^\s*(?:@@)?(?:SESSION\s+|LOCAL\s+|SESSION\.|LOCAL\.)?character_set_client\s*:?=\s*(@?)['"`]?(\w+)/i.exec(part);
+      if (assign) {
+        this.setCharset(
+          assign[1]
+            ? this.savedCharsets.get(assign[2].toLowerCase())
+            : assign[2].toLowerCase() === 'default'
+              ? undefined
+              : assign[2],
+        );
+      }
+    }
+  }
+
+  private setCharset(name: string | undefined): void {
+    this.charsetName = name?.toLowerCase();
+    this.mb = multiByteTable(asMultiByte(this.charsetName));
   }
 }
 

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { bufferDumpSource } from '../../src/sql/dump-source';
-import { DumpReadError, importDump, ImportOptions, ReimportRefusedError, StatementError } from '../../src/sql/importer';
+import { DumpUnreadableError } from '../../src/sql/dump-check';
+import { importDump, ImportOptions, ReimportRefusedError, StatementError } from '../../src/sql/importer';
 import { splitAll } from '../../src/sql/splitter';
 import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
 
@@ -144,7 +145,7 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
     // Import up to and including CREATE TABLE `courses`, then pretend the process died after the server ran it
     // but before the progress record moved past it.
     const upTo = dump.subarray(0, create.endOffset);
-    await run('pending', upTo, { dumpHash: 'pending-test' });
+    await run('pending', upTo, { dumpHash: 'pending-test', allowIncompleteDump: true });
     db.sql(
       `UPDATE pending.rushhour_import_progress SET status='running', committed_offset=${create.startOffset - 1}, pending_offset=${create.startOffset}`,
     );
@@ -239,13 +240,15 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
     );
   });
 
-  test('a truncated gzip fails clearly and keeps what was committed', async () => {
+  test('a truncated gzip is refused before anything runs; the complete file (another hash) then imports', async () => {
     const gz = zlib.gzipSync(dump);
     const err = await run('truncated', gz.subarray(0, Math.floor(gz.length * 0.6)), { dumpHash: 't' }).catch((e) => e);
-    expect(err).toBeInstanceOf(DumpReadError);
-    expect(err.message).toMatch(/gzip stream ends early.*truncated/);
-    expect(db.sql('SELECT status FROM truncated.rushhour_import_progress').trim()).toBe('failed');
-    expect((await run('truncated', gz, { dumpHash: 't' })).complete).toBe(true);
+    expect(err).toBeInstanceOf(DumpUnreadableError);
+    expect(err.message).toMatch(/gzip stream ends early.*truncated.*nothing was imported/);
+    // The pre-pass found it: no table of the dump, no progress record that would block the good file.
+    expect(db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='truncated'").trim()).toBe('1');
+    expect(db.sql('SELECT COUNT(*) FROM truncated.rushhour_import_progress').trim()).toBe('0');
+    expect((await run('truncated', gz, { dumpHash: 't-complete' })).complete).toBe(true);
     expect(describeDatabase(db, 'truncated')).toEqual(expected);
   });
 });

@@ -28,6 +28,8 @@ DELIMITER ;
 /*!50013 DEFINER=\`root\`@\`localhost\` SQL SECURITY DEFINER */
 /*!50001 VIEW \`v\` AS select \`t\`.\`id\` AS \`id\` from \`t\` */;
 SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN;
+
+-- Dump completed on 2026-11-30 12:00:00
 `;
 
 describe('RDS rewrites', () => {

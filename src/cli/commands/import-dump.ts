@@ -1,10 +1,11 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { fileDumpSource, sha256File } from '../../sql/dump-source';
 import { importDump, ImportResult } from '../../sql/importer';
 import { formatBytes, formatDuration, formatProgress } from '../../sql/progress-report';
 import { positiveNumber } from '../../util/options';
 import type { CliEnv } from '../env';
+import { AllowedKindsSchema, RefusableKind } from '../../sql/vetting';
 
 export interface ImportDumpFlags {
   readonly dump: string;
@@ -15,9 +16,24 @@ export interface ImportDumpFlags {
   readonly timeBudget?: number;
   readonly dumpHash?: string;
   readonly allowReimport?: boolean;
+  readonly allowStatements?: readonly RefusableKind[];
+  readonly allowIncompleteDump?: boolean;
   readonly progress?: boolean;
   /** The password, as the mysql client reads it from MYSQL_PWD (never a flag). */
   readonly password?: string;
+}
+
+/** `--allow-statements account,privilege`: validated against the vetting's kinds. */
+function statementKinds(raw: string): RefusableKind[] {
+  const parsed = AllowedKindsSchema.safeParse(
+    raw
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  );
+  if (!parsed.success)
+    throw new InvalidArgumentError(`--allow-statements: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data;
 }
 
 /**
@@ -55,6 +71,8 @@ export async function runImportDump(
       source,
       dumpHash,
       allowReimport: flags.allowReimport,
+      allowStatements: flags.allowStatements,
+      allowIncompleteDump: flags.allowIncompleteDump,
       target: { host: flags.host, port: flags.port, user: flags.user, password, database: flags.database },
       timeBudgetMs: flags.timeBudget !== undefined ? flags.timeBudget * 1000 : undefined,
       log,
@@ -115,6 +133,15 @@ export function register(program: Command, env: CliEnv): void {
       .option(
         '--allow-reimport',
         "import even though the database holds another dump's import (overwrites data changed since)",
+      )
+      .option(
+        '--allow-statements <kinds>',
+        'comma-separated statement kinds the dump may contain anyway (account, privilege, system-schema, other-database, plugin, global-setting, server-admin, file-access, dynamic-sql)',
+        statementKinds,
+      )
+      .option(
+        '--allow-incomplete-dump',
+        'import a dump without the "-- Dump completed" trailer mysqldump writes (a dump cut at a line end looks complete otherwise)',
       )
       .option('--no-progress', 'no progress bar, even on a terminal')
       .action(action);
