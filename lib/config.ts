@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { SiteSchema } from '../src/site/schema';
 
 /**
  * The one configuration of a deployment, shared by the CDK app, the operator CLI and the rehearsal.
@@ -167,11 +168,14 @@ export const RushhourConfigSchema = z
           .optional(),
         /** Command that starts the site on the instance, run from the bundle's directory. */
         startCommand: z.string().optional(),
-        port: z.number().int().min(1024, 'must be between 1024 and 65535').max(65535).default(8080),
+        // Below 1024 only with web.site: the front door's nginx master binds it as root (src/site/nginx.ts).
+        port: z.number().int().min(1, 'must be between 1 and 65535').max(65535).default(8080),
         healthCheckPath: z
           .string()
           .regex(/^\/\S*$/, 'must be a path starting with "/"')
           .default('/healthz'),
+        /** The site's runtime behind the front door (docs/site.md); the reference app when absent. */
+        site: SiteSchema.optional(),
       })
       .prefault({}),
     /** Pre-warm windows: scheduled minimum capacity before a known rush. */
@@ -257,6 +261,13 @@ export const RushhourConfigSchema = z
             path: ['network', 'availabilityZones', i],
             message: `availability zone "${az}" is not in region "${c.region}"`,
           });
+      });
+    }
+    if (c.web.port < 1024 && !c.web.site) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['web', 'port'],
+        message: 'must be between 1024 and 65535 unless web.site is set (the front door binds privileged ports)',
       });
     }
     if (c.web.bundlePath && !c.web.startCommand) {

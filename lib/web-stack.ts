@@ -35,6 +35,12 @@ export class WebStack extends Stack {
     super(scope, id, props);
     const { config, data } = props;
     const a = config.autoScaling;
+    // web.site is validated (lib/config.ts) and its instance side is built and tested (src/site), but the
+    // web tier does not ship it yet: refuse rather than silently deploy something else.
+    if (config.web.site && config.web.site.runtime !== 'reference')
+      throw new Error(
+        `web.site.runtime "${config.web.site.runtime}" is not deployed by this version's web tier yet (see docs/site.md)`,
+      );
 
     this.bundle = new WebBundle(this, 'Bundle', {
       bundlePath: config.web.bundlePath,

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 K6_VERSION=v1.4.2
 CFN_LINT_VERSION=1.51.0
 MOTO_VERSION=5.2.1
-APT_PACKAGES=(mariadb-server mariadb-client openssh-server openssh-client haproxy nginx php-cli php-fpm php-mysql)
+APT_PACKAGES=(mariadb-server mariadb-client openssh-server openssh-client haproxy nginx php-cli php-fpm php-mysql apache2 libapache2-mod-php percona-toolkit)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ensureSessionsTable } from '../../src/site/sessions-table';
 import { ensureAppUser } from '../../src/sql/app-user';
 import { isTransient } from '../../src/sql/transient';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
@@ -52,6 +53,8 @@ export const ImportResourcePropertiesSchema = z.object({
     'SsmPrefix must be an SSM path like /rushhour/<site>/db (leading slash, no trailing slash)',
   ),
   AllowReimport: z.enum(['true', 'false'], { error: 'AllowReimport must be "true" or "false"' }).default('false'),
+  /** "true" for a PHP site with database sessions: the import creates rushhour's sessions table (src/site). */
+  SessionsTable: z.enum(['true', 'false'], { error: 'SessionsTable must be "true" or "false"' }).default('false'),
 });
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
 
@@ -161,6 +164,8 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
     connectRetryMs: options.connectRetryMs,
   });
   log(`application user "${app.username}" has ${privileges.join(', ')} on "${props.DatabaseName}"`);
+  if (props.SessionsTable === 'true')
+    log(`sessions table ${await ensureSessionsTable(target, { connectRetryMs: options.connectRetryMs })} is there`);
   const p = props.SsmPrefix;
   await options.edge.putParameters({
     [`${p}/host`]: master.host,

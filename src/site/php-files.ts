@@ -1,0 +1,124 @@
+/**
+ * Files rushhour ships to PHP instances: the health script, the database session handler and the busy
+ * page. They are rendered here (not copied from a directory) so that the boot bundle carries them and
+ * the sessions table's DDL exists once, for both the handler and the import.
+ */
+
+/**
+ * Table for shared PHP sessions, created by the import with the master user (the application user has
+ * only SELECT/INSERT/UPDATE/DELETE, so the handler cannot create it).
+ */
+export const SESSIONS_TABLE = 'rushhour_sessions';
+export const SESSIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS ${SESSIONS_TABLE} (
+  id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+  data MEDIUMBLOB NOT NULL,
+  expires_at INT UNSIGNED NOT NULL,
+  KEY ix_${SESSIONS_TABLE}_expires (expires_at)
+) ENGINE=InnoDB`;
+
+/**
+ * The health script: proves php-fpm runs PHP, touches no database (a stopped or slow database must not
+ * take every instance out of the balancer at once; the site's own pages show database trouble).
+ */
+export function renderHealthScript(): string {
+  return `<?php
+// rushhour health check: answered by PHP without the database.
+header('Content-Type: text/plain');
+header('Cache-Control: no-store');
+echo "ok php ", PHP_VERSION, "\\n";
+`;
+}
+
+/** Sessions in MySQL through PDO, registered for every request by auto_prepend_file. */
+export function renderSessionHandler(): string {
+  return `<?php
+// rushhour: PHP sessions shared by every instance through the site's database.
+// Registered with auto_prepend_file; connects only when the site calls session_start().
+// No locking: two requests of one session at once both read the old data and the last write wins
+// (the files handler would serialise them); fine for forms, document it for sites that care.
+final class RushhourSessionHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
+{
+    private ?PDO $pdo = null;
+    private int $ttl;
+
+    public function __construct()
+    {
+        $this->ttl = max(60, (int) ini_get('session.gc_maxlifetime'));
+    }
+
+    private function db(): PDO
+    {
+        if ($this->pdo === null) {
+            $dsn = sprintf('mysql:host=%s;port=%s;dbname=%s;charset=utf8mb4', getenv('DB_HOST'), getenv('DB_PORT') ?: '3306', getenv('DB_NAME'));
+            $this->pdo = new PDO($dsn, getenv('DB_USER'), getenv('DB_PASSWORD'), [
+                PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION,
+                PDO::ATTR_TIMEOUT => 5,
+            ]);
+        }
+        return $this->pdo;
+    }
+
+    private function run(string $sql, array $args): PDOStatement
+    {
+        $st = $this->db()->prepare($sql);
+        $st->execute($args);
+        return $st;
+    }
+
+    public function open(string $path, string $name): bool { return true; }
+    public function close(): bool { return true; }
+
+    public function read(string $id): string|false
+    {
+        $st = $this->run('SELECT data FROM ${SESSIONS_TABLE} WHERE id = ? AND expires_at > UNIX_TIMESTAMP()', [$id]);
+        $data = $st->fetchColumn();
+        return $data === false ? '' : (string) $data;
+    }
+
+    public function write(string $id, string $data): bool
+    {
+        $this->run('INSERT INTO ${SESSIONS_TABLE} (id, data, expires_at) VALUES (?, ?, UNIX_TIMESTAMP() + ?)'
+            . ' ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at)', [$id, $data, $this->ttl]);
+        return true;
+    }
+
+    public function destroy(string $id): bool
+    {
+        $this->run('DELETE FROM ${SESSIONS_TABLE} WHERE id = ?', [$id]);
+        return true;
+    }
+
+    public function gc(int $max_lifetime): int|false
+    {
+        return $this->run('DELETE FROM ${SESSIONS_TABLE} WHERE expires_at < UNIX_TIMESTAMP() LIMIT 1000', [])->rowCount();
+    }
+
+    public function validateId(string $id): bool
+    {
+        return $this->run('SELECT 1 FROM ${SESSIONS_TABLE} WHERE id = ? AND expires_at > UNIX_TIMESTAMP()', [$id])->fetchColumn() !== false;
+    }
+
+    public function updateTimestamp(string $id, string $data): bool
+    {
+        $this->run('UPDATE ${SESSIONS_TABLE} SET expires_at = UNIX_TIMESTAMP() + ? WHERE id = ?', [$this->ttl, $id]);
+        return true;
+    }
+}
+session_set_save_handler(new RushhourSessionHandler(), true);
+`;
+}
+
+/** The page browsers see beyond capacity: small, no assets, refreshes itself after Retry-After seconds. */
+export function renderBusyPage(retryAfterSeconds: number): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="${retryAfterSeconds}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Busy - retrying</title></head>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto">
+<h1>Many people are using the site right now</h1>
+<p>This page tries again by itself in ${retryAfterSeconds} seconds. Nothing you sent was lost or half done:
+the request was not started.</p>
+</body></html>
+`;
+}

@@ -1,0 +1,95 @@
+import * as path from 'node:path';
+import { renderHttpdConf } from './apache';
+import { SiteLayout, sitePaths } from './layout';
+import { renderNginxConf } from './nginx';
+import { renderBusyPage, renderHealthScript, renderSessionHandler } from './php-files';
+import { phpWorkers, renderPhpFpmConf } from './php-fpm';
+import { SiteConfig, parseSite } from './schema';
+import { ServiceSpec, renderUnit, siteServices } from './units';
+
+/**
+ * What the boot step gets (site.json on the instance). No secret: the database is named by its SSM
+ * prefix; the password is read at every service start.
+ */
+export interface SiteSpec {
+  readonly site: SiteConfig;
+  readonly ssmPrefix: string;
+  readonly region: string;
+  readonly healthCheckPath: string;
+  readonly layout: SiteLayout;
+  /** Where unit files go. @default '/etc/systemd/system' */
+  readonly unitDir?: string;
+  /** @default 'auto' */
+  readonly nginxWorkers?: number | 'auto';
+}
+
+export interface RenderedFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+}
+export interface RenderedDir {
+  readonly path: string;
+  readonly mode: number;
+  /** `site`: owned by the site user (writable dirs, per-instance sessions). */
+  readonly owner: 'root' | 'site';
+}
+
+export interface RenderedSite {
+  readonly files: RenderedFile[];
+  readonly dirs: RenderedDir[];
+  readonly services: ServiceSpec[];
+  /** Requests the front door passes to the site at once. */
+  readonly maxInFlight: number;
+}
+
+/** Default in-flight limit for proxied runtimes: the reference app's own limit (app/config.ts). */
+export const DEFAULT_PROXIED_MAX_IN_FLIGHT = 128;
+
+/** Every file and directory rushhour puts on an instance for this site (pure: no I/O). */
+export function renderSite(spec: SiteSpec): RenderedSite {
+  const site = parseSite(spec.site);
+  const l = spec.layout;
+  const p = sitePaths(l);
+  const maxInFlight =
+    site.maxInFlight ?? (site.runtime === 'php' ? phpWorkers(site, l) : DEFAULT_PROXIED_MAX_IN_FLIGHT);
+  const services = siteServices(site, l);
+  const files: RenderedFile[] = [
+    { path: p.siteJson, content: JSON.stringify({ ...spec, site }, null, 2) + '\n', mode: 0o644 },
+    {
+      path: p.nginxConf,
+      content: renderNginxConf(site, l, {
+        healthCheckPath: spec.healthCheckPath,
+        maxInFlight,
+        workerProcesses: spec.nginxWorkers,
+      }),
+      mode: 0o644,
+    },
+    { path: p.busyPage, content: renderBusyPage(site.retryAfterSeconds), mode: 0o644 },
+  ];
+  if (site.runtime === 'php') {
+    files.push(
+      { path: p.phpFpmConf, content: renderPhpFpmConf(site, l), mode: 0o644 },
+      { path: p.healthScript, content: renderHealthScript(), mode: 0o644 },
+      { path: p.sessionHandler, content: renderSessionHandler(), mode: 0o644 },
+    );
+    if (site.webServer === 'apache')
+      files.push({ path: p.httpdConf, content: renderHttpdConf(site, l, { maxInFlight }), mode: 0o644 });
+  }
+  const unitDir = spec.unitDir ?? '/etc/systemd/system';
+  for (const s of services)
+    files.push({ path: path.join(unitDir, `${s.unit}.service`), content: renderUnit(s, l), mode: 0o644 });
+  const dirs: RenderedDir[] = [
+    { path: l.etcDir, mode: 0o755, owner: 'root' },
+    { path: l.runDir, mode: 0o755, owner: 'root' },
+    { path: l.logDir, mode: 0o755, owner: 'root' },
+    { path: l.libDir, mode: 0o755, owner: 'root' },
+    { path: l.stateDir, mode: 0o755, owner: 'root' },
+    { path: p.nginxTemp, mode: 0o700, owner: 'root' },
+    ...(site.runtime === 'php' && site.sessions === 'files'
+      ? [{ path: p.sessionFilesDir, mode: 0o700, owner: 'site' as const }]
+      : []),
+    ...site.writableDirs.map((d) => ({ path: path.join(l.siteDir, d), mode: 0o750, owner: 'site' as const })),
+  ];
+  return { files, dirs, services, maxInFlight };
+}
