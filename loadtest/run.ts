@@ -1,7 +1,9 @@
 /**
  * `npm run loadtest -- <scenario> --target URL[=WEIGHT] [--target ...] [--peak N] [--duration D] [--out DIR]`
+ * `npm run loadtest -- site --plan FILE --target URL[=WEIGHT] ... [--db mysql://USER@HOST:PORT/DB]`
  *
- * Runs a k6 scenario (browse, register, rush, soak) and writes summary.txt, summary.json and chart.html.
+ * Runs a k6 scenario (browse, register, rush, soak against the reference app; site with any site's load plan,
+ * loadtest/lib/site-plan.ts) and writes summary.txt, summary.json and chart.html.
  * Exits 1 when a threshold failed or a course is oversold, 2 on bad input or when k6 is missing.
  * The same runner is importable: `import { runLoadTest } from './loadtest/run'`.
  */
@@ -10,9 +12,12 @@ import { NAMED_MIXES, SCENARIO_DEFAULTS, SCENARIOS, ScenarioName } from './lib/p
 import { positiveNumber } from '../src/util/options';
 import { runLoadTest } from './lib/runner';
 import { parseTarget } from './lib/targets';
+import { mysqlRowCounter, runSiteLoadTest } from './lib/site-runner';
 
 export { runLoadTest, findK6, checkOversold, K6_INSTALL_HINT } from './lib/runner';
 export type { LoadTestOptions, LoadTestResult } from './lib/runner';
+export { runSiteLoadTest } from './lib/site-runner';
+export type { SiteLoadTestOptions, SiteLoadTestResult } from './lib/site-runner';
 
 function collectTarget(raw: string, previous: string[] = []): string[] {
   try {
@@ -31,7 +36,12 @@ export function buildProgram(): Command {
     .description(
       'Run a k6 load test against a rushhour deployment (or the local app) and write a summary, JSON and a chart.',
     )
-    .argument('<scenario>', `one of ${SCENARIOS.join(', ')}`)
+    .argument('<scenario>', `one of ${SCENARIOS.join(', ')}, or site (with --plan)`)
+    .option('--plan <file>', 'site: the load plan (JSON, see docs/loadtest.md)')
+    .option(
+      '--db <url>',
+      "site: count the plan's write rows before and after, mysql://USER@HOST:PORT/DATABASE (password in MYSQL_PWD)",
+    )
     .requiredOption(
       '-t, --target <url[=weight]>',
       'base URL of a load balancer; repeat with =WEIGHT for several (weighted DNS)',
@@ -81,6 +91,8 @@ export function buildProgram(): Command {
 }
 
 interface CliOptions {
+  plan?: string;
+  db?: string;
   target: string[];
   peak?: number;
   duration?: string;
@@ -116,6 +128,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   try {
+    if (scenario === 'site') return await runSite(opts, controller.signal);
+    if (opts.plan || opts.db) throw new Error('--plan and --db belong to the site scenario: loadtest site --plan FILE');
     const result = await runLoadTest({
       scenario: scenario as ScenarioName,
       targets: opts.target,
@@ -145,6 +159,26 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+async function runSite(opts: CliOptions, signal: AbortSignal): Promise<number> {
+  if (!opts.plan) throw new Error('site needs --plan FILE (a load plan for your site, see docs/loadtest.md)');
+  const result = await runSiteLoadTest({
+    plan: opts.plan,
+    targets: opts.target,
+    peak: opts.peak,
+    duration: opts.duration,
+    outDir: opts.out,
+    k6Path: opts.k6,
+    echo: !opts.quiet,
+    signal,
+    ...(opts.db ? { countRows: mysqlRowCounter(opts.db) } : {}),
+  });
+  console.log(`\n${result.summaryText}\n`);
+  console.log(
+    `summary: ${result.files.summaryText}\njson:    ${result.files.summaryJson}\nchart:   ${result.files.chartHtml}`,
+  );
+  return result.verdict.passed ? 0 : 1;
 }
 
 if (require.main === module) {

@@ -16,16 +16,23 @@ declare module 'k6/http' {
     timeout?: string;
     responseType?: 'text' | 'none' | 'binary';
     responseCallback?: unknown;
+    /** Redirects to follow; 0 returns the redirect itself. */
+    redirects?: number;
+    jar?: CookieJar;
   }
+  export class CookieJar {}
   export function get(url: string, params?: Params): RefinedResponse;
   export function post(url: string, body?: string | null, params?: Params): RefinedResponse;
   export function del(url: string, body?: string | null, params?: Params): RefinedResponse;
+  export function request(method: string, url: string, body?: string | null, params?: Params): RefinedResponse;
   export function expectedStatuses(...statuses: Array<number | { min: number; max: number }>): unknown;
   export function setResponseCallback(callback: unknown): void;
   const http: {
     get: typeof get;
     post: typeof post;
     del: typeof del;
+    request: typeof request;
+    CookieJar: typeof CookieJar;
     expectedStatuses: typeof expectedStatuses;
     setResponseCallback: typeof setResponseCallback;
   };

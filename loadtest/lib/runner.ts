@@ -248,7 +248,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
   return result;
 }
 
-function runK6(
+export function runK6(
   k6: string,
   args: string[],
   logFile: string,
@@ -299,12 +299,12 @@ function runK6(
   });
 }
 
-function tail(file: string, chars = 2000): string {
+export function tail(file: string, chars = 2000): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(-chars) : '';
 }
 
 /** The most telling line of k6's log: the last `level=error` message. */
-function lastError(file: string): string {
+export function lastError(file: string): string {
   const errors = tail(file, 20000)
     .split('\n')
     .filter((l) => l.includes('level=error'));
