@@ -119,7 +119,6 @@ export const RushhourConfigSchema = z
         scaleInCpuPercent: pct('scaleInCpuPercent').default(20),
         scaleInEvaluationMinutes: z.number().int().min(1).max(60, 'must be between 1 and 60 minutes').default(10),
         unhealthyHostThreshold: z.number().int().min(1).max(100).default(2),
-        cooldownSeconds: z.number().int().min(0).max(3600, 'must be between 0 and 3600 seconds').default(180),
         healthCheckGraceSeconds: z.number().int().min(0).max(3600).default(300),
         instanceWarmupSeconds: z.number().int().min(0).max(3600).default(120),
       })

@@ -3,7 +3,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
 import { Database } from './constructs/database';
-import { DumpImport } from './constructs/dump-import';
 import { ExportFunction } from './constructs/export-function';
 import { Network } from './constructs/network';
 import { acknowledge } from './nag/acknowledge';
@@ -26,13 +25,13 @@ export function availabilityZonesFor(config: RushhourConfig): string[] {
 }
 
 /**
- * The stateful half: network, database, dump import, export function and the logs bucket. Its logical
- * IDs must never change (a rename replaces the database); the web stack can come and go around it.
+ * The stateful half: network, database, export function and the logs bucket. Its logical IDs must never
+ * change (a rename replaces the database); the import stack and the web stack can come and go around it.
+ * The import is not here on purpose: a failed import must never roll back the stack that holds the database.
  */
 export class DataStack extends Stack {
   readonly network: Network;
   readonly database: Database;
-  readonly dumpImport: DumpImport;
   readonly exportFunction: ExportFunction;
   /** Access logs of the load balancers and of the export bucket. */
   readonly logsBucket: s3.Bucket;
@@ -72,20 +71,6 @@ export class DataStack extends Stack {
       ...config.database,
     });
 
-    this.dumpImport = new DumpImport(this, 'DumpImport', {
-      vpc,
-      subnets: this.network.isolatedSubnets,
-      dumpPath: config.import.dumpPath,
-      masterSecret: this.database.masterSecret,
-      appSecret: this.database.appSecret,
-      databaseName: config.database.databaseName,
-      ssmPrefix: this.ssmPrefix,
-      allowReimport: config.import.allowReimport,
-    });
-    this.database.allowFrom(this.dumpImport.securityGroup, 'dump import Lambda');
-    // The import needs the database up and the endpoints (Secrets Manager, SSM, S3) in place before its first slice.
-    this.dumpImport.resource.node.addDependency(this.database.instance, ...this.network.endpoints);
-
     this.exportFunction = new ExportFunction(this, 'Export', {
       vpc,
       subnets: this.network.isolatedSubnets,
@@ -105,7 +90,7 @@ export class DataStack extends Stack {
     });
     new CfnOutput(this, 'SsmPrefix', {
       value: this.ssmPrefix,
-      description: 'DB config parameters written by the import',
+      description: 'DB config parameters written by the import stack',
     });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });

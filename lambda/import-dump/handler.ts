@@ -11,6 +11,8 @@ export interface ProviderEvent {
   readonly OldResourceProperties?: Record<string, unknown>;
   readonly PhysicalResourceId?: string;
   readonly LogicalResourceId?: string;
+  /** isComplete only: the Data onEvent returned (the Provider framework merges it into the event). */
+  readonly Data?: { readonly ImportDeadline?: string };
 }
 
 export interface OnEventResponse {
@@ -32,6 +34,28 @@ export interface AwsEdge {
   openDump(bucket: string, key: string): Promise<DumpSource>;
   /** Writes plain String parameters (overwriting). */
   putParameters(parameters: Record<string, string>): Promise<void>;
+  /** The value of a String parameter, or undefined when it does not exist. */
+  getParameter(name: string): Promise<string | undefined>;
+  /** Deletes parameters; names that do not exist are ignored. */
+  deleteParameters(names: string[]): Promise<void>;
+}
+
+/** The parameters of the DB-config contract under an SSM prefix (the web instances read them at boot). */
+export const SSM_PARAMETER_NAMES = ['host', 'port', 'name', 'user', 'password-secret-arn'] as const;
+
+/**
+ * The import did not finish before the wall-clock deadline onEvent set for this deployment. The progress
+ * table keeps every committed statement: deploying again resumes there.
+ */
+export class ImportDeadlineError extends Error {
+  constructor(
+    message: string,
+    readonly deadline: string,
+    readonly databaseName: string,
+  ) {
+    super(message);
+    this.name = 'ImportDeadlineError';
+  }
 }
 
 const nonEmpty = (what: string) => z.string({ error: `${what} is required` }).min(1, `${what} must not be empty`);
@@ -56,8 +80,7 @@ export const ImportResourcePropertiesSchema = z.object({
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
 
 export function parseProperties(raw: Record<string, unknown> | undefined): ImportResourceProperties {
-  const { ServiceToken: _token, ...props } = raw ?? {};
-  const parsed = ImportResourcePropertiesSchema.safeParse(props);
+  const parsed = ImportResourcePropertiesSchema.safeParse(withoutToken(raw));
   if (!parsed.success) {
     throw new Error(
       `invalid import custom resource properties: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
@@ -71,37 +94,91 @@ export function physicalResourceId(props: ImportResourceProperties): string {
   return `rushhour-import-${props.DatabaseName}`;
 }
 
+export interface HandleEventOptions {
+  readonly log?: (message: string) => void;
+  /** For Delete: removes the SSM parameters this import wrote. Without it a Delete only logs. */
+  readonly edge?: AwsEdge;
+  /** The clock. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * How long after onEvent the waiter may still start a slice: isComplete fails with ImportDeadlineError
+   * after it. Must end before the custom resource's ServiceTimeout, so CloudFormation hears the real
+   * reason and no slice imports after CloudFormation gave up. @default RUSHHOUR_IMPORT_DEADLINE_MS, else 50 minutes
+   */
+  readonly deadlineMs?: number;
+}
+
+/** The default wall-clock bound of one deployment's import (the custom resource's ServiceTimeout is 60 minutes). */
+export const DEFAULT_IMPORT_DEADLINE_MS = 50 * 60_000;
+
 /**
- * onEvent: validates and decides; the work happens in isComplete. An Update to a different dump is
- * refused here (fast, before touching the database) unless AllowReimport is "true".
+ * onEvent: validates and records the deadline; the work happens in isComplete. It refuses nothing on the
+ * grounds of a changed dump: CloudFormation rolls a failed Update back by sending another Update with the
+ * old and new properties swapped, and a refusal here would fail that rollback too (UPDATE_ROLLBACK_FAILED).
+ * The refusal lives in the importer, which decides from what the database holds (its progress table):
+ * a forward Update to another dump is refused there, the rollback to the dump already imported is a no-op.
  */
 export async function handleEvent(
   event: ProviderEvent,
-  log: (m: string) => void = console.log,
+  optionsOrLog: HandleEventOptions | ((m: string) => void) = {},
 ): Promise<OnEventResponse> {
-  if (event.RequestType === 'Delete') {
-    // Never drops data: the database's own removal policy (snapshot) decides what happens to it.
-    log(`delete ${event.PhysicalResourceId}: leaving the database and its data as they are`);
-    return { PhysicalResourceId: event.PhysicalResourceId ?? 'rushhour-import-unknown' };
-  }
+  const options: HandleEventOptions = typeof optionsOrLog === 'function' ? { log: optionsOrLog } : optionsOrLog;
+  const log = options.log ?? console.log;
+  const now = options.now ?? Date.now;
+  if (event.RequestType === 'Delete') return handleDelete(event, options.edge, log);
   const props = parseProperties(event.ResourceProperties);
   if (event.RequestType === 'Update' && event.OldResourceProperties) {
     const old = event.OldResourceProperties as Record<string, unknown>;
-    if (
-      old.DumpAssetHash !== props.DumpAssetHash &&
-      old.DatabaseName === props.DatabaseName &&
-      props.AllowReimport !== 'true'
-    ) {
-      throw new Error(
-        `the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}), but database "${props.DatabaseName}" already holds the first import: ` +
-          'importing again would overwrite registrations made since. Set import.allowReimport to true in the rushhour config to re-import, or keep the old dump.',
+    if (old.DumpAssetHash !== props.DumpAssetHash) {
+      log(
+        `the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}); ` +
+          'the importer decides from the progress table in the database (a rollback to the imported dump is a no-op)',
       );
     }
   }
+  const deadlineMs = options.deadlineMs ?? deadlineFromEnv();
+  const deadline = new Date(now() + deadlineMs).toISOString();
   log(
-    `${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted`,
+    `${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted; no slice starts after ${deadline}`,
   );
-  return { PhysicalResourceId: physicalResourceId(props) };
+  return { PhysicalResourceId: physicalResourceId(props), Data: { ImportDeadline: deadline } };
+}
+
+function deadlineFromEnv(env = process.env.RUSHHOUR_IMPORT_DEADLINE_MS): number {
+  const n = env ? Number(env) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_IMPORT_DEADLINE_MS;
+}
+
+/**
+ * Delete never drops data (the database's removal policy, a final snapshot, decides what happens to it)
+ * and leaves the progress table, so a Create after a failed one resumes. It removes the SSM parameters
+ * only while they still describe this resource's database: when a changed DatabaseName replaces the
+ * resource, CloudFormation creates the new one first and deletes the old one after, and the old one's
+ * Delete must not remove what the new one just wrote.
+ */
+async function handleDelete(
+  event: ProviderEvent,
+  edge: AwsEdge | undefined,
+  log: (m: string) => void,
+): Promise<OnEventResponse> {
+  const id = event.PhysicalResourceId ?? 'rushhour-import-unknown';
+  log(`delete ${id}: leaving the database, its data and the import progress table as they are`);
+  const parsed = ImportResourcePropertiesSchema.safeParse(withoutToken(event.ResourceProperties));
+  if (!edge || !parsed.success) return { PhysicalResourceId: id };
+  const p = parsed.data.SsmPrefix;
+  const current = await edge.getParameter(`${p}/name`);
+  if (current !== undefined && current !== parsed.data.DatabaseName) {
+    log(`${p}/name names database "${current}", not "${parsed.data.DatabaseName}": its parameters are left in place`);
+    return { PhysicalResourceId: id };
+  }
+  await edge.deleteParameters(SSM_PARAMETER_NAMES.map((n) => `${p}/${n}`));
+  log(`removed ${p}/{${SSM_PARAMETER_NAMES.join(',')}}`);
+  return { PhysicalResourceId: id };
+}
+
+function withoutToken(raw: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { ServiceToken: _token, ...props } = raw ?? {};
+  return props;
 }
 
 export interface CheckOptions {
@@ -111,7 +188,12 @@ export interface CheckOptions {
   readonly log?: (message: string) => void;
   /** How long to retry connecting to a database that is still starting. @default 120000 */
   readonly connectRetryMs?: number;
+  /** The clock. @default Date.now */
+  readonly now?: () => number;
 }
+
+/** What the last batch, the app user and the SSM writes may take after a slice's budget ends. */
+const SLICE_MARGIN_MS = 90_000;
 
 /**
  * isComplete: imports the next slice of the dump; when the whole dump is in, creates the app user
@@ -122,6 +204,23 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
   const log = options.log ?? console.log;
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = parseProperties(event.ResourceProperties);
+  const now = (options.now ?? Date.now)();
+  // The wall-clock bound: the Provider's totalTimeout counts polls, not time, and each poll may import for
+  // 13 minutes; without this the waiter would go on importing after CloudFormation failed the resource.
+  const deadline = event.Data?.ImportDeadline ? Date.parse(event.Data.ImportDeadline) : NaN;
+  let budgetMs = options.timeBudgetMs;
+  if (Number.isFinite(deadline)) {
+    if (now >= deadline) {
+      throw new ImportDeadlineError(
+        `the import into "${props.DatabaseName}" did not finish by ${event.Data!.ImportDeadline} (the deployment's wall-clock bound): ` +
+          'every committed statement is kept in the progress table; deploy again to resume from there ' +
+          '(or run "rushhour import-dump" from a machine that reaches the database)',
+        event.Data!.ImportDeadline!,
+        props.DatabaseName,
+      );
+    }
+    budgetMs = Math.min(budgetMs, Math.max(1, deadline - now - SLICE_MARGIN_MS));
+  }
   const master = readMasterSecret(await options.edge.getSecretJson(props.MasterSecretArn));
   const app = readAppSecret(await options.edge.getSecretJson(props.AppSecretArn));
   const target = {
@@ -139,7 +238,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       source,
       target,
       dumpHash: props.DumpAssetHash,
-      timeBudgetMs: options.timeBudgetMs,
+      timeBudgetMs: budgetMs,
       allowReimport: props.AllowReimport === 'true',
       connectRetryMs: options.connectRetryMs,
       log,
@@ -162,6 +261,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
   });
   log(`application user "${app.username}" has ${privileges.join(', ')} on "${props.DatabaseName}"`);
   const p = props.SsmPrefix;
+  // Keys from SSM_PARAMETER_NAMES: the contract the web instances read.
   await options.edge.putParameters({
     [`${p}/host`]: master.host,
     [`${p}/port`]: String(master.port),
@@ -205,10 +305,9 @@ function readAppSecret(s: Record<string, unknown>): { username: string; password
   return { username: s.username, password: s.password };
 }
 
-/** The time an isComplete invocation may spend importing: the env override, else what Lambda has left minus a margin. */
+/** The time an isComplete invocation may spend importing: the env override, else Lambda's time left minus a margin. */
 export function timeBudgetMs(remainingMs: number | undefined, envBudget = process.env.RUSHHOUR_TIME_BUDGET_MS): number {
-  const marginMs = 90_000; // the last batch, the app user and the SSM writes must fit after the budget
-  const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - marginMs) : 10 * 60_000;
+  const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - SLICE_MARGIN_MS) : 10 * 60_000;
   const fromEnv = envBudget ? Number(envBudget) : NaN;
   return Number.isFinite(fromEnv) && fromEnv > 0 ? Math.min(fromEnv, fromContext) : fromContext;
 }

@@ -1,7 +1,8 @@
 /**
  * Entry of the import custom resource for the CDK `custom_resources.Provider` framework:
- * `onEvent` validates and records, `isComplete` imports the dump in time-boxed slices and, at the
- * end, creates the app user and writes the SSM parameters. The logic is in ./handler (plain
+ * `onEvent` validates and sets the wall-clock deadline (on Delete it removes the SSM parameters),
+ * `isComplete` imports the dump in time-boxed slices and, at the end, creates the app user and
+ * writes the SSM parameters. The logic is in ./handler (plain
  * functions) and src/sql; these wrappers only bind the AWS edge and the Lambda clock.
  */
 import { awsEdge } from './aws';
@@ -19,7 +20,8 @@ interface LambdaContext {
 }
 
 export async function onEvent(event: ProviderEvent): Promise<OnEventResponse> {
-  return handleEvent(event);
+  // The edge only for Delete (it removes the SSM parameters); Create and Update make no AWS call here.
+  return handleEvent(event, { edge: event.RequestType === 'Delete' ? awsEdge() : undefined });
 }
 
 export async function isComplete(event: ProviderEvent, context?: LambdaContext): Promise<IsCompleteResponse> {

@@ -20,8 +20,6 @@ export interface ScalingThresholds {
   readonly scaleInEvaluationMinutes: number;
   /** This many unhealthy targets over one minute adds one instance. */
   readonly unhealthyHostThreshold: number;
-  /** The group's default cooldown. */
-  readonly cooldownSeconds: number;
 }
 
 /** A scheduled pre-warm window: the group's minimum is raised at `start` and restored at `end`. */
@@ -59,7 +57,7 @@ export interface WebTierProps {
 
 /**
  * One internet-facing ALB with its own Auto Scaling group: launch template with IMDSv2 and detailed
- * monitoring, ELB health checks, step scaling from explicit alarms, and scheduled pre-warm actions.
+ * monitoring, ELB health checks, scaling from explicit alarms, and scheduled pre-warm actions.
  * The group never states a desired capacity, so a deploy mid-week cannot shrink it.
  */
 export class WebTier extends Construct {
@@ -71,7 +69,6 @@ export class WebTier extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly alarms: {
     cpuHigh: cloudwatch.Alarm;
-    cpuVeryHigh: cloudwatch.Alarm;
     unhealthyHosts: cloudwatch.Alarm;
     cpuLow: cloudwatch.Alarm;
   };
@@ -137,7 +134,8 @@ export class WebTier extends Construct {
         gracePeriod: props.healthCheckGrace,
       }),
       defaultInstanceWarmup: props.instanceWarmup,
-      cooldown: Duration.seconds(props.scaling.cooldownSeconds),
+      // No group Cooldown: it applies only to simple-scaling policies without their own, and the one
+      // simple policy here (scale-in) states its own.
       groupMetrics: [autoscaling.GroupMetrics.all()],
       // No update policy: a deploy only writes a new launch template version, which instances launched
       // afterwards use; a rolling replacement mid-rush would take capacity away.
@@ -183,7 +181,16 @@ export class WebTier extends Construct {
     this.acknowledgeFindings();
   }
 
-  /** The seed design's rules, each an explicit alarm with its own step policy, so the template states them. */
+  /**
+   * The seed design's rules, each an explicit alarm, so the template states them:
+   * - CPU above `scaleOutCpuPercent` over one minute: one step policy, +1 below `scaleOutFastCpuPercent`
+   *   and +2 above it (one policy, so at 75% the group adds 2, not 1 + 2);
+   * - `unhealthyHostThreshold` or more unhealthy targets over one minute: +1 (step policy);
+   * - CPU below `scaleInCpuPercent` for `scaleInEvaluationMinutes`: -1, at most once per that window.
+   *   CloudWatch re-runs an alarm's action every minute while it stays in ALARM, and step policies
+   *   ignore cooldowns: a step policy would remove one instance per minute after the first quiet window.
+   *   A simple-scaling policy honours its own cooldown, set to the evaluation window.
+   */
   private addScaling(t: ScalingThresholds) {
     const asgName = this.autoScalingGroup.autoScalingGroupName;
     const cpu = new cloudwatch.Metric({
@@ -197,16 +204,15 @@ export class WebTier extends Construct {
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.minutes(1),
     });
-    const rule = (
+    const alarm = (
       id: string,
       description: string,
       metric: cloudwatch.IMetric,
       threshold: number,
       operator: cloudwatch.ComparisonOperator,
       periods: number,
-      adjustment: number,
-    ) => {
-      const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
+    ) =>
+      new cloudwatch.Alarm(this, `${id}Alarm`, {
         alarmDescription: description,
         metric,
         threshold,
@@ -215,56 +221,68 @@ export class WebTier extends Construct {
         datapointsToAlarm: periods,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    const stepPolicy = (
+      id: string,
+      aggregation: autoscaling.MetricAggregationType,
+      steps: { lowerBound: number; upperBound?: number; adjustment: number }[],
+    ) => {
       const action = new autoscaling.StepScalingAction(this, `${id}Policy`, {
         autoScalingGroup: this.autoScalingGroup,
         adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-        metricAggregationType:
-          metric === unhealthy ? autoscaling.MetricAggregationType.MAXIMUM : autoscaling.MetricAggregationType.AVERAGE,
+        metricAggregationType: aggregation,
       });
-      // One step from the alarm's own threshold upwards (scale out) or downwards (scale in).
-      action.addAdjustment(adjustment > 0 ? { adjustment, lowerBound: 0 } : { adjustment, upperBound: 0 });
-      alarm.addAlarmAction(new cwactions.AutoScalingAction(action));
-      return alarm;
+      // Bounds are relative to the alarm's threshold.
+      for (const step of steps) action.addAdjustment(step);
+      return new cwactions.AutoScalingAction(action);
     };
     const GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
-    return {
-      cpuHigh: rule(
-        'CpuHigh',
-        `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance`,
-        cpu,
-        t.scaleOutCpuPercent,
-        GT,
-        1,
-        1,
-      ),
-      cpuVeryHigh: rule(
-        'CpuVeryHigh',
-        `CPU > ${t.scaleOutFastCpuPercent}% over 1 minute: +2 instances`,
-        cpu,
-        t.scaleOutFastCpuPercent,
-        GT,
-        1,
-        2,
-      ),
-      unhealthyHosts: rule(
-        'UnhealthyHosts',
-        `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`,
-        unhealthy,
-        t.unhealthyHostThreshold,
-        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        1,
-        1,
-      ),
-      cpuLow: rule(
-        'CpuLow',
-        `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance`,
-        cpu,
-        t.scaleInCpuPercent,
-        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        t.scaleInEvaluationMinutes,
-        -1,
-      ),
-    };
+
+    const cpuHigh = alarm(
+      'CpuHigh',
+      `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance (+2 above ${t.scaleOutFastCpuPercent}%)`,
+      cpu,
+      t.scaleOutCpuPercent,
+      GT,
+      1,
+    );
+    const fastStep = t.scaleOutFastCpuPercent - t.scaleOutCpuPercent;
+    cpuHigh.addAlarmAction(
+      stepPolicy('CpuHigh', autoscaling.MetricAggregationType.AVERAGE, [
+        { lowerBound: 0, upperBound: fastStep, adjustment: 1 },
+        { lowerBound: fastStep, adjustment: 2 },
+      ]),
+    );
+
+    const unhealthyHosts = alarm(
+      'UnhealthyHosts',
+      `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`,
+      unhealthy,
+      t.unhealthyHostThreshold,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      1,
+    );
+    unhealthyHosts.addAlarmAction(
+      stepPolicy('UnhealthyHosts', autoscaling.MetricAggregationType.MAXIMUM, [{ lowerBound: 0, adjustment: 1 }]),
+    );
+
+    const window = Duration.minutes(t.scaleInEvaluationMinutes);
+    const cpuLow = alarm(
+      'CpuLow',
+      `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance, at most once per ${t.scaleInEvaluationMinutes} minutes`,
+      cpu,
+      t.scaleInCpuPercent,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      t.scaleInEvaluationMinutes,
+    );
+    const scaleIn = new autoscaling.CfnScalingPolicy(this, 'CpuLowPolicy', {
+      autoScalingGroupName: asgName,
+      policyType: 'SimpleScaling',
+      adjustmentType: 'ChangeInCapacity',
+      scalingAdjustment: -1,
+      cooldown: String(window.toSeconds()),
+    });
+    cpuLow.addAlarmAction({ bind: () => ({ alarmActionArn: scaleIn.ref }) });
+    return { cpuHigh, unhealthyHosts, cpuLow };
   }
 
   /** One-time scheduled actions: raise the minimum before the rush, restore it after. */
