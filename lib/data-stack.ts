@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as crypto from 'node:crypto';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
@@ -94,6 +95,22 @@ export class DataStack extends Stack {
     });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'MasterSecretArn', { value: this.database.masterSecret.secretArn });
+  }
+
+  /**
+   * A hash of this stack's whole template, resolved at synth. The stacks that read this one's outputs put it
+   * in an output of their own: their references are weak (Fn::GetStackOutput, read when the consumer is
+   * created or updated), so whenever this template changes, theirs changes too and the next deploy updates
+   * them and reads the outputs again, instead of "no changes" and a stale value.
+   */
+  templateFingerprint(): string {
+    return Lazy.string({
+      produce: () =>
+        crypto
+          .createHash('sha256')
+          .update(JSON.stringify(this.resolve(this._toCloudFormation())))
+          .digest('hex'),
+    });
   }
 
   /**

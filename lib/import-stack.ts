@@ -55,6 +55,10 @@ export class ImportStack extends Stack {
       description: 'The dump the database holds (sha256)',
     });
     new CfnOutput(this, 'ImportedStatements', { value: this.dumpImport.resource.getAttString('Statements') });
+    new CfnOutput(this, 'DatabaseEngineVersion', {
+      value: this.dumpImport.resource.getAttString('ServerVersion'),
+      description: 'MySQL version the database ran at the last import run (RDS picks and upgrades the minor)',
+    });
   }
 
   /** The data stack's zones: no context lookup for a stack with a fixed account. */

@@ -1,4 +1,4 @@
-import { App, Tags, Validations } from 'aws-cdk-lib';
+import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RushhourConfig } from './config';
 import { DataStack } from './data-stack';
@@ -49,6 +49,12 @@ export function addRushhourStacks(
     now: options.now,
     description: `rushhour ${config.siteName}: load balancers, groups, DNS, dashboard (stateless)`,
   });
+  for (const consumer of [imported, web]) {
+    new CfnOutput(consumer, 'DataStackFingerprint', {
+      value: data.templateFingerprint(),
+      description: 'The data stack template this stack last read its outputs from (see DataStack.templateFingerprint)',
+    });
+  }
   // The instances read the DB config the import writes to SSM at boot: the import comes first.
   web.addStackDependency(imported, 'web instances read the DB config the import writes');
   // cfn-lint's resource schemas have no Tags on ALB listeners and dashboards, though aws-cdk-lib renders them.

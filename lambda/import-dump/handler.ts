@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ensureAppUser } from '../../src/sql/app-user';
-import { isTransientConnectionError } from '../../src/sql/connect';
+import { connectWithRetry, isTransientConnectionError } from '../../src/sql/connect';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
 import { formatProgress } from '../../src/sql/progress-report';
 
@@ -270,12 +270,23 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
     [`${p}/password-secret-arn`]: props.AppSecretArn,
   });
   log(`wrote ${p}/{host,port,name,user,password-secret-arn}`);
+  // The running engine version (RDS picks the minor of "8.4" and may upgrade it): a stack output, as
+  // CloudFormation's DBInstance has no attribute for it.
+  const conn = await connectWithRetry({ ...target }, { retryForMs: options.connectRetryMs, log });
+  let serverVersion: string;
+  try {
+    const [rows] = await conn.query('SELECT VERSION() AS v');
+    serverVersion = String((rows as Array<{ v: unknown }>)[0].v);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
   return {
     IsComplete: true,
     Data: {
       DatabaseName: props.DatabaseName,
       Statements: String(result.statements),
       DumpAssetHash: props.DumpAssetHash,
+      ServerVersion: serverVersion,
     },
   };
 }

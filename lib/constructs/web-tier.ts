@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -6,7 +6,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { LCU_LEAD_MINUTES } from '../capacity';
 import { acknowledge } from '../nag/acknowledge';
 
 /** The thresholds of the seed design; every value comes from the config. */
@@ -30,6 +32,11 @@ export interface PrewarmWindow {
   readonly minCapacity: number;
 }
 
+/** The window `now` is in (counting the LCU lead), if any: a deploy then keeps its minimums. */
+export function activeWindow(windows: readonly PrewarmWindow[], now: Date): PrewarmWindow | undefined {
+  return windows.find((w) => w.start.getTime() - LCU_LEAD_MINUTES * 60_000 <= now.getTime() && now < w.end);
+}
+
 export interface WebTierProps {
   readonly vpc: ec2.IVpc;
   readonly instanceSubnets: ec2.SubnetSelection;
@@ -45,7 +52,10 @@ export interface WebTierProps {
   readonly healthCheckPath: string;
   /** HTTPS listener with this certificate; HTTP only when absent. @default - HTTP only */
   readonly certificateArn?: string;
-  /** ALB capacity reservation in LCU. @default - none */
+  /**
+   * ALB capacity reservation in LCU, held only from `LCU_LEAD` before each schedule window to its end
+   * (raised and released by EventBridge Scheduler). @default - none
+   */
   readonly capacityReservationLcu?: number;
   readonly accessLogsBucket: s3.IBucket;
   readonly accessLogsPrefix: string;
@@ -79,6 +89,10 @@ export class WebTier extends Construct {
     super(scope, id);
     const https = props.certificateArn !== undefined;
     this.protocol = https ? 'https' : 'http';
+    const now = props.now ?? new Date();
+    const windows = props.schedule ?? [];
+    // A deploy inside a window keeps that window's minimums: its start action is in the past (left out).
+    const active = activeWindow(windows, now);
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
@@ -86,7 +100,8 @@ export class WebTier extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       dropInvalidHeaderFields: true,
       idleTimeout: Duration.seconds(30),
-      minimumCapacityUnit: props.capacityReservationLcu,
+      // Reserved (and billed) only inside a window: the scheduled actions below raise and release it.
+      minimumCapacityUnit: active ? props.capacityReservationLcu : undefined,
     });
     this.loadBalancer.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix);
 
@@ -127,7 +142,7 @@ export class WebTier extends Construct {
           }),
         },
       ],
-      minCapacity: props.minCapacity,
+      minCapacity: active && active.start <= now ? Math.max(active.minCapacity, props.minCapacity) : props.minCapacity,
       maxCapacity: props.maxCapacity,
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
@@ -177,7 +192,8 @@ export class WebTier extends Construct {
     }
 
     this.alarms = this.addScaling(props.scaling);
-    this.addSchedule(props.schedule ?? [], props.minCapacity, props.now ?? new Date());
+    this.addSchedule(windows, props.minCapacity, now);
+    if (props.capacityReservationLcu !== undefined) this.addLcuSchedule(windows, props.capacityReservationLcu, now);
     this.acknowledgeFindings();
   }
 
@@ -303,6 +319,42 @@ export class WebTier extends Construct {
           minSize: baseMin,
         });
       }
+    }
+  }
+
+  /**
+   * One-time EventBridge Scheduler actions calling ELB's ModifyCapacityReservation directly (universal
+   * target, no Lambda): reserve `lcu` LCU from LCU_LEAD_MINUTES before each window, reset at its end.
+   */
+  private addLcuSchedule(windows: readonly PrewarmWindow[], lcu: number, now: Date): void {
+    const at = (d: Date) => `at(${d.toISOString().replace(/\.\d{3}Z$/, '')})`;
+    const role = new iam.Role(this, 'LcuSchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler: raise and release the load balancer capacity reservation',
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:ModifyCapacityReservation'],
+        resources: [this.loadBalancer.loadBalancerArn],
+      }),
+    );
+    const action = (id: string, when: Date, input: Record<string, unknown>) =>
+      new scheduler.CfnSchedule(this, id, {
+        scheduleExpression: at(when),
+        scheduleExpressionTimezone: 'UTC',
+        flexibleTimeWindow: { mode: 'OFF' },
+        description: `rushhour: ${id}`,
+        target: {
+          arn: 'arn:aws:scheduler:::aws-sdk:elasticloadbalancingv2:modifyCapacityReservation',
+          roleArn: role.roleArn,
+          input: Stack.of(this).toJsonString({ LoadBalancerArn: this.loadBalancer.loadBalancerArn, ...input }),
+          retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 1800 },
+        },
+      });
+    for (const w of windows) {
+      const raise = new Date(w.start.getTime() - LCU_LEAD_MINUTES * 60_000);
+      if (raise > now) action(`Lcu-${w.name}-Reserve`, raise, { MinimumLoadBalancerCapacity: { CapacityUnits: lcu } });
+      if (w.end > now) action(`Lcu-${w.name}-Release`, w.end, { ResetCapacityReservation: true });
     }
   }
 

@@ -159,6 +159,7 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
       DatabaseName: 'courses',
       Statements: expect.any(String),
       DumpAssetHash: props.DumpAssetHash,
+      ServerVersion: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
     const allLogs = logs.join('\n');
     expect(allLogs).toMatch(/import \(importing\)|import complete/);

@@ -49,11 +49,11 @@ describe('network', () => {
 });
 
 describe('database', () => {
-  test('RDS MySQL at the pinned 8.4 version, private, encrypted, generated master secret', () => {
+  test('RDS MySQL 8.4 (RDS picks the minor), private, encrypted, generated master secret', () => {
     data.resourceCountIs('AWS::RDS::DBInstance', 1);
     data.hasResourceProperties('AWS::RDS::DBInstance', {
       Engine: 'mysql',
-      EngineVersion: '8.4.7',
+      EngineVersion: '8.4',
       DBInstanceClass: 'db.t4g.medium',
       StorageEncrypted: true,
       PubliclyAccessible: false,

@@ -131,13 +131,11 @@ describe('load balancers and groups', () => {
     );
   });
 
-  test('the LCU capacity reservation is set only when configured', () => {
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      MinimumLoadBalancerCapacity: Match.absent(),
-    });
-    variant.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      MinimumLoadBalancerCapacity: { CapacityUnits: 200 },
-    });
+  test('no LCU capacity reservation in the template outside a window (its schedule: deploy-safety.test.ts)', () => {
+    for (const t of [web, variant])
+      t.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+        MinimumLoadBalancerCapacity: Match.absent(),
+      });
   });
 
   test('target groups check the configured health path on the app port', () => {
