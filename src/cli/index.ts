@@ -11,6 +11,7 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/sync-back'),
   () => require('./commands/status'),
   () => require('./commands/cost'),
+  () => require('./commands/preflight'),
   () => require('../rehearsal/cli'),
 ];
 
