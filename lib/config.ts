@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { SiteSchema } from '../src/site/schema';
 import { AllowedKindsSchema } from '../src/sql/vetting';
+import { DEFAULT_LIMITS } from '../app/config';
+import { connectionBudget, instanceVcpus, MAX_CONNECTIONS_SHARE } from './capacity';
 
 /**
  * The one configuration of a deployment, shared by the CDK app, the operator CLI and the rehearsal.
@@ -124,18 +126,36 @@ export const RushhourConfigSchema = z
         scaleInCpuPercent: pct('scaleInCpuPercent').default(20),
         scaleInEvaluationMinutes: z.number().int().min(1).max(60, 'must be between 1 and 60 minutes').default(10),
         unhealthyHostThreshold: z.number().int().min(1).max(100).default(2),
-        cooldownSeconds: z.number().int().min(0).max(3600, 'must be between 0 and 3600 seconds').default(180),
         healthCheckGraceSeconds: z.number().int().min(0).max(3600).default(300),
         instanceWarmupSeconds: z.number().int().min(0).max(3600).default(120),
       })
       .prefault({}),
     database: z
       .strictObject({
-        /** A full RDS MySQL version in standard support. */
+        /**
+         * RDS MySQL 8.4: "8.4" lets RDS create the instance at the current minor (a pinned minor that RDS
+         * retired makes creation fail); "8.4.x" pins one (then autoMinorVersionUpgrade must be false).
+         */
         engineVersion: z
           .string()
-          .regex(/^8\.4\.\d+$/, 'must be a full MySQL 8.4 version like "8.4.7" (8.0 is out of RDS standard support)')
-          .default('8.4.7'),
+          .regex(
+            /^8\.4(\.\d+)?$/,
+            'must be MySQL 8.4: "8.4" (RDS picks the current minor) or a full "8.4.x" (8.0 is out of RDS standard support)',
+          )
+          .default('8.4'),
+        /** RDS applies new minors in the maintenance window (security fixes; minutes of downtime without Multi-AZ). */
+        autoMinorVersionUpgrade: z.boolean().default(true),
+        /**
+         * Weekly RDS maintenance window, UTC, "ddd:hh:mm-ddd:hh:mm"; it must not overlap a schedule window
+         * (a minor upgrade restarts the database).
+         */
+        preferredMaintenanceWindow: z
+          .string()
+          .regex(
+            /^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/,
+            'must be a weekly UTC window like "sat:18:00-sat:18:30"',
+          )
+          .default('sat:18:00-sat:18:30'),
         instanceClass: z
           .string()
           .regex(
@@ -176,6 +196,12 @@ export const RushhourConfigSchema = z
           .optional(),
         /** Command that starts the site on the instance, run from the bundle's directory. */
         startCommand: z.string().optional(),
+        /**
+         * Database connections one instance opens at most, for the connection budget. The reference app:
+         * one worker per vCPU, each with a pool of its default size.
+         * @default vCPUs of autoScaling.instanceType × the reference app's pool size
+         */
+        dbConnectionsPerInstance: z.number().int().min(1).max(10000).optional(),
         // Below 1024 only with web.site: the front door's nginx master binds it as root (src/site/nginx.ts).
         port: z.number().int().min(1, 'must be between 1 and 65535').max(65535).default(8080),
         healthCheckPath: z
@@ -264,6 +290,50 @@ export const RushhourConfigSchema = z
         message: `recordName "${c.dns.recordName}" must be inside zone "${c.dns.zoneName}"`,
       });
     }
+    if (c.certificateArn) {
+      const certRegion = c.certificateArn.split(':')[3];
+      if (certRegion !== c.region)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certificateArn'],
+          message: `the certificate is in region "${certRegion}", but a load balancer needs one in its own region "${c.region}" (request or import it there in ACM)`,
+        });
+    }
+    const pinned = /^8\.4\.\d+$/.test(c.database.engineVersion);
+    if (pinned && c.database.autoMinorVersionUpgrade) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'autoMinorVersionUpgrade'],
+        message: `must be false with a pinned minor (database.engineVersion "${c.database.engineVersion}"): after RDS upgrades the minor, the next deploy would ask for a downgrade; use "8.4" to let RDS choose`,
+      });
+    }
+    for (const w of c.schedule) {
+      if (maintenanceOverlaps(c.database.preferredMaintenanceWindow, Date.parse(w.start), Date.parse(w.end))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['database', 'preferredMaintenanceWindow'],
+          message: `"${c.database.preferredMaintenanceWindow}" (UTC) overlaps schedule window "${w.name}" (${w.start} to ${w.end}): a minor upgrade would restart the database during the rush`,
+        });
+      }
+    }
+    const vcpus = instanceVcpus(a.instanceType);
+    const perInstance =
+      c.web.dbConnectionsPerInstance ?? (vcpus !== undefined ? vcpus * DEFAULT_LIMITS.dbPoolSize : undefined);
+    if (perInstance !== undefined) {
+      const budget = connectionBudget({
+        groups: c.loadBalancers.count,
+        maxCapacity: a.maxCapacity,
+        connectionsPerInstance: perInstance,
+        dbInstanceClass: c.database.instanceClass,
+      });
+      if (budget.fits === false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['database', 'instanceClass'],
+          message: `db.${c.database.instanceClass} allows about ${budget.maxConnections} connections, but ${budget.maxInstances} instances at full scale-out × ${perInstance} connections each + reserve need ${budget.needed} (more than ${Math.round(MAX_CONNECTIONS_SHARE * 100)}%): choose a larger class, fewer instances (autoScaling.maxCapacity, loadBalancers.count) or set web.dbConnectionsPerInstance to what the site really opens`,
+        });
+      }
+    }
     if (c.network.availabilityZones) {
       c.network.availabilityZones.forEach((az, i) => {
         if (!az.startsWith(c.region))
@@ -317,6 +387,29 @@ export const RushhourConfigSchema = z
   });
 
 export type RushhourConfig = z.infer<typeof RushhourConfigSchema>;
+
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const WEEK_MS = 7 * 24 * 3600_000;
+
+/** Whether a weekly "ddd:hh:mm-ddd:hh:mm" (UTC) window overlaps the interval [startMs, endMs). */
+export function maintenanceOverlaps(window: string, startMs: number, endMs: number): boolean {
+  const m = /^(\w{3}):(\d\d):(\d\d)-(\w{3}):(\d\d):(\d\d)$/.exec(window);
+  if (!m || !Number.isFinite(startMs) || !Number.isFinite(endMs)) return false;
+  const offset = (d: string, h: string, min: string) =>
+    ((DAYS.indexOf(d) * 24 + Number(h)) * 60 + Number(min)) * 60_000;
+  const from = offset(m[1], m[2], m[3]);
+  let to = offset(m[4], m[5], m[6]);
+  if (to <= from) to += WEEK_MS; // wraps past Saturday midnight
+  // 1970-01-04 was a Sunday: weeks counted from there start at Sunday 00:00 UTC.
+  const sunday = Date.UTC(1970, 0, 4);
+  const firstWeek = Math.floor((startMs - sunday) / WEEK_MS) - 1;
+  for (let k = firstWeek; sunday + k * WEEK_MS < endMs; k++) {
+    const s = sunday + k * WEEK_MS + from;
+    const e = sunday + k * WEEK_MS + to;
+    if (s < endMs && e > startMs) return true;
+  }
+  return false;
+}
 export type RushhourConfigInput = z.input<typeof RushhourConfigSchema>;
 
 /** Thrown for an invalid config; the message lists every problem as `field: message (got value)`. */

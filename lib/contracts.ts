@@ -45,6 +45,8 @@ export function autoScalingGroupOutputIndex(outputKey: string): number | undefin
 
 /** Optional environment of both Lambda functions: caps the milliseconds one invocation works (tests, rehearsal). */
 export const TIME_BUDGET_ENV = 'RUSHHOUR_TIME_BUDGET_MS';
+/** The import's wall-clock bound per deployment (onEvent sets the deadline from it), in milliseconds. */
+export const IMPORT_DEADLINE_ENV = 'RUSHHOUR_IMPORT_DEADLINE_MS';
 
 /** The environment of the export function (set by lib/constructs/export-function.ts, read by lambda/export-db). */
 export const EXPORT_ENV = {

@@ -1,10 +1,10 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as crypto from 'node:crypto';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { RushhourConfig } from './config';
 import { DATA_OUTPUTS, ssmPrefixFor } from './contracts';
 import { Database } from './constructs/database';
-import { DumpImport } from './constructs/dump-import';
 import { ExportFunction } from './constructs/export-function';
 import { Network } from './constructs/network';
 import { acknowledge } from './nag/acknowledge';
@@ -24,13 +24,13 @@ export function availabilityZonesFor(config: RushhourConfig): string[] {
 }
 
 /**
- * The stateful half: network, database, dump import, export function and the logs bucket. Its logical
- * IDs must never change (a rename replaces the database); the web stack can come and go around it.
+ * The stateful half: network, database, export function and the logs bucket. Its logical IDs must never
+ * change (a rename replaces the database); the import stack and the web stack can come and go around it.
+ * The import is not here on purpose: a failed import must never roll back the stack that holds the database.
  */
 export class DataStack extends Stack {
   readonly network: Network;
   readonly database: Database;
-  readonly dumpImport: DumpImport;
   readonly exportFunction: ExportFunction;
   /** Access logs of the load balancers and of the export bucket. */
   readonly logsBucket: s3.Bucket;
@@ -70,22 +70,6 @@ export class DataStack extends Stack {
       ...config.database,
     });
 
-    this.dumpImport = new DumpImport(this, 'DumpImport', {
-      vpc,
-      subnets: this.network.isolatedSubnets,
-      dumpPath: config.import.dumpPath,
-      masterSecret: this.database.masterSecret,
-      appSecret: this.database.appSecret,
-      databaseName: config.database.databaseName,
-      ssmPrefix: this.ssmPrefix,
-      allowReimport: config.import.allowReimport,
-      allowStatements: config.import.allowStatements,
-      allowIncompleteDump: config.import.allowIncompleteDump,
-    });
-    this.database.allowFrom(this.dumpImport.securityGroup, 'dump import Lambda');
-    // The import needs the database up and the endpoints (Secrets Manager, SSM, S3) in place before its first slice.
-    this.dumpImport.resource.node.addDependency(this.database.instance, ...this.network.endpoints);
-
     this.exportFunction = new ExportFunction(this, 'Export', {
       vpc,
       subnets: this.network.isolatedSubnets,
@@ -105,10 +89,26 @@ export class DataStack extends Stack {
     });
     new CfnOutput(this, DATA_OUTPUTS.ssmPrefix, {
       value: this.ssmPrefix,
-      description: 'DB config parameters written by the import',
+      description: 'DB config parameters written by the import stack',
     });
     new CfnOutput(this, DATA_OUTPUTS.databaseEndpoint, { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, DATA_OUTPUTS.masterSecretArn, { value: this.database.masterSecret.secretArn });
+  }
+
+  /**
+   * A hash of this stack's whole template, resolved at synth. The stacks that read this one's outputs put it
+   * in an output of their own: their references are weak (Fn::GetStackOutput, read when the consumer is
+   * created or updated), so whenever this template changes, theirs changes too and the next deploy updates
+   * them and reads the outputs again, instead of "no changes" and a stale value.
+   */
+  templateFingerprint(): string {
+    return Lazy.string({
+      produce: () =>
+        crypto
+          .createHash('sha256')
+          .update(JSON.stringify(this.resolve(this._toCloudFormation())))
+          .digest('hex'),
+    });
   }
 
   /**

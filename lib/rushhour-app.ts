@@ -1,12 +1,15 @@
-import { App, Tags, Validations } from 'aws-cdk-lib';
+import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RushhourConfig } from './config';
 import { DataStack } from './data-stack';
+import { ImportStack } from './import-stack';
 import { stackNames } from './stack-names';
 import { WebStack } from './web-stack';
 
 export interface RushhourStacks {
   readonly data: DataStack;
+  /** The dump import: after the data stack, before the web stack (whose instances read what it writes). */
+  readonly import: ImportStack;
   readonly web: WebStack;
 }
 
@@ -18,7 +21,7 @@ export interface AddRushhourStacksOptions {
 export { stackNames } from './stack-names';
 
 /**
- * Creates the stateful and the stateless stack of one deployment and checks the whole app with
+ * Creates the stateful, the import and the stateless stack of one deployment and checks the whole app with
  * cdk-nag's AwsSolutions pack (3.x API). The CDK app entry and the tests both build the app this way.
  */
 export function addRushhourStacks(
@@ -33,6 +36,12 @@ export function addRushhourStacks(
     config,
     description: `rushhour ${config.siteName}: network, database, import, export (stateful)`,
   });
+  const imported = new ImportStack(app, names.import, {
+    env,
+    config,
+    data,
+    description: `rushhour ${config.siteName}: dump import into the database, DB config in SSM`,
+  });
   const web = new WebStack(app, names.web, {
     env,
     config,
@@ -40,10 +49,18 @@ export function addRushhourStacks(
     now: options.now,
     description: `rushhour ${config.siteName}: load balancers, groups, DNS, dashboard (stateless)`,
   });
+  for (const consumer of [imported, web]) {
+    new CfnOutput(consumer, 'DataStackFingerprint', {
+      value: data.templateFingerprint(),
+      description: 'The data stack template this stack last read its outputs from (see DataStack.templateFingerprint)',
+    });
+  }
+  // The instances read the DB config the import writes to SSM at boot: the import comes first.
+  web.addStackDependency(imported, 'web instances read the DB config the import writes');
   // cfn-lint's resource schemas have no Tags on ALB listeners and dashboards, though aws-cdk-lib renders them.
   Tags.of(app).add('rushhour:site', config.siteName, {
     excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::CloudWatch::Dashboard'],
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { data, web };
+  return { data, import: imported, web };
 }

@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParametersCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Readable } from 'node:stream';
 import { isGzipMagic } from '../../src/sql/dump-source';
 import { secretJson } from '../../src/aws/secrets';
@@ -14,7 +14,7 @@ export interface AwsEdgeConfig {
   readonly forcePathStyle?: boolean;
 }
 
-/** The thin AWS edge: S3 get, Secrets Manager get, SSM put. Nothing else talks to AWS. */
+/** The thin AWS edge: S3 get, Secrets Manager get, SSM put/get/delete. Nothing else talks to AWS. */
 export function awsEdge(config: AwsEdgeConfig = {}): AwsEdge {
   // A custom endpoint (moto in the rehearsal) rarely serves virtual-hosted buckets; the entry passes
   // forcePathStyle when the endpoint comes from AWS_ENDPOINT_URL instead.
@@ -48,6 +48,20 @@ export function awsEdge(config: AwsEdgeConfig = {}): AwsEdge {
     async putParameters(parameters) {
       for (const [Name, Value] of Object.entries(parameters)) {
         await ssm.send(new PutParameterCommand({ Name, Value, Type: 'String', Overwrite: true }));
+      }
+    },
+    async getParameter(name) {
+      try {
+        return (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
+      } catch (err) {
+        if ((err as Error).name === 'ParameterNotFound') return undefined;
+        throw err;
+      }
+    },
+    async deleteParameters(names) {
+      // Names that do not exist come back in InvalidParameters, not as an error: a repeated Delete is a no-op.
+      for (let k = 0; k < names.length; k += 10) {
+        await ssm.send(new DeleteParametersCommand({ Names: names.slice(k, k + 10) }));
       }
     },
   };

@@ -3,6 +3,7 @@ import { SSM_KEYS, SsmKey, ssmParameterName } from '../../lib/contracts';
 import { parseAppSecret, parseMasterSecret } from '../../src/aws/secrets';
 import { ensureSessionsTable } from '../../src/site/sessions-table';
 import { ensureAppUser } from '../../src/sql/app-user';
+import { connectWithRetry } from '../../src/sql/connect';
 import { isTransient } from '../../src/sql/transient';
 import { DumpSource, ImportBusyError, importDump } from '../../src/sql/importer';
 import { formatProgress } from '../../src/sql/progress-report';
@@ -15,6 +16,8 @@ export interface ProviderEvent {
   readonly OldResourceProperties?: Record<string, unknown>;
   readonly PhysicalResourceId?: string;
   readonly LogicalResourceId?: string;
+  /** isComplete only: the Data onEvent returned (the Provider framework merges it into the event). */
+  readonly Data?: { readonly ImportDeadline?: string };
 }
 
 export interface OnEventResponse {
@@ -36,6 +39,25 @@ export interface AwsEdge {
   openDump(bucket: string, key: string): Promise<DumpSource>;
   /** Writes plain String parameters (overwriting). */
   putParameters(parameters: Record<string, string>): Promise<void>;
+  /** The value of a String parameter, or undefined when it does not exist. */
+  getParameter(name: string): Promise<string | undefined>;
+  /** Deletes parameters; names that do not exist are ignored. */
+  deleteParameters(names: string[]): Promise<void>;
+}
+
+/**
+ * The import did not finish before the wall-clock deadline onEvent set for this deployment. The progress
+ * table keeps every committed statement: deploying again resumes there.
+ */
+export class ImportDeadlineError extends Error {
+  constructor(
+    message: string,
+    readonly deadline: string,
+    readonly databaseName: string,
+  ) {
+    super(message);
+    this.name = 'ImportDeadlineError';
+  }
 }
 
 const nonEmpty = (what: string) => z.string({ error: `${what} is required` }).min(1, `${what} must not be empty`);
@@ -71,8 +93,7 @@ export const ImportResourcePropertiesSchema = z.object({
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
 
 export function parseProperties(raw: Record<string, unknown> | undefined): ImportResourceProperties {
-  const { ServiceToken: _token, ...props } = raw ?? {};
-  const parsed = ImportResourcePropertiesSchema.safeParse(props);
+  const parsed = ImportResourcePropertiesSchema.safeParse(withoutToken(raw));
   if (!parsed.success) {
     throw new Error(
       `invalid import custom resource properties: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
@@ -86,37 +107,93 @@ export function physicalResourceId(props: ImportResourceProperties): string {
   return `rushhour-import-${props.DatabaseName}`;
 }
 
+export interface HandleEventOptions {
+  readonly log?: (message: string) => void;
+  /** For Delete: removes the SSM parameters this import wrote. Without it a Delete only logs. */
+  readonly edge?: AwsEdge;
+  /** The clock. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * How long after onEvent the waiter may still start a slice: isComplete fails with ImportDeadlineError
+   * after it. Must end before the custom resource's ServiceTimeout, so CloudFormation hears the real
+   * reason and no slice imports after CloudFormation gave up.
+   * @default 50 minutes (the entry passes IMPORT_DEADLINE_ENV)
+   */
+  readonly deadlineMs?: number;
+}
+
+/** The default wall-clock bound of one deployment's import (the custom resource's ServiceTimeout is 60 minutes). */
+export const DEFAULT_IMPORT_DEADLINE_MS = 50 * 60_000;
+
 /**
- * onEvent: validates and decides; the work happens in isComplete. An Update to a different dump is
- * refused here (fast, before touching the database) unless AllowReimport is "true".
+ * onEvent: validates and records the deadline; the work happens in isComplete. It refuses nothing on the
+ * grounds of a changed dump: CloudFormation rolls a failed Update back by sending another Update with the
+ * old and new properties swapped, and a refusal here would fail that rollback too (UPDATE_ROLLBACK_FAILED).
+ * The refusal lives in the importer, which decides from what the database holds (its progress table):
+ * a forward Update to another dump is refused there, the rollback to the dump already imported is a no-op.
  */
 export async function handleEvent(
   event: ProviderEvent,
-  log: (m: string) => void = console.log,
+  optionsOrLog: HandleEventOptions | ((m: string) => void) = {},
 ): Promise<OnEventResponse> {
-  if (event.RequestType === 'Delete') {
-    // Never drops data: the database's own removal policy (snapshot) decides what happens to it.
-    log(`delete ${event.PhysicalResourceId}: leaving the database and its data as they are`);
-    return { PhysicalResourceId: event.PhysicalResourceId ?? 'rushhour-import-unknown' };
-  }
+  const options: HandleEventOptions = typeof optionsOrLog === 'function' ? { log: optionsOrLog } : optionsOrLog;
+  const log = options.log ?? console.log;
+  const now = options.now ?? Date.now;
+  if (event.RequestType === 'Delete') return handleDelete(event, options.edge, log);
   const props = parseProperties(event.ResourceProperties);
   if (event.RequestType === 'Update' && event.OldResourceProperties) {
     const old = event.OldResourceProperties as Record<string, unknown>;
-    if (
-      old.DumpAssetHash !== props.DumpAssetHash &&
-      old.DatabaseName === props.DatabaseName &&
-      props.AllowReimport !== 'true'
-    ) {
-      throw new Error(
-        `the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}), but database "${props.DatabaseName}" already holds the first import: ` +
-          'importing again would overwrite registrations made since. Set import.allowReimport to true in the rushhour config to re-import, or keep the old dump.',
+    if (old.DumpAssetHash !== props.DumpAssetHash) {
+      log(
+        `the dump changed (asset ${String(old.DumpAssetHash).slice(0, 12)} -> ${props.DumpAssetHash.slice(0, 12)}); ` +
+          'the importer decides from the progress table in the database (a rollback to the imported dump is a no-op)',
       );
     }
   }
+  const deadlineMs = options.deadlineMs ?? DEFAULT_IMPORT_DEADLINE_MS;
+  const deadline = new Date(now() + deadlineMs).toISOString();
   log(
-    `${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted`,
+    `${event.RequestType.toLowerCase()}: import of s3://${props.DumpBucket}/${props.DumpKey} (asset ${props.DumpAssetHash.slice(0, 12)}) into "${props.DatabaseName}" accepted; no slice starts after ${deadline}`,
   );
-  return { PhysicalResourceId: physicalResourceId(props) };
+  return { PhysicalResourceId: physicalResourceId(props), Data: { ImportDeadline: deadline } };
+}
+
+/** The deadline from its environment value (the entry passes IMPORT_DEADLINE_ENV), else the default. */
+export function deadlineFromEnv(env: string | undefined): number {
+  const n = env ? Number(env) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_IMPORT_DEADLINE_MS;
+}
+
+/**
+ * Delete never drops data (the database's removal policy, a final snapshot, decides what happens to it)
+ * and leaves the progress table, so a Create after a failed one resumes. It removes the SSM parameters
+ * only while they still describe this resource's database: when a changed DatabaseName replaces the
+ * resource, CloudFormation creates the new one first and deletes the old one after, and the old one's
+ * Delete must not remove what the new one just wrote.
+ */
+async function handleDelete(
+  event: ProviderEvent,
+  edge: AwsEdge | undefined,
+  log: (m: string) => void,
+): Promise<OnEventResponse> {
+  const id = event.PhysicalResourceId ?? 'rushhour-import-unknown';
+  log(`delete ${id}: leaving the database, its data and the import progress table as they are`);
+  const parsed = ImportResourcePropertiesSchema.safeParse(withoutToken(event.ResourceProperties));
+  if (!edge || !parsed.success) return { PhysicalResourceId: id };
+  const p = parsed.data.SsmPrefix;
+  const current = await edge.getParameter(`${p}/name`);
+  if (current !== undefined && current !== parsed.data.DatabaseName) {
+    log(`${p}/name names database "${current}", not "${parsed.data.DatabaseName}": its parameters are left in place`);
+    return { PhysicalResourceId: id };
+  }
+  await edge.deleteParameters(SSM_KEYS.map((k) => ssmParameterName(p, k)));
+  log(`removed ${p}/{${SSM_KEYS.join(',')}}`);
+  return { PhysicalResourceId: id };
+}
+
+function withoutToken(raw: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { ServiceToken: _token, ...props } = raw ?? {};
+  return props;
 }
 
 export interface CheckOptions {
@@ -126,7 +203,12 @@ export interface CheckOptions {
   readonly log?: (message: string) => void;
   /** How long to retry connecting to a database that is still starting. @default 120000 */
   readonly connectRetryMs?: number;
+  /** The clock. @default Date.now */
+  readonly now?: () => number;
 }
+
+/** What the last batch, the app user and the SSM writes may take after a slice's budget ends. */
+const SLICE_MARGIN_MS = 90_000;
 
 /**
  * isComplete: imports the next slice of the dump; when the whole dump is in, creates the app user
@@ -137,6 +219,23 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
   const log = options.log ?? console.log;
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = parseProperties(event.ResourceProperties);
+  const now = (options.now ?? Date.now)();
+  // The wall-clock bound: the Provider's totalTimeout counts polls, not time, and each poll may import for
+  // 13 minutes; without this the waiter would go on importing after CloudFormation failed the resource.
+  const deadline = event.Data?.ImportDeadline ? Date.parse(event.Data.ImportDeadline) : NaN;
+  let budgetMs = options.timeBudgetMs;
+  if (Number.isFinite(deadline)) {
+    if (now >= deadline) {
+      throw new ImportDeadlineError(
+        `the import into "${props.DatabaseName}" did not finish by ${event.Data!.ImportDeadline} (the deployment's wall-clock bound): ` +
+          'every committed statement is kept in the progress table; deploy again to resume from there ' +
+          '(or run "rushhour import-dump" from a machine that reaches the database)',
+        event.Data!.ImportDeadline!,
+        props.DatabaseName,
+      );
+    }
+    budgetMs = Math.min(budgetMs, Math.max(1, deadline - now - SLICE_MARGIN_MS));
+  }
   const master = parseMasterSecret(await options.edge.getSecretJson(props.MasterSecretArn));
   const app = parseAppSecret(await options.edge.getSecretJson(props.AppSecretArn));
   const target = {
@@ -154,7 +253,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       source,
       target,
       dumpHash: props.DumpAssetHash,
-      timeBudgetMs: options.timeBudgetMs,
+      timeBudgetMs: budgetMs,
       allowReimport: props.AllowReimport === 'true',
       allowStatements: props.AllowStatements,
       allowIncompleteDump: props.AllowIncompleteDump === 'true',
@@ -190,12 +289,23 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
   };
   await options.edge.putParameters(Object.fromEntries(SSM_KEYS.map((k) => [ssmParameterName(p, k), values[k]])));
   log(`wrote ${p}/{${SSM_KEYS.join(',')}}`);
+  // The running engine version (RDS picks the minor of "8.4" and may upgrade it): a stack output, as
+  // CloudFormation's DBInstance has no attribute for it.
+  const conn = await connectWithRetry({ ...target }, { retryForMs: options.connectRetryMs, log });
+  let serverVersion: string;
+  try {
+    const [rows] = await conn.query('SELECT VERSION() AS v');
+    serverVersion = String((rows as Array<{ v: unknown }>)[0].v);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
   return {
     IsComplete: true,
     Data: {
       DatabaseName: props.DatabaseName,
       Statements: String(result.statements),
       DumpAssetHash: props.DumpAssetHash,
+      ServerVersion: serverVersion,
     },
   };
 }
@@ -205,8 +315,7 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
  * else what Lambda has left minus a margin.
  */
 export function timeBudgetMs(remainingMs: number | undefined, envBudget?: string): number {
-  const marginMs = 90_000; // the last batch, the app user and the SSM writes must fit after the budget
-  const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - marginMs) : 10 * 60_000;
+  const fromContext = remainingMs !== undefined ? Math.max(5_000, remainingMs - SLICE_MARGIN_MS) : 10 * 60_000;
   const fromEnv = envBudget ? Number(envBudget) : NaN;
   return Number.isFinite(fromEnv) && fromEnv > 0 ? Math.min(fromEnv, fromContext) : fromContext;
 }

@@ -9,7 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { sha256FileSync } from '../../src/util/sha256';
-import { SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
+import { IMPORT_DEADLINE_ENV, SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
 import type { RefusableKind } from '../../src/sql/vetting';
 import { acknowledge, arnRef } from '../nag/acknowledge';
 import { projectFunction } from './lambda-defaults';
@@ -32,11 +32,25 @@ export interface DumpImportProps {
   readonly allowIncompleteDump?: boolean;
   /** Per-invocation time budget handed to the handler. @default - the handler's own default */
   readonly timeBudget?: Duration;
+  /**
+   * Wall-clock bound of one deployment's import: after this long since onEvent, isComplete starts no
+   * slice and fails with what to do (deploy again: the next deployment resumes from the progress table).
+   * Must leave room under `serviceTimeout` for the last slice (up to 90 s of work after its budget).
+   * @default Duration.minutes(50)
+   */
+  readonly deadline?: Duration;
+  /**
+   * CloudFormation's own bound on the custom resource (ServiceTimeout; at most 60 minutes).
+   * @default Duration.minutes(60)
+   */
+  readonly serviceTimeout?: Duration;
 }
 
 /**
  * The custom resource that streams the dump from S3 into RDS (in slices, through the Provider
- * framework's isComplete) and writes the DB config to SSM. The handler lives in lambda/import-dump.
+ * framework's isComplete) and writes the DB config to SSM; its Delete removes those parameters. The
+ * handler lives in lambda/import-dump. Place it in a stack of its own (ImportStack): its failure then
+ * rolls back nothing but itself.
  */
 export class DumpImport extends Construct {
   readonly resource: CustomResource;
@@ -46,6 +60,14 @@ export class DumpImport extends Construct {
   constructor(scope: Construct, id: string, props: DumpImportProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const serviceTimeout = props.serviceTimeout ?? Duration.minutes(60);
+    const deadline = props.deadline ?? Duration.minutes(50);
+    if (serviceTimeout.toSeconds() > 3600) throw new Error('DumpImport: serviceTimeout must be at most 60 minutes');
+    if (deadline.toSeconds() + 5 * 60 > serviceTimeout.toSeconds()) {
+      throw new Error(
+        `DumpImport: deadline (${deadline.toMinutes()} min) must end at least 5 minutes before serviceTimeout (${serviceTimeout.toMinutes()} min)`,
+      );
+    }
     this.dumpAsset = new s3assets.Asset(this, 'Dump', { path: props.dumpPath });
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -63,6 +85,7 @@ export class DumpImport extends Construct {
     // onEvent only validates and records the request; isComplete imports slice by slice.
     const onEvent = projectFunction(this, 'OnEvent', {
       ...common,
+      environment: { ...common.environment, [IMPORT_DEADLINE_ENV]: String(deadline.toMilliseconds()) },
       handler: 'onEvent',
       timeout: Duration.minutes(1),
       description: 'rushhour dump import: validate and record',
@@ -94,10 +117,14 @@ export class DumpImport extends Construct {
         }),
       );
     }
+    // Delete removes the contract's parameters (onEvent only): nothing is left behind by a destroy.
+    onEvent.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DeleteParameters'], resources: parameterArns }));
 
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: onEvent,
       isCompleteHandler: isComplete,
+      // A count of polls (120 x 30 s), not wall time: a poll may import for 13 minutes. The wall-clock bound
+      // is the deadline above, enforced by isComplete, and CloudFormation's ServiceTimeout below.
       totalTimeout: Duration.hours(1),
       queryInterval: Duration.seconds(30),
       logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_MONTH }),
@@ -112,6 +139,7 @@ export class DumpImport extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::RushhourDumpImport',
+      serviceTimeout,
       properties: {
         DumpBucket: this.dumpAsset.s3BucketName,
         DumpKey: this.dumpAsset.s3ObjectKey,

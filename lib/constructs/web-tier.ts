@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -6,7 +6,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { LCU_LEAD_MINUTES } from '../capacity';
 import { acknowledge } from '../nag/acknowledge';
 
 /** The thresholds of the seed design; every value comes from the config. */
@@ -20,8 +22,6 @@ export interface ScalingThresholds {
   readonly scaleInEvaluationMinutes: number;
   /** This many unhealthy targets over one minute adds one instance. */
   readonly unhealthyHostThreshold: number;
-  /** The group's default cooldown. */
-  readonly cooldownSeconds: number;
 }
 
 /** A scheduled pre-warm window: the group's minimum is raised at `start` and restored at `end`. */
@@ -30,6 +30,11 @@ export interface PrewarmWindow {
   readonly start: Date;
   readonly end: Date;
   readonly minCapacity: number;
+}
+
+/** The window `now` is in (counting the LCU lead), if any: a deploy then keeps its minimums. */
+export function activeWindow(windows: readonly PrewarmWindow[], now: Date): PrewarmWindow | undefined {
+  return windows.find((w) => w.start.getTime() - LCU_LEAD_MINUTES * 60_000 <= now.getTime() && now < w.end);
 }
 
 export interface WebTierProps {
@@ -47,7 +52,10 @@ export interface WebTierProps {
   readonly healthCheckPath: string;
   /** HTTPS listener with this certificate; HTTP only when absent. @default - HTTP only */
   readonly certificateArn?: string;
-  /** ALB capacity reservation in LCU. @default - none */
+  /**
+   * ALB capacity reservation in LCU, held only from `LCU_LEAD` before each schedule window to its end
+   * (raised and released by EventBridge Scheduler). @default - none
+   */
   readonly capacityReservationLcu?: number;
   readonly accessLogsBucket: s3.IBucket;
   readonly accessLogsPrefix: string;
@@ -59,7 +67,7 @@ export interface WebTierProps {
 
 /**
  * One internet-facing ALB with its own Auto Scaling group: launch template with IMDSv2 and detailed
- * monitoring, ELB health checks, step scaling from explicit alarms, and scheduled pre-warm actions.
+ * monitoring, ELB health checks, scaling from explicit alarms, and scheduled pre-warm actions.
  * The group never states a desired capacity, so a deploy mid-week cannot shrink it.
  */
 export class WebTier extends Construct {
@@ -71,7 +79,6 @@ export class WebTier extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly alarms: {
     cpuHigh: cloudwatch.Alarm;
-    cpuVeryHigh: cloudwatch.Alarm;
     unhealthyHosts: cloudwatch.Alarm;
     cpuLow: cloudwatch.Alarm;
   };
@@ -82,6 +89,10 @@ export class WebTier extends Construct {
     super(scope, id);
     const https = props.certificateArn !== undefined;
     this.protocol = https ? 'https' : 'http';
+    const now = props.now ?? new Date();
+    const windows = props.schedule ?? [];
+    // A deploy inside a window keeps that window's minimums: its start action is in the past (left out).
+    const active = activeWindow(windows, now);
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
@@ -89,7 +100,8 @@ export class WebTier extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       dropInvalidHeaderFields: true,
       idleTimeout: Duration.seconds(30),
-      minimumCapacityUnit: props.capacityReservationLcu,
+      // Reserved (and billed) only inside a window: the scheduled actions below raise and release it.
+      minimumCapacityUnit: active ? props.capacityReservationLcu : undefined,
     });
     this.loadBalancer.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix);
 
@@ -130,14 +142,15 @@ export class WebTier extends Construct {
           }),
         },
       ],
-      minCapacity: props.minCapacity,
+      minCapacity: active && active.start <= now ? Math.max(active.minCapacity, props.minCapacity) : props.minCapacity,
       maxCapacity: props.maxCapacity,
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
         gracePeriod: props.healthCheckGrace,
       }),
       defaultInstanceWarmup: props.instanceWarmup,
-      cooldown: Duration.seconds(props.scaling.cooldownSeconds),
+      // No group Cooldown: it applies only to simple-scaling policies without their own, and the one
+      // simple policy here (scale-in) states its own.
       groupMetrics: [autoscaling.GroupMetrics.all()],
       // No update policy: a deploy only writes a new launch template version, which instances launched
       // afterwards use; a rolling replacement mid-rush would take capacity away.
@@ -179,11 +192,21 @@ export class WebTier extends Construct {
     }
 
     this.alarms = this.addScaling(props.scaling);
-    this.addSchedule(props.schedule ?? [], props.minCapacity, props.now ?? new Date());
+    this.addSchedule(windows, props.minCapacity, now);
+    if (props.capacityReservationLcu !== undefined) this.addLcuSchedule(windows, props.capacityReservationLcu, now);
     this.acknowledgeFindings();
   }
 
-  /** The seed design's rules, each an explicit alarm with its own step policy, so the template states them. */
+  /**
+   * The seed design's rules, each an explicit alarm, so the template states them:
+   * - CPU above `scaleOutCpuPercent` over one minute: one step policy, +1 below `scaleOutFastCpuPercent`
+   *   and +2 above it (one policy, so at 75% the group adds 2, not 1 + 2);
+   * - `unhealthyHostThreshold` or more unhealthy targets over one minute: +1 (step policy);
+   * - CPU below `scaleInCpuPercent` for `scaleInEvaluationMinutes`: -1, at most once per that window.
+   *   CloudWatch re-runs an alarm's action every minute while it stays in ALARM, and step policies
+   *   ignore cooldowns: a step policy would remove one instance per minute after the first quiet window.
+   *   A simple-scaling policy honours its own cooldown, set to the evaluation window.
+   */
   private addScaling(t: ScalingThresholds) {
     const asgName = this.autoScalingGroup.autoScalingGroupName;
     const cpu = new cloudwatch.Metric({
@@ -197,16 +220,15 @@ export class WebTier extends Construct {
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.minutes(1),
     });
-    const rule = (
+    const alarm = (
       id: string,
       description: string,
       metric: cloudwatch.IMetric,
       threshold: number,
       operator: cloudwatch.ComparisonOperator,
       periods: number,
-      adjustment: number,
-    ) => {
-      const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
+    ) =>
+      new cloudwatch.Alarm(this, `${id}Alarm`, {
         alarmDescription: description,
         metric,
         threshold,
@@ -215,56 +237,68 @@ export class WebTier extends Construct {
         datapointsToAlarm: periods,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    const stepPolicy = (
+      id: string,
+      aggregation: autoscaling.MetricAggregationType,
+      steps: { lowerBound: number; upperBound?: number; adjustment: number }[],
+    ) => {
       const action = new autoscaling.StepScalingAction(this, `${id}Policy`, {
         autoScalingGroup: this.autoScalingGroup,
         adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-        metricAggregationType:
-          metric === unhealthy ? autoscaling.MetricAggregationType.MAXIMUM : autoscaling.MetricAggregationType.AVERAGE,
+        metricAggregationType: aggregation,
       });
-      // One step from the alarm's own threshold upwards (scale out) or downwards (scale in).
-      action.addAdjustment(adjustment > 0 ? { adjustment, lowerBound: 0 } : { adjustment, upperBound: 0 });
-      alarm.addAlarmAction(new cwactions.AutoScalingAction(action));
-      return alarm;
+      // Bounds are relative to the alarm's threshold.
+      for (const step of steps) action.addAdjustment(step);
+      return new cwactions.AutoScalingAction(action);
     };
     const GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
-    return {
-      cpuHigh: rule(
-        'CpuHigh',
-        `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance`,
-        cpu,
-        t.scaleOutCpuPercent,
-        GT,
-        1,
-        1,
-      ),
-      cpuVeryHigh: rule(
-        'CpuVeryHigh',
-        `CPU > ${t.scaleOutFastCpuPercent}% over 1 minute: +2 instances`,
-        cpu,
-        t.scaleOutFastCpuPercent,
-        GT,
-        1,
-        2,
-      ),
-      unhealthyHosts: rule(
-        'UnhealthyHosts',
-        `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`,
-        unhealthy,
-        t.unhealthyHostThreshold,
-        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        1,
-        1,
-      ),
-      cpuLow: rule(
-        'CpuLow',
-        `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance`,
-        cpu,
-        t.scaleInCpuPercent,
-        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        t.scaleInEvaluationMinutes,
-        -1,
-      ),
-    };
+
+    const cpuHigh = alarm(
+      'CpuHigh',
+      `CPU > ${t.scaleOutCpuPercent}% over 1 minute: +1 instance (+2 above ${t.scaleOutFastCpuPercent}%)`,
+      cpu,
+      t.scaleOutCpuPercent,
+      GT,
+      1,
+    );
+    const fastStep = t.scaleOutFastCpuPercent - t.scaleOutCpuPercent;
+    cpuHigh.addAlarmAction(
+      stepPolicy('CpuHigh', autoscaling.MetricAggregationType.AVERAGE, [
+        { lowerBound: 0, upperBound: fastStep, adjustment: 1 },
+        { lowerBound: fastStep, adjustment: 2 },
+      ]),
+    );
+
+    const unhealthyHosts = alarm(
+      'UnhealthyHosts',
+      `UnHealthyHostCount >= ${t.unhealthyHostThreshold} over 1 minute: +1 instance`,
+      unhealthy,
+      t.unhealthyHostThreshold,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      1,
+    );
+    unhealthyHosts.addAlarmAction(
+      stepPolicy('UnhealthyHosts', autoscaling.MetricAggregationType.MAXIMUM, [{ lowerBound: 0, adjustment: 1 }]),
+    );
+
+    const window = Duration.minutes(t.scaleInEvaluationMinutes);
+    const cpuLow = alarm(
+      'CpuLow',
+      `CPU < ${t.scaleInCpuPercent}% for ${t.scaleInEvaluationMinutes} consecutive minutes: -1 instance, at most once per ${t.scaleInEvaluationMinutes} minutes`,
+      cpu,
+      t.scaleInCpuPercent,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      t.scaleInEvaluationMinutes,
+    );
+    const scaleIn = new autoscaling.CfnScalingPolicy(this, 'CpuLowPolicy', {
+      autoScalingGroupName: asgName,
+      policyType: 'SimpleScaling',
+      adjustmentType: 'ChangeInCapacity',
+      scalingAdjustment: -1,
+      cooldown: String(window.toSeconds()),
+    });
+    cpuLow.addAlarmAction({ bind: () => ({ alarmActionArn: scaleIn.ref }) });
+    return { cpuHigh, unhealthyHosts, cpuLow };
   }
 
   /** One-time scheduled actions: raise the minimum before the rush, restore it after. */
@@ -285,6 +319,42 @@ export class WebTier extends Construct {
           minSize: baseMin,
         });
       }
+    }
+  }
+
+  /**
+   * One-time EventBridge Scheduler actions calling ELB's ModifyCapacityReservation directly (universal
+   * target, no Lambda): reserve `lcu` LCU from LCU_LEAD_MINUTES before each window, reset at its end.
+   */
+  private addLcuSchedule(windows: readonly PrewarmWindow[], lcu: number, now: Date): void {
+    const at = (d: Date) => `at(${d.toISOString().replace(/\.\d{3}Z$/, '')})`;
+    const role = new iam.Role(this, 'LcuSchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler: raise and release the load balancer capacity reservation',
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:ModifyCapacityReservation'],
+        resources: [this.loadBalancer.loadBalancerArn],
+      }),
+    );
+    const action = (id: string, when: Date, input: Record<string, unknown>) =>
+      new scheduler.CfnSchedule(this, id, {
+        scheduleExpression: at(when),
+        scheduleExpressionTimezone: 'UTC',
+        flexibleTimeWindow: { mode: 'OFF' },
+        description: `rushhour: ${id}`,
+        target: {
+          arn: 'arn:aws:scheduler:::aws-sdk:elasticloadbalancingv2:modifyCapacityReservation',
+          roleArn: role.roleArn,
+          input: Stack.of(this).toJsonString({ LoadBalancerArn: this.loadBalancer.loadBalancerArn, ...input }),
+          retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 1800 },
+        },
+      });
+    for (const w of windows) {
+      const raise = new Date(w.start.getTime() - LCU_LEAD_MINUTES * 60_000);
+      if (raise > now) action(`Lcu-${w.name}-Reserve`, raise, { MinimumLoadBalancerCapacity: { CapacityUnits: lcu } });
+      if (w.end > now) action(`Lcu-${w.name}-Release`, w.end, { ResetCapacityReservation: true });
     }
   }
 

@@ -2,6 +2,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
+import { DNS_SET_IDENTIFIER_PREFIX } from '../stack-names';
 
 export interface WeightedDnsProps {
   readonly hostedZoneId: string;
@@ -40,7 +41,7 @@ export class WeightedDns extends Construct {
           recordName: props.recordName.replace(/\.$/, '') + '.',
           target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(alb, { evaluateTargetHealth: true })),
           weight: weights[i],
-          setIdentifier: `alb-${i + 1}`,
+          setIdentifier: `${DNS_SET_IDENTIFIER_PREFIX}${i + 1}`,
         }),
     );
   }

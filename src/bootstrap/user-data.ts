@@ -3,7 +3,8 @@ import { Token } from 'aws-cdk-lib';
 /**
  * Instance bootstrap for the web tier: the bash lines that go into `ec2.UserData.addCommands(...)`.
  *
- * The user data holds no secret. It installs Node, fetches the site bundle from S3, checks its
+ * The user data holds no secret. It installs Node 22, fetches the site bundle from S3 (both with
+ * retries and backoff), checks its
  * sha256 against the value computed at synth time (and stops loudly on a mismatch), and runs the
  * site under systemd as a dedicated non-root user. The app reads its database settings from SSM and
  * its password from Secrets Manager at runtime, with the instance role.
@@ -45,6 +46,18 @@ export interface UserDataOptions {
   readonly stopTimeoutSeconds?: number;
 }
 
+/**
+ * Bash helpers the user data defines first. `retry CMD...` runs a command up to 6 times, waiting 2, 4, 8,
+ * 16, 32 s between attempts (about a minute in all): one repository or S3 hiccup must not fail the boot,
+ * or the group replaces the instance, in a loop, at peak. `boot_step NAME` logs each step with the
+ * seconds since boot started; `boot_step done` logs the total.
+ */
+export const BOOT_HELPERS: readonly string[] = [
+  'BOOT_T0=$SECONDS',
+  'boot_step() { echo "rushhour: step [$1] at +$((SECONDS - BOOT_T0))s"; }',
+  'retry() { local n=1 delay=2; until "$@"; do if [ "$n" -ge 6 ]; then echo "rushhour: FATAL: $1 failed $n times" >&2; return 1; fi; echo "rushhour: $1 failed (attempt $n of 6), retrying in ${delay}s" >&2; sleep "$delay"; n=$((n + 1)); delay=$((delay * 2)); done; }',
+];
+
 /** Name of the systemd unit the user data writes. */
 export const SERVICE_NAME = 'rushhour-web';
 /** The dedicated system user the site runs as. */
@@ -63,14 +76,19 @@ export function renderUserData(options: UserDataOptions): string[] {
     'set -euo pipefail',
     `exec > >(tee -a /var/log/${SERVICE_NAME}-bootstrap.log) 2>&1`,
     `echo "rushhour: bootstrap starting at $(date -u +%FT%TZ)"`,
-    // Node 20 from the distribution (AL2023 ships it as nodejs20; the binary is node-20).
-    'dnf install -y nodejs20',
-    'NODE_BIN="$(command -v node-20 || command -v node)"',
+    ...BOOT_HELPERS,
+    // Node 22 from the distribution (AL2023's namespaced nodejs22; binary node-22). AL2023 locks its
+    // repositories to the AMI's release, so the package set is the AMI's, not whatever is newest today.
+    'boot_step "install Node 22"',
+    'retry dnf install -y nodejs22',
+    'NODE_BIN="$(command -v node-22 || true)"',
+    'if [ -z "$NODE_BIN" ]; then echo "rushhour: FATAL: nodejs22 installed no node-22 binary" >&2; exit 1; fi',
     `id -u ${SERVICE_USER} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir ${dir} --shell /sbin/nologin ${SERVICE_USER}`,
     // Code is owned by root and only readable by the service user, so a compromised app cannot rewrite itself.
     `install -d -o root -g root -m 0755 ${dir}`,
     `ln -sfn "$NODE_BIN" ${dir}/node`,
-    `aws s3 cp --only-show-errors --region ${options.region} ${shellQuote(options.bundleS3Url)} ${download}`,
+    'boot_step "download the bundle"',
+    `retry aws s3 cp --only-show-errors --region ${options.region} ${shellQuote(options.bundleS3Url)} ${download}`,
     `if ! echo "${options.bundleSha256}  ${download}" | sha256sum --check --status; then`,
     `  echo "rushhour: FATAL: checksum mismatch for ${options.bundleS3Url}: expected ${options.bundleSha256}, got $(sha256sum ${download} | cut -d' ' -f1)" >&2`,
     `  rm -f ${download}`,
@@ -91,7 +109,7 @@ export function renderUserData(options: UserDataOptions): string[] {
       `rm -f ${download}`,
       `chmod -R a+rX ${workDir}`,
     );
-    // PATH gets the node link so a start command like `node server.js` or `npm start` finds Node 20.
+    // PATH gets the node link so a start command like `node server.js` or `npm start` finds Node 22.
     execStart = `/bin/bash -c "${systemdEscape(options.startCommand!)}"`;
   }
   const unit = [
@@ -137,9 +155,11 @@ export function renderUserData(options: UserDataOptions): string[] {
     ...unit,
     'RUSHHOUR_UNIT',
     'systemctl daemon-reload',
+    'boot_step "start the site"',
     `systemctl enable --now ${SERVICE_NAME}.service`,
     // Informational: the ALB health check decides; this only puts the first result in the bootstrap log.
     `for i in $(seq 1 60); do if curl -fsS -o /dev/null http://127.0.0.1:${options.port}${options.healthCheckPath}; then echo "rushhour: healthy after $i tries"; break; fi; sleep 2; done`,
+    'boot_step done',
   );
   return lines;
 }

@@ -4,6 +4,7 @@ import * as app from './commands/app';
 import * as cost from './commands/cost';
 import * as importDump from './commands/import-dump';
 import * as pullDb from './commands/pull-db';
+import * as preflight from './commands/preflight';
 import * as pullWeb from './commands/pull-web';
 import * as seed from './commands/seed';
 import * as status from './commands/status';
@@ -25,6 +26,7 @@ const COMMANDS: ReadonlyArray<{ register(program: Command, env: CliEnv): void }>
   syncBack,
   status,
   verifyData,
+  preflight,
   cost,
   rehearse,
 ];

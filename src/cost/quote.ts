@@ -1,4 +1,5 @@
 import type { RushhourConfig } from '../../lib/config';
+import { LCU_LEAD_MINUTES } from '../../lib/capacity';
 import type { PriceTable } from './prices';
 
 /** One line of a quote: quantity × unit price, rounded to the cent. */
@@ -27,7 +28,8 @@ export interface Quote {
 export type CostInputs = Pick<
   RushhourConfig,
   'region' | 'cost' | 'loadBalancers' | 'network' | 'autoScaling' | 'database'
->;
+> &
+  Partial<Pick<RushhourConfig, 'schedule'>>;
 
 /** quantity × price in cents, rounded half-up; toFixed first so binary noise (4.99499999…) cannot flip a cent. */
 export function toCents(quantity: number, unitPrice: number): number {
@@ -115,6 +117,25 @@ export function quote(config: CostInputs, prices: PriceTable): Quote {
     'LCU-hour',
     prices.alb.lcuHourly,
   );
+  // The reservation is held from LCU_LEAD_MINUTES before each window to its end (lib/constructs/web-tier.ts),
+  // billed per reserved LCU-hour at the LCU rate.
+  const lcu = config.loadBalancers.capacityReservationLcu;
+  if (lcu !== undefined) {
+    const windows = config.schedule ?? [];
+    const reservedHours = windows.reduce(
+      (h, w) => h + (Date.parse(w.end) - Date.parse(w.start) + LCU_LEAD_MINUTES * 60_000) / 3600_000,
+      0,
+    );
+    if (windows.length === 0)
+      warnings.push('loadBalancers.capacityReservationLcu is set but the schedule has no window: nothing is reserved');
+    add(
+      'Load balancer capacity reservation',
+      `${groups} balancers × ${lcu} LCU × ${num(reservedHours)} h (${windows.length} windows + ${LCU_LEAD_MINUTES} min lead each)`,
+      groups * lcu * reservedHours,
+      'reserved LCU-hour',
+      prices.alb.lcuHourly,
+    );
+  }
   add(
     'Public IPv4 addresses (load balancers)',
     `${groups} balancers × ${azs} AZs × ${num(hours)} h`,

@@ -6,7 +6,13 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { App, Aws, Stack, Token } from 'aws-cdk-lib';
 import { bundleReferenceApp } from '../../app/bundle';
-import { extractUnitFile, parseUnitFile, renderUserData, UserDataOptions } from '../../src/bootstrap/user-data';
+import {
+  BOOT_HELPERS,
+  extractUnitFile,
+  parseUnitFile,
+  renderUserData,
+  UserDataOptions,
+} from '../../src/bootstrap/user-data';
 import { startMoto } from '../../src/local/moto';
 import { sha256FileSync } from '../../src/util/sha256';
 import { freePort, waitForPort } from '../../src/local/ports';
@@ -24,13 +30,13 @@ const base: UserDataOptions = {
 };
 
 describe('renderUserData', () => {
-  test('installs Node 20, fetches the bundle, checks its sha256 and runs it under systemd as a non-root user', () => {
+  test('installs Node 22, fetches the bundle, checks its sha256 and runs it under systemd as a non-root user', () => {
     const lines = renderUserData(base);
     const script = lines.join('\n');
     expect(lines[0]).toBe('set -euo pipefail');
-    expect(script).toContain('dnf install -y nodejs20');
+    expect(script).toContain('retry dnf install -y nodejs22');
     expect(script).toContain(
-      "aws s3 cp --only-show-errors --region eu-west-1 's3://cdk-assets-bucket/3f1c0d.js' /opt/rushhour/download",
+      "retry aws s3 cp --only-show-errors --region eu-west-1 's3://cdk-assets-bucket/3f1c0d.js' /opt/rushhour/download",
     );
     expect(script).toContain(`echo "${SHA}  /opt/rushhour/download" | sha256sum --check --status`);
     expect(script).toContain('systemctl enable --now rushhour-web.service');
@@ -105,10 +111,10 @@ describe('renderUserData', () => {
     fs.writeFileSync(path.join(bin, 'aws'), `#!/bin/bash\ncp ${payload} "\${@: -1}"\n`, { mode: 0o755 });
     const run = (sha: string) => {
       const lines = renderUserData({ ...base, bundleSha256: sha, installDir: path.join(dir, 'opt') });
-      const from = lines.findIndex((l) => l.startsWith('aws s3 cp'));
+      const from = lines.findIndex((l) => l.startsWith('retry aws s3 cp'));
       const to = lines.indexOf('fi', from);
       fs.mkdirSync(path.join(dir, 'opt'), { recursive: true });
-      const snippet = ['set -euo pipefail', ...lines.slice(from, to + 1), 'echo VERIFIED'].join('\n');
+      const snippet = ['set -euo pipefail', ...BOOT_HELPERS, ...lines.slice(from, to + 1), 'echo VERIFIED'].join('\n');
       try {
         return {
           code: 0,

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Network } from '../../lib/constructs/network';
-import { CfnJson, resourcesOf, synth, Synthesized } from './synth-helpers';
+import { resourcesOf, synth, Synthesized } from './synth-helpers';
 
 let example: Synthesized;
 let data: Template;
@@ -49,11 +49,11 @@ describe('network', () => {
 });
 
 describe('database', () => {
-  test('RDS MySQL at the pinned 8.4 version, private, encrypted, generated master secret', () => {
+  test('RDS MySQL 8.4 (RDS picks the minor), private, encrypted, generated master secret', () => {
     data.resourceCountIs('AWS::RDS::DBInstance', 1);
     data.hasResourceProperties('AWS::RDS::DBInstance', {
       Engine: 'mysql',
-      EngineVersion: '8.4.7',
+      EngineVersion: '8.4',
       DBInstanceClass: 'db.t4g.medium',
       StorageEncrypted: true,
       PubliclyAccessible: false,
@@ -85,7 +85,7 @@ describe('database', () => {
     for (const s of group.Properties.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
   });
 
-  test('its security group admits only the import and export Lambdas here (the web tiers add theirs)', () => {
+  test('its security group admits only the export Lambda here (the import and web stacks add theirs)', () => {
     const [[dbSgId, dbSg]] = resourcesOf(data, 'AWS::EC2::SecurityGroup').filter(([id]) =>
       id.startsWith('DatabaseSecurityGroup'),
     );
@@ -94,10 +94,7 @@ describe('database', () => {
       ([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === dbSgId,
     );
     const sources = rules.map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort();
-    expect(sources).toEqual([
-      expect.stringMatching(/^DumpImportSecurityGroup/),
-      expect.stringMatching(/^ExportSecurityGroup/),
-    ]);
+    expect(sources).toEqual([expect.stringMatching(/^ExportSecurityGroup/)]);
     for (const [, r] of rules)
       expect(r.Properties.FromPort).toEqual({
         'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'],
@@ -112,78 +109,6 @@ describe('database', () => {
         ExcludePunctuation: true,
       },
     });
-  });
-});
-
-describe('dump import custom resource', () => {
-  test("has the contract's properties", () => {
-    const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
-    expect(Object.keys(cr.Properties).sort()).toEqual(
-      [
-        'AllowReimport',
-        'AppSecretArn',
-        'DatabaseName',
-        'DumpAssetHash',
-        'DumpBucket',
-        'DumpKey',
-        'MasterSecretArn',
-        'ServiceToken',
-        'SsmPrefix',
-      ].sort(),
-    );
-    expect(cr.Properties).toMatchObject({
-      DatabaseName: 'courses',
-      SsmPrefix: '/rushhour/course-select/db',
-      AllowReimport: 'false',
-    });
-    expect(cr.Properties.DumpAssetHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(cr.Properties.DumpKey).toMatch(/^[0-9a-f]{64}\.gz$/);
-  });
-
-  test('waits for the database and the VPC endpoints', () => {
-    const [[, cr]] = resourcesOf(data, 'Custom::RushhourDumpImport');
-    expect(cr.DependsOn).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/),
-        expect.stringMatching(/^NetworkVpcSecretsManager/),
-        expect.stringMatching(/^NetworkVpcSsm/),
-        expect.stringMatching(/^NetworkVpcS3/),
-      ]),
-    );
-  });
-
-  test('onEvent (1 min) and isComplete (15 min) are bundled handlers in the isolated subnets', () => {
-    const fns: Record<string, CfnJson>[] = resourcesOf(data, 'AWS::Lambda::Function').map(([id, f]) => ({
-      id,
-      ...f.Properties,
-    }));
-    const onEvent = fns.find((f) => f.id.startsWith('DumpImportOnEvent'))!;
-    const isComplete = fns.find((f) => f.id.startsWith('DumpImportIsComplete'))!;
-    expect(onEvent).toMatchObject({ Handler: 'index.onEvent', Timeout: 60, Runtime: 'nodejs24.x' });
-    expect(isComplete).toMatchObject({ Handler: 'index.isComplete', Timeout: 900, Runtime: 'nodejs24.x' });
-    for (const f of [onEvent, isComplete]) {
-      for (const s of f.VpcConfig.SubnetIds) expect(s.Ref).toMatch(/IsolatedSubnet/);
-    }
-  });
-
-  test('the Provider polls isComplete every 30 s for at most one hour', () => {
-    const [[, sm]] = resourcesOf(data, 'AWS::StepFunctions::StateMachine');
-    const definition = JSON.stringify(sm.Properties.DefinitionString);
-    expect(definition).toMatch(/\\"IntervalSeconds\\":30/);
-    expect(definition).toMatch(/\\"MaxAttempts\\":120/);
-  });
-
-  test("its roles read exactly the dump object and write exactly the contract's five parameters", () => {
-    const policies = resourcesOf(data, 'AWS::IAM::Policy').filter(([id]) =>
-      /^DumpImport(OnEvent|IsComplete)ServiceRole/.test(id),
-    );
-    expect(policies).toHaveLength(2);
-    for (const [, p] of policies) {
-      const text = JSON.stringify(p.Properties.PolicyDocument);
-      expect(text).not.toMatch(/\*"/);
-      for (const name of ['host', 'port', 'name', 'user', 'password-secret-arn'])
-        expect(text).toContain(`:parameter/rushhour/course-select/db/${name}"`);
-    }
   });
 });
 
@@ -229,7 +154,6 @@ describe('logical IDs of the stateful resources never change (a rename would rep
       'AWS::SecretsManager::Secret',
     ],
     ['DatabaseAppSecret2E50FD00', 'AWS::SecretsManager::Secret'],
-    ['DumpImport45E20CB6', 'Custom::RushhourDumpImport'],
     ['ExportBucketFD42BCED', 'AWS::S3::Bucket'],
     ['LogsBucket9C4D8843', 'AWS::S3::Bucket'],
   ])('%s (%s)', (logicalId, type) => {

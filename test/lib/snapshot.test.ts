@@ -18,4 +18,5 @@ test('templates match the snapshot', () => {
   const s = synth();
   expect(normalized(s.dataTemplate.toJSON())).toMatchSnapshot('data stack');
   expect(normalized(s.webTemplate.toJSON())).toMatchSnapshot('web stack');
+  expect(normalized(s.assembly.getStackByName(s.import.stackName).template)).toMatchSnapshot('import stack');
 });

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { WeightedDns } from '../../lib/constructs/weighted-dns';
-import { CfnResource, configWith, resourcesOf, synth, Synthesized } from './synth-helpers';
+import { configWith, resourcesOf, synth, Synthesized } from './synth-helpers';
 
 /** The web stack of the example config: 3 ALBs, groups of 1-6, seed thresholds, two pre-warm windows, DNS. */
 let example: Synthesized;
@@ -26,7 +26,6 @@ beforeAll(() => {
         scaleInCpuPercent: 15,
         scaleInEvaluationMinutes: 5,
         unhealthyHostThreshold: 3,
-        cooldownSeconds: 240,
       };
       c.certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234';
       delete c.dns;
@@ -35,24 +34,7 @@ beforeAll(() => {
   ).webTemplate;
 });
 
-type Res = CfnResource;
 const groups = (t: Template) => resourcesOf(t, 'AWS::AutoScaling::AutoScalingGroup');
-const alarms = (t: Template) => resourcesOf(t, 'AWS::CloudWatch::Alarm');
-const policies = (t: Template) => Object.fromEntries(resourcesOf(t, 'AWS::AutoScaling::ScalingPolicy'));
-
-/** The alarm of `groupId` on CPU or unhealthy hosts with this threshold, and the policy its action runs. */
-function rule(t: Template, groupId: string, metricName: string, threshold: number): { alarm: Res; policy: Res } {
-  const found = alarms(t).filter(
-    ([, a]) =>
-      a.Properties.MetricName === metricName &&
-      a.Properties.Threshold === threshold &&
-      a.Properties.AlarmActions.length === 1 &&
-      policies(t)[a.Properties.AlarmActions[0].Ref]?.Properties.AutoScalingGroupName.Ref === groupId,
-  );
-  expect(found).toHaveLength(1);
-  const alarm = found[0][1];
-  return { alarm, policy: policies(t)[alarm.Properties.AlarmActions[0].Ref] };
-}
 
 describe('load balancers and groups', () => {
   test('one internet-facing ALB per configured count, each with its own group', () => {
@@ -79,14 +61,12 @@ describe('load balancers and groups', () => {
     }
   });
 
-  test('groups use ELB health checks with a grace period, a default instance warmup and the configured cooldown', () => {
+  test('groups use ELB health checks with a grace period and a default instance warmup', () => {
     web.allResourcesProperties('AWS::AutoScaling::AutoScalingGroup', {
       HealthCheckType: 'ELB',
       HealthCheckGracePeriod: 300,
       DefaultInstanceWarmup: 120,
-      Cooldown: '180',
     });
-    variant.allResourcesProperties('AWS::AutoScaling::AutoScalingGroup', { Cooldown: '240' });
   });
 
   test('a deploy never rolls the instances nor resets sizes that scheduled actions changed', () => {
@@ -151,13 +131,11 @@ describe('load balancers and groups', () => {
     );
   });
 
-  test('the LCU capacity reservation is set only when configured', () => {
-    web.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      MinimumLoadBalancerCapacity: Match.absent(),
-    });
-    variant.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      MinimumLoadBalancerCapacity: { CapacityUnits: 200 },
-    });
+  test('no LCU capacity reservation in the template outside a window (its schedule: deploy-safety.test.ts)', () => {
+    for (const t of [web, variant])
+      t.allResourcesProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+        MinimumLoadBalancerCapacity: Match.absent(),
+      });
   });
 
   test('target groups check the configured health path on the app port', () => {
@@ -219,98 +197,7 @@ describe('security groups', () => {
   });
 });
 
-describe('scaling', () => {
-  test('four alarms and four step policies per group, nothing else', () => {
-    web.resourceCountIs('AWS::CloudWatch::Alarm', 12);
-    web.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 12);
-    web.allResourcesProperties('AWS::AutoScaling::ScalingPolicy', {
-      PolicyType: 'StepScaling',
-      AdjustmentType: 'ChangeInCapacity',
-    });
-  });
-
-  test.each([1, 2, 3])('group %i: average CPU > 50% over 1 minute adds 1', (n) => {
-    const groupId = groups(web)[n - 1][0];
-    const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 50);
-    expect(alarm.Properties).toMatchObject({
-      Namespace: 'AWS/EC2',
-      Statistic: 'Average',
-      Period: 60,
-      EvaluationPeriods: 1,
-      DatapointsToAlarm: 1,
-      ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'AutoScalingGroupName', Value: { Ref: groupId } }],
-    });
-    expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }]);
-  });
-
-  test('average CPU > 70% over 1 minute adds 2', () => {
-    for (const [groupId] of groups(web)) {
-      const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 70);
-      expect(alarm.Properties).toMatchObject({
-        Namespace: 'AWS/EC2',
-        Statistic: 'Average',
-        Period: 60,
-        EvaluationPeriods: 1,
-        ComparisonOperator: 'GreaterThanThreshold',
-      });
-      expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 2 }]);
-    }
-  });
-
-  test('UnHealthyHostCount >= 2 over 1 minute (AWS/ApplicationELB, target group and load balancer) adds 1', () => {
-    for (const [groupId] of groups(web)) {
-      const { alarm, policy } = rule(web, groupId, 'UnHealthyHostCount', 2);
-      expect(alarm.Properties).toMatchObject({
-        Namespace: 'AWS/ApplicationELB',
-        Period: 60,
-        EvaluationPeriods: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      });
-      expect(alarm.Properties.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual([
-        'LoadBalancer',
-        'TargetGroup',
-      ]);
-      expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }]);
-      // The alarm watches this group's own target group.
-      const group = groups(web).find(([id]) => id === groupId)![1];
-      const tg = alarm.Properties.Dimensions.find((d: { Name: string }) => d.Name === 'TargetGroup').Value[
-        'Fn::GetAtt'
-      ][0];
-      expect(group.Properties.TargetGroupARNs).toEqual([{ Ref: tg }]);
-    }
-  });
-
-  test('CPU < 20% for 10 consecutive 1-minute periods removes 1', () => {
-    for (const [groupId] of groups(web)) {
-      const { alarm, policy } = rule(web, groupId, 'CPUUtilization', 20);
-      expect(alarm.Properties).toMatchObject({
-        Statistic: 'Average',
-        Period: 60,
-        EvaluationPeriods: 10,
-        DatapointsToAlarm: 10,
-        ComparisonOperator: 'LessThanThreshold',
-      });
-      expect(policy.Properties.StepAdjustments).toEqual([{ MetricIntervalUpperBound: 0, ScalingAdjustment: -1 }]);
-    }
-  });
-
-  test('thresholds and periods follow the config', () => {
-    for (const [groupId] of groups(variant)) {
-      expect(rule(variant, groupId, 'CPUUtilization', 60).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(
-        1,
-      );
-      expect(rule(variant, groupId, 'CPUUtilization', 85).policy.Properties.StepAdjustments[0].ScalingAdjustment).toBe(
-        2,
-      );
-      expect(
-        rule(variant, groupId, 'UnHealthyHostCount', 3).policy.Properties.StepAdjustments[0].ScalingAdjustment,
-      ).toBe(1);
-      const low = rule(variant, groupId, 'CPUUtilization', 15);
-      expect(low.alarm.Properties).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
-    }
-  });
-});
+// Scaling rules: test/lib/deploy-safety.test.ts.
 
 describe('scheduled pre-warm', () => {
   test("each window raises every group's minimum at its start and restores it at its end (UTC)", () => {
