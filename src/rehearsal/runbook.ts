@@ -354,13 +354,14 @@ async function startInstance(
  * 4. The web tier: app processes started from the pulled bundle exactly as the instance's systemd unit
  *    starts them, behind one HAProxy frontend per load balancer.
  */
-async function startWebTier(r: Rehearsal, cloud: Cloud, web: PullWebResult, www: string): Promise<WebTier> {
+async function startWebTier(r: Rehearsal, cloud: Cloud, web: PullWebResult): Promise<WebTier> {
   const balancers = r.config.loadBalancers.count;
   const perBalancer = r.options.processesPerBalancer ?? 2;
   const extracted = path.join(r.work, 'bundle');
   fs.mkdirSync(extracted);
   execFileSync('tar', ['-xzf', web.archive, '-C', extracted]);
-  const file = path.join(extracted, path.basename(www), 'app.js');
+  // pull-web packs the site directory's contents at the archive root, as an instance extracts it.
+  const file = path.join(extracted, 'app.js');
   const bundle = { file, sha256: await sha256File(file) };
   const children: ChildProcess[] = [];
   const specs: Array<{ backendPorts: number[] }> = [];
@@ -498,7 +499,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const perBalancer = options.processesPerBalancer ?? 2;
     const web = await step(
       `4. start ${balancers} x ${perBalancer} app processes from the bundle behind ${balancers} HAProxy balancers`,
-      () => startWebTier(r, cloud, pulled.web, origin.www),
+      () => startWebTier(r, cloud, pulled.web),
     );
     const load = await step('5. k6 rush across the balancers (pages and registrations)', () => rush(r, web));
     const { perProcess, registrationPath } = await webTierFacts(web, load);
