@@ -35,8 +35,14 @@ const NOT_IDS = ['Infinity', '-Infinity', '1e400', '1e2', '0x10', ' 5', '5 ', '0
 describe('ids are validated strictly (no type coercion)', () => {
   test('a non-id among 100 concurrent registrations is refused with 400, and all 100 legitimate ones are stored', async () => {
     db.sql('UPDATE courses SET seats = 1000, taken = 0 WHERE id IN (1, 2)', 'course_selection');
-    const legit = Array.from({ length: 100 }, (_, i) => ({ studentId: i + 1, courseId: 1 + (i % 2) }));
-    const hostile = NOT_IDS.map((studentId) => ({ studentId, courseId: 1 }));
+    const legit: Array<{ studentId: unknown; courseId: number }> = Array.from({ length: 100 }, (_, i) => ({
+      studentId: i + 1,
+      courseId: 1 + (i % 2),
+    }));
+    const hostile: Array<{ studentId: unknown; courseId: number }> = NOT_IDS.map((studentId) => ({
+      studentId,
+      courseId: 1,
+    }));
     // Interleaved, so hostile items land in the same group-commit batches as legitimate ones.
     const bodies = legit.flatMap((b, i) => (i % 8 === 0 && hostile[i / 8] ? [hostile[i / 8], b] : [b]));
     const results = await Promise.all(bodies.map((b) => postJson(`${base}/api/registrations`, b)));
