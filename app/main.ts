@@ -28,7 +28,8 @@ export interface RunningApp {
 /** Starts one server process. */
 export async function runServer(opts: RunOptions): Promise<RunningApp> {
   const pool = createPool(opts.db, {
-    size: opts.limits.dbPoolSize, // A course-list view uses two connections at once, so the wait queue must hold 2 per admitted request:
+    size: opts.limits.dbPoolSize,
+    // A course-list view uses two connections at once, so the wait queue must hold 2 per admitted request:
     // shedding happens at the in-flight limit, never as a pool error.
     queueLimit: opts.limits.maxInFlight * 2,
     timeoutMs: opts.limits.dbTimeoutMs,

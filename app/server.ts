@@ -1,9 +1,11 @@
+import * as http from 'node:http';
 import Fastify, { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { z } from 'zod';
 import { AppLimits, DEFAULT_LIMITS } from './config';
 import { Course, CourseStore, DbUnavailableError, isDbUnavailable, OutcomeUnknownError, RegisterResult } from './db';
 import { courseDetailPage, courseListPage, messagePage, queuePage } from './html';
+import { busyResponder, LagShedder, retryUrlFor, wantsHtmlRaw } from './shed';
 
 export interface AppOptions {
   readonly pool: Pool;
@@ -24,7 +26,14 @@ export interface AppStats {
   dbUnavailable: number;
   /** Answers 504 `outcome: "unknown"`: the commit was sent, its answer did not come in time. */
   outcomeUnknown: number;
+  /** Of `shed`, those shed for event-loop lag (the process short of CPU). */
+  shedForLag: number;
 }
+
+/** Answered even when the app is saturated: a load balancer must not take a busy instance out of service. */
+const HEALTHZ = '/healthz';
+const READYZ = '/readyz';
+const HEALTH_PATHS: ReadonlySet<string> = new Set([HEALTHZ, READYZ]);
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -84,8 +93,10 @@ interface RouteContext {
 export function buildApp(options: AppOptions): { app: FastifyInstance; stats: AppStats } {
   const limits: AppLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const store = new CourseStore(options.pool, limits.dbTimeoutMs, options.coalesce ?? true);
-  const stats: AppStats = { inFlight: 0, shed: 0, dbUnavailable: 0, outcomeUnknown: 0 };
+  const stats: AppStats = { inFlight: 0, shed: 0, dbUnavailable: 0, outcomeUnknown: 0, shedForLag: 0 };
+  const lag = new LagShedder(limits.maxLagMs);
   const app = Fastify({
+    serverFactory: (handler) => shedBeforeFastify(handler, limits, stats, lag),
     logger: { level: options.logLevel ?? 'warn' },
     // Keep-alive connections that sit idle are closed on shutdown; busy ones finish first.
     forceCloseConnections: 'idle',
@@ -100,6 +111,13 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   });
   closeConnectionsWhileDraining(app);
   limitInFlight(app, limits, stats);
+  if (limits.maxLagMs > 0) {
+    lag.start();
+    app.addHook('onClose', (_app, done) => {
+      lag.stop();
+      done();
+    });
+  }
   app.setErrorHandler(errorHandler(limits, stats));
 
   const context: RouteContext = { store, limits, stats };
@@ -126,11 +144,55 @@ function closeConnectionsWhileDraining(app: FastifyInstance): void {
 }
 
 /**
- * Overload protection: a fixed number of requests in flight; the rest get 503 + Retry-After at once, so the
- * requests that are admitted finish fast and goodput stays at capacity instead of collapsing.
+ * The node:http server, with timeouts for slow clients, and shedding before Fastify sees the request: the 503
+ * is written from bytes prepared once, so at twice the capacity the shed requests cost little of the CPU the
+ * served ones need. Shed are requests beyond the in-flight limit and, while the event loop lags (the process is
+ * short of CPU), a share of the new ones. The health paths are never shed.
+ */
+function shedBeforeFastify(
+  handler: http.RequestListener,
+  limits: AppLimits,
+  stats: AppStats,
+  lag: LagShedder,
+): http.Server {
+  const busy = busyResponder(limits.retryAfterSeconds);
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often node checks those two timeouts (default 30 s, which would let a slow body run 40 s).
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      if (!HEALTH_PATHS.has(q < 0 ? url : url.slice(0, q))) {
+        if (stats.inFlight >= limits.maxInFlight) {
+          stats.shed++;
+          return busy(req, res);
+        }
+        if (limits.maxLagMs > 0 && !lag.admit()) {
+          stats.shed++;
+          stats.shedForLag++;
+          return busy(req, res);
+        }
+      }
+      handler(req, res);
+    },
+  );
+  // Fastify's defaults, which it does not apply to a server it did not make: keep-alive longer than a load
+  // balancer's idle timeout (60 s on ALB), so the balancer closes first.
+  server.keepAliveTimeout = 72000;
+  return server;
+}
+
+/**
+ * Overload protection: a fixed number of requests in flight, counted once the body has arrived (a client that
+ * sends its body slowly holds a socket, not a slot; the request timeout ends it). Beyond the limit 503 +
+ * Retry-After at once, here or already before Fastify (above), so that admitted requests finish fast.
  */
 function limitInFlight(app: FastifyInstance, limits: AppLimits, stats: AppStats): void {
-  app.addHook('onRequest', (req, reply, done) => {
+  app.addHook('preHandler', (req, reply, done) => {
     if (req.routeOptions.config?.unlimited) return done();
     if (stats.inFlight >= limits.maxInFlight) {
       stats.shed++;
@@ -201,7 +263,7 @@ function sharedRendering(render: (courses: Course[]) => string): (courses: Cours
 
 /** /healthz (counters) and /readyz (database reachable): answered even when the app is saturated. */
 const healthRoutes: FastifyPluginAsync<RouteContext> = async (app, { store, stats, limits }) => {
-  app.get('/healthz', { config: { unlimited: true } }, async () => ({
+  app.get(HEALTHZ, { config: { unlimited: true } }, async () => ({
     status: 'ok',
     ...stats,
     registrations: store.registrationMode,
@@ -209,7 +271,7 @@ const healthRoutes: FastifyPluginAsync<RouteContext> = async (app, { store, stat
     registrationsBatched: store.batches.registrations,
   }));
 
-  app.get('/readyz', { config: { unlimited: true } }, async (req, reply) => {
+  app.get(READYZ, { config: { unlimited: true } }, async (req, reply) => {
     try {
       await store.ping();
       return { status: 'ready' };
@@ -350,18 +412,14 @@ const OUTCOME_UNKNOWN = {
 } as const;
 
 function wantsHtml(req: FastifyRequest): boolean {
-  return !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+  return wantsHtmlRaw(req.url, req.headers.accept);
 }
 
 /** 503 with Retry-After: a self-refreshing queue page for browsers, JSON for API clients. */
 function sendBusy(req: FastifyRequest, reply: FastifyReply, retryAfterSeconds: number): FastifyReply {
   reply.code(503).header('retry-after', String(retryAfterSeconds)).header('cache-control', 'no-store');
   if (wantsHtml(req)) {
-    // A form POST cannot be replayed by a refresh; send the browser back to the page the form is on.
-    const path = req.method === 'GET' ? req.url : req.url.replace(/\/(register|drop)$/, '');
-    // Only a local path: `//host/...` would make the refresh an open redirect.
-    const retryUrl = /^\/(?![/\\])/.test(path) ? path : '/courses';
-    return reply.type('text/html; charset=utf-8').send(queuePage(retryAfterSeconds, retryUrl));
+    return reply.type('text/html; charset=utf-8').send(queuePage(retryAfterSeconds, retryUrlFor(req.method, req.url)));
   }
   return reply.send({ error: 'overloaded, retry later', retryAfterSeconds });
 }
