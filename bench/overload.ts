@@ -2,6 +2,7 @@
  * bench/overload: what the reference app serves when twice as many requests arrive as it can serve.
  *
  *   npx tsx bench/overload.ts [--mode list|register] [--stage 5] [--overload 30] [--factor 2] [--max-in-flight N]
+ *     [--max-lag MS]   (RUSHHOUR_MAX_LAG_MS for the app: event-loop-lag shedding, off by default)
  *
  * 1. Capacity (the baseline, measured in the same run): constant-arrival-rate stages, doubling from 200/s and
  *    then three bisection steps; capacity is the rate served at the highest stage with p95 < 200 ms and < 1%
@@ -30,13 +31,14 @@ import { spawnOwned, stopProcess } from '../src/local/process';
 import { benchArgs, benchNumber } from './args';
 
 const USAGE =
-  'usage: npx tsx bench/overload.ts [--mode list|register] [--stage SECONDS] [--overload SECONDS] [--factor F] [--max-in-flight N]';
+  'usage: npx tsx bench/overload.ts [--mode list|register] [--stage SECONDS] [--overload SECONDS] [--factor F] [--max-in-flight N] [--max-lag MS]';
 const args = benchArgs(USAGE, {
   mode: { type: 'string' },
   stage: { type: 'string' },
   overload: { type: 'string' },
   factor: { type: 'string' },
   'max-in-flight': { type: 'string' },
+  'max-lag': { type: 'string' },
 });
 const MODE = args.mode ?? 'list';
 if (MODE !== 'list' && MODE !== 'register') {
@@ -47,6 +49,7 @@ const STAGE_S = benchNumber(USAGE, '--stage', args.stage, 5);
 const OVERLOAD_S = benchNumber(USAGE, '--overload', args.overload, 30);
 const FACTOR = benchNumber(USAGE, '--factor', args.factor, 2);
 const MAX_IN_FLIGHT = benchNumber(USAGE, '--max-in-flight', args['max-in-flight'], DEFAULT_LIMITS.maxInFlight);
+const MAX_LAG = benchNumber(USAGE, '--max-lag', args['max-lag'], DEFAULT_LIMITS.maxLagMs, true);
 const SERVER_CPU = '0';
 const DRIVER_CPU = '1';
 const STUDENTS = 20000;
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
         DB_NAME: config.database,
         RUSHHOUR_WORKERS: '1',
         RUSHHOUR_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+        RUSHHOUR_MAX_LAG_MS: String(MAX_LAG),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
       MODE === 'register' && db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', config.database);
     console.log(
       `bench/overload: ${MODE === 'list' ? 'GET /courses (HTML list, one access row per view)' : 'POST /api/registrations'}; ` +
-        `app (1 process, max in flight ${MAX_IN_FLIGHT}) and MariaDB on cpu ${SERVER_CPU}, k6 on cpu ${DRIVER_CPU}; ` +
+        `app (1 process, max in flight ${MAX_IN_FLIGHT}, max lag ${MAX_LAG || 'off'}) and MariaDB on cpu ${SERVER_CPU}, k6 on cpu ${DRIVER_CPU}; ` +
         `load average ${loadAtStart.toFixed(1)} on ${CORES} cores (shared with other work)`,
     );
 
