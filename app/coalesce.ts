@@ -37,10 +37,16 @@ export class ReadCoalescer<T> {
   }
 }
 
+/** An outcome that fails one item of a batch (its caller's promise rejects with `error`), not the others. */
+export class ItemFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * Group commit: items offered while a batch is running go into the next batch, one database round
  * trip for many requests. Each caller's promise settles with its own item's outcome once the whole
- * batch is stored (or rejects if the batch failed), so nothing is acknowledged before it is written.
+ * batch is stored (or rejects if the batch failed, or its own outcome is an ItemFailure), so nothing is
+ * acknowledged before it is written.
  * At low load every item runs at once, alone.
  */
 export class GroupBatcher<I, O> {
@@ -49,7 +55,7 @@ export class GroupBatcher<I, O> {
 
   /** @param run stores a batch and returns one outcome per item, in order. */
   constructor(
-    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly run: (items: I[]) => Promise<Array<O | ItemFailure>>,
     private readonly maxBatch = 500,
   ) {}
 
@@ -69,7 +75,11 @@ export class GroupBatcher<I, O> {
           const outcomes = await this.run(batch.map((b) => b.item));
           if (outcomes.length !== batch.length)
             throw new Error(`batch of ${batch.length} returned ${outcomes.length} outcomes`);
-          batch.forEach((b, i) => b.resolve(outcomes[i]));
+          batch.forEach((b, i) => {
+            const out = outcomes[i];
+            if (out instanceof ItemFailure) b.reject(out.error);
+            else b.resolve(out);
+          });
         } catch (err) {
           for (const b of batch) b.reject(err);
         }

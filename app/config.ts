@@ -89,19 +89,40 @@ export interface AppLimits {
   readonly dbTimeoutMs: number;
   /** Seconds in `Retry-After` on 503. */
   readonly retryAfterSeconds: number;
+  /**
+   * Event-loop lag (smoothed, milliseconds) above which a share of new requests is shed before any work is done
+   * for them (app/shed.ts); 0 turns it off. Off by default: on the shared 2-core bench machine it showed no
+   * gain (BENCHMARKS.md, bench/overload.ts), and a burst the process would have served in time gets shed.
+   */
+  readonly maxLagMs: number;
+  /** A client has this long to send a request's headers, milliseconds (slowloris). */
+  readonly headersTimeoutMs: number;
+  /** ... and this long for the whole request, body included; then 408 and the connection is closed. */
+  readonly requestTimeoutMs: number;
 }
 
 // Pool 8 per process: with one process per core, 2-vCPU instances and 18 instances at most that is 288
 // connections, inside a small RDS instance's max_connections. More connections than DB cores add no throughput.
-export const DEFAULT_LIMITS: AppLimits = { maxInFlight: 128, dbPoolSize: 8, dbTimeoutMs: 3000, retryAfterSeconds: 1 };
+// A request body is 16 KiB at most: 10 s for it is generous even on a bad mobile link.
+export const DEFAULT_LIMITS: AppLimits = {
+  maxInFlight: 128,
+  dbPoolSize: 8,
+  dbTimeoutMs: 3000,
+  retryAfterSeconds: 1,
+  maxLagMs: 0,
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10000,
+};
 
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
-  const int = (name: string, def: number) => {
+  const int = (name: string, def: number, min = 1) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return def;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(
+        `${name} must be ${min === 0 ? 'an integer >= 0' : 'a positive integer'}, got ${JSON.stringify(raw)}`,
+      );
     return n;
   };
   return {
@@ -109,6 +130,9 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): AppLimits {
     dbPoolSize: int('RUSHHOUR_DB_POOL', DEFAULT_LIMITS.dbPoolSize),
     dbTimeoutMs: int('RUSHHOUR_DB_TIMEOUT_MS', DEFAULT_LIMITS.dbTimeoutMs),
     retryAfterSeconds: int('RUSHHOUR_RETRY_AFTER', DEFAULT_LIMITS.retryAfterSeconds),
+    maxLagMs: int('RUSHHOUR_MAX_LAG_MS', DEFAULT_LIMITS.maxLagMs, 0),
+    headersTimeoutMs: int('RUSHHOUR_HEADERS_TIMEOUT_MS', DEFAULT_LIMITS.headersTimeoutMs),
+    requestTimeoutMs: int('RUSHHOUR_REQUEST_TIMEOUT_MS', DEFAULT_LIMITS.requestTimeoutMs),
   };
 }
 

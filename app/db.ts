@@ -1,5 +1,5 @@
 import * as mysql from 'mysql2/promise';
-import { GroupBatcher, GroupInserter, ReadCoalescer } from './coalesce';
+import { GroupBatcher, GroupInserter, ItemFailure, ReadCoalescer } from './coalesce';
 import { isTransient } from '../src/sql/transient';
 import type { DbConfig } from './config';
 
@@ -31,7 +31,22 @@ export class DbUnavailableError extends Error {
   }
 }
 
+/**
+ * Raised when the statement that commits was sent but no answer came in time (a deadline, a lost connection):
+ * the change may or may not be stored. Never a 503, which tells the client that nothing happened.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(
+    message: string,
+    readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 export function isDbUnavailable(err: unknown): boolean {
+  if (err instanceof OutcomeUnknownError) return false;
   if (err instanceof DbUnavailableError) return true;
   const e = err as { code?: string; fatal?: boolean; message?: string } | undefined;
   if (!e) return false;
@@ -307,6 +322,7 @@ export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ cours
 }
 
 type Row = mysql.RowDataPacket;
+type CoreConnection = Parameters<Parameters<mysql.Pool['pool']['getConnection']>[0]>[1];
 
 /** The statements the app runs. Kept in one place so the benchmark drives exactly these directly. */
 export const SQL = {
@@ -335,6 +351,42 @@ function errorCode(err: unknown): string | undefined {
   return e?.code ?? e?.cause?.code;
 }
 
+/**
+ * The server answered the statement with an error: it ran and failed, so a transaction it was to commit did
+ * not commit (the batch routine's handler rolls back). A timeout or a lost connection is not an answer.
+ */
+function serverRefused(err: unknown): boolean {
+  const e = (err instanceof DbUnavailableError ? err.cause : err) as
+    { sqlState?: unknown; fatal?: boolean } | undefined;
+  return typeof e?.sqlState === 'string' && !e.fatal;
+}
+
+/**
+ * One registration on its way to the database. `mayBeStored` is set just before a statement that commits it is
+ * sent, and cleared when the server refused that statement; `abandoned` is set when the caller stopped waiting
+ * (and was told it is not registered, unless `mayBeStored`), after which nothing may send it.
+ */
+interface Ticket {
+  readonly studentId: number;
+  readonly courseId: number;
+  mayBeStored: boolean;
+  abandoned: boolean;
+}
+
+const ticket = (studentId: number, courseId: number): Ticket => ({
+  studentId,
+  courseId,
+  mayBeStored: false,
+  abandoned: false,
+});
+
+function outcomeUnknown(cause: unknown): OutcomeUnknownError {
+  return new OutcomeUnknownError(
+    `the database did not confirm the commit in time (${(cause as Error)?.message ?? cause}): it may or may not be stored`,
+    cause,
+  );
+}
+
 /** The database has no batch routine (a schema before migration 2) or the user may not run it. */
 function isMissingRoutine(err: unknown): boolean {
   const code = errorCode(err);
@@ -345,7 +397,7 @@ function isMissingRoutine(err: unknown): boolean {
 export class CourseStore {
   private readonly sharedList: ReadCoalescer<Course[]>;
   private readonly views: GroupInserter<string>;
-  private readonly registrations: GroupBatcher<[number, number], RegisterResult>;
+  private readonly registrations: GroupBatcher<Ticket, RegisterResult>;
   /** Cleared when the database has no batch routine; registrations then run one transaction each. */
   private batchRegistration: boolean;
   /** Group-commit counters (on /healthz): their ratio is the average batch size. */
@@ -414,10 +466,15 @@ export class CourseStore {
    */
   async register(studentId: number, courseId: number): Promise<RegisterResult> {
     if (this.batchRegistration) {
+      const t = ticket(studentId, courseId);
       try {
-        return await withDeadline(this.registrations.add([studentId, courseId]), this.timeoutMs);
+        return await withDeadline(this.registrations.add(t), this.timeoutMs);
       } catch (err) {
-        if (!isMissingRoutine(err)) throw err;
+        if (!isMissingRoutine(err)) {
+          t.abandoned = true; // a batch that has not sent it yet leaves it out
+          if (t.mayBeStored && !(err instanceof OutcomeUnknownError)) throw outcomeUnknown(err);
+          throw err;
+        }
         this.batchRegistration = false; // nothing of the batch ran: fall back for this and later calls
       }
     }
@@ -425,31 +482,88 @@ export class CourseStore {
   }
 
   /**
-   * One batch in one CALL. Items are sorted by course then student so that concurrent batches (other
-   * processes, other instances) take the course row locks in the same order and do not deadlock;
-   * a deadlock that still happens rolls the batch back and it is retried once.
+   * One batch in one CALL, of the items whose callers still wait. Items are sorted by course then student so
+   * that concurrent batches (other processes, other instances) take the course row locks in the same order and
+   * do not deadlock; a deadlock that still happens rolls the batch back and it is retried once. When the server
+   * refuses the batch for a value it cannot store, the items run one transaction each, so that only the bad
+   * item fails. When the CALL was sent and no answer came (timeout, lost connection), every item in it is
+   * "outcome unknown": the routine may have committed.
    */
-  private async registerBatch(items: Array<[number, number]>): Promise<RegisterResult[]> {
-    const order = items.map((_, i) => i).sort((a, b) => items[a][1] - items[b][1] || items[a][0] - items[b][0]);
-    const payload = JSON.stringify(order.map((i) => items[i]));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await this.q<Row[][]>(SQL.registerBatch, [payload], 'query');
+  private async registerBatch(tickets: Ticket[]): Promise<Array<RegisterResult | ItemFailure>> {
+    const gone = new ItemFailure(new DbUnavailableError('the caller stopped waiting before the batch was sent'));
+    let conn: CoreConnection | undefined = await this.coreConnection();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const live = tickets.filter((t) => !t.abandoned);
+        if (!live.length) return tickets.map(() => gone);
+        live.sort((a, b) => a.courseId - b.courseId || a.studentId - b.studentId);
+        const payload = JSON.stringify(live.map((t) => [t.studentId, t.courseId]));
+        for (const t of live) t.mayBeStored = true;
+        let letters: string;
+        try {
+          const result = await this.coreQuery<Row[][]>(conn, SQL.registerBatch, [payload]);
+          letters = String(result[0]?.[0]?.outcomes ?? '');
+        } catch (err) {
+          if (!serverRefused(err)) {
+            conn.destroy(); // a statement may still be running on it
+            conn = undefined;
+            throw outcomeUnknown(err);
+          }
+          for (const t of live) t.mayBeStored = false; // the routine's handler rolled the whole batch back
+          if (errorCode(err) === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
+          if (live.length === 1 || isMissingRoutine(err) || isDbUnavailable(err)) throw wrap(err);
+          conn.release();
+          conn = undefined;
+          return await this.registerEach(tickets);
+        }
         this.batches.calls++;
-        this.batches.registrations += items.length;
-        const letters = String(result[0]?.[0]?.outcomes ?? '');
-        if (letters.length !== items.length)
-          throw new Error(`rushhour_register_batch answered ${letters.length} outcomes for ${items.length} items`);
-        const outcomes: RegisterResult[] = new Array(items.length);
-        order.forEach((original, k) => {
-          outcomes[original] = BATCH_OUTCOMES[letters[k]];
-        });
-        return outcomes;
-      } catch (err) {
-        if (errorCode(err) === 'ER_LOCK_DEADLOCK' && attempt < 2) continue;
-        throw err;
+        this.batches.registrations += live.length;
+        if (letters.length !== live.length)
+          throw new Error(`rushhour_register_batch answered ${letters.length} outcomes for ${live.length} items`);
+        const outcomes = new Map(live.map((t, k) => [t, BATCH_OUTCOMES[letters[k]]]));
+        return tickets.map((t) => outcomes.get(t) ?? gone);
       }
+    } finally {
+      conn?.release();
     }
+  }
+
+  /** The fallback for a refused batch: one transaction per item, four at a time, each with its own outcome. */
+  private async registerEach(tickets: Ticket[]): Promise<Array<RegisterResult | ItemFailure>> {
+    const outcomes: Array<RegisterResult | ItemFailure> = new Array(tickets.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < tickets.length; i = next++) {
+        const t = tickets[i];
+        outcomes[i] = await this.registerOne(t.studentId, t.courseId, t).catch((err) => new ItemFailure(err));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, tickets.length) }, worker));
+    return outcomes;
+  }
+
+  /** A connection of the callback pool within the deadline; one that arrives late goes straight back. */
+  private coreConnection(): Promise<CoreConnection> {
+    let late = false;
+    const pending = new Promise<CoreConnection>((resolve, reject) =>
+      this.pool.pool.getConnection((err, conn) => {
+        if (err) return reject(wrap(err));
+        if (late) return conn.release();
+        resolve(conn);
+      }),
+    );
+    return withDeadline(pending, this.timeoutMs).catch((err) => {
+      late = true;
+      throw err;
+    });
+  }
+
+  /** A query on a callback-pool connection, with the per-statement timeout and the deadline. */
+  private coreQuery<T>(conn: CoreConnection, sql: string, params: unknown[]): Promise<T> {
+    const run = new Promise<T>((resolve, reject) =>
+      conn.query({ sql, timeout: this.timeoutMs }, params, (err, rows) => (err ? reject(err) : resolve(rows as T))),
+    );
+    return withDeadline(run, this.timeoutMs);
   }
 
   /**
@@ -458,7 +572,11 @@ export class CourseStore {
    * registration of the same student, and the ROLLBACK gives the seat back. A full course costs one
    * UPDATE and a ROLLBACK, no more.
    */
-  async registerOne(studentId: number, courseId: number): Promise<RegisterResult> {
+  async registerOne(
+    studentId: number,
+    courseId: number,
+    t: Ticket = ticket(studentId, courseId),
+  ): Promise<RegisterResult> {
     // Two round trips on the success path: BEGIN+UPDATE, then INSERT+COMMIT. When the INSERT fails
     // the server skips the COMMIT, and the ROLLBACK below gives the seat back.
     return this.tx(async (conn) => {
@@ -470,9 +588,13 @@ export class CourseStore {
         const [exists] = await conn.execute<Row[]>({ sql: SQL.courseExists, timeout: this.timeoutMs }, [courseId]);
         return exists.length ? 'full' : 'no-such-course';
       }
+      if (t.abandoned) throw new DbUnavailableError('the caller stopped waiting before the registration was sent');
+      t.mayBeStored = true;
       try {
         await conn.query({ sql: SQL.insertRegistrationCommit, timeout: this.timeoutMs }, [studentId, courseId]);
       } catch (err) {
+        if (!serverRefused(err)) throw outcomeUnknown(err);
+        t.mayBeStored = false; // the INSERT failed, so the server skipped the COMMIT
         const code = (err as { code?: string }).code;
         if (code === 'ER_DUP_ENTRY') {
           await conn.query('ROLLBACK');
@@ -499,7 +621,12 @@ export class CourseStore {
         return 'not-registered';
       }
       await conn.execute({ sql: SQL.freeSeat, timeout: this.timeoutMs }, [courseId]);
-      await conn.query('COMMIT');
+      try {
+        await conn.query({ sql: 'COMMIT', timeout: this.timeoutMs });
+      } catch (err) {
+        if (!serverRefused(err)) throw outcomeUnknown(err);
+        throw err;
+      }
       return 'dropped';
     });
   }
@@ -550,7 +677,7 @@ export class CourseStore {
         if (conn) {
           const c = conn;
           // After a timeout or a lost connection the session state is unknown: do not reuse it.
-          if (isDbUnavailable(err)) c.destroy();
+          if (isDbUnavailable(err) || err instanceof OutcomeUnknownError) c.destroy();
           else
             await c.query('ROLLBACK').then(
               () => c.release(),
