@@ -219,7 +219,14 @@ const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, options) => {
     }
     const value = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (value === undefined) return;
-    const k = await getKeys();
+    let k: Keys;
+    try {
+      k = await getKeys();
+    } catch (err) {
+      // A public page still answers, logged out; a route that needs the session gets the error (503 or 500).
+      if (req.routeOptions.config?.actsForStudent) throw err;
+      return;
+    }
     req.student = verifySession(k, value, Math.floor(Date.now() / 1000));
     if (req.student !== undefined) req.csrfToken = mac(k.csrf, value);
   });

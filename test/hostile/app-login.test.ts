@@ -225,3 +225,22 @@ test('the database holds scrypt hashes with their own salts, never the passwords
   );
   expect(dump).not.toMatch(/pw-\d/);
 });
+
+test('a schema without the key table: public pages still answer (logged out), writes and logins answer 500', async () => {
+  const cookie = await loginAs(base, 14);
+  sql('RENAME TABLE rushhour_keys TO rushhour_keys_away');
+  const fresh = await runServer({ port: await freePort(), db: config, limits: DEFAULT_LIMITS, logLevel: 'fatal' });
+  try {
+    const url = `http://127.0.0.1:${fresh.port}`;
+    const page = await fetch(`${url}/courses/1`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<a href="/login">Log in</a>');
+    const write = await postJson(`${url}/api/registrations`, { courseId: 9 }, 'POST', cookie);
+    expect([write.status, write.json.error]).toEqual([500, 'internal error']);
+    expect((await postJson(`${url}/api/login`, { studentId: 14, password: seedPassword(14) })).status).toBe(500);
+  } finally {
+    sql('RENAME TABLE rushhour_keys_away TO rushhour_keys');
+    await fresh.close();
+  }
+  expect(registrations(14)).toBe(0);
+});
