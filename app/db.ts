@@ -2,6 +2,8 @@ import * as mysql from 'mysql2/promise';
 import { GroupBatcher, GroupInserter, ItemFailure, ReadCoalescer } from './coalesce';
 import { isTransient } from '../src/sql/transient';
 import type { DbConfig } from './config';
+import { hashPassword, seedSalt } from './password';
+import { seedPassword } from './seed-password';
 
 /** One course as the JSON API returns it. */
 export interface Course {
@@ -185,6 +187,25 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
       END`,
     ],
   },
+  {
+    // Login (app/auth.ts): a scrypt hash per student in a table of its own (the students queries stay as they
+    // are), and the key that signs session cookies. The key row is not made here but by the first app process
+    // that starts (INSERT IGNORE of random bytes), so a dump of a freshly seeded database (the example dump)
+    // carries no key, and every process and instance sharing the database shares the key.
+    version: 3,
+    statements: [
+      `CREATE TABLE IF NOT EXISTS student_credentials (
+        student_id INT UNSIGNED NOT NULL PRIMARY KEY,
+        password_hash VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        CONSTRAINT fk_student_credentials_student FOREIGN KEY (student_id) REFERENCES students (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB`,
+      `CREATE TABLE IF NOT EXISTS rushhour_keys (
+        name VARCHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+        secret VARBINARY(64) NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+      ) ENGINE=InnoDB`,
+    ],
+  },
 ];
 
 /** Applies missing migrations; a named lock keeps several processes from migrating at once. */
@@ -281,7 +302,8 @@ export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ cours
       );
     }
     await conn.query('START TRANSACTION');
-    for (const t of ['registrations', 'access_log', 'students', 'courses']) await conn.query(`DELETE FROM ${t}`);
+    for (const t of ['registrations', 'access_log', 'student_credentials', 'students', 'courses'])
+      await conn.query(`DELETE FROM ${t}`);
     await conn.query('ALTER TABLE courses AUTO_INCREMENT = 1').catch(() => undefined);
     const courseRows: unknown[][] = [];
     for (let i = 0; i < opts.courses; i++) {
@@ -310,6 +332,9 @@ export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ cours
         rows.push([i + 1, `S${String(i + 1).padStart(7, '0')}`, `Student ${i + 1}`]);
       }
       await conn.query('INSERT INTO students (id, student_no, name) VALUES ?', [rows]);
+      await conn.query('INSERT INTO student_credentials (student_id, password_hash) VALUES ?', [
+        await seedCredentials(start + 1, start + rows.length),
+      ]);
     }
     await conn.query('COMMIT');
     return { courses: opts.courses, students: opts.students };
@@ -319,6 +344,21 @@ export async function seed(pool: mysql.Pool, opts: SeedOptions): Promise<{ cours
   } finally {
     conn.release();
   }
+}
+
+/**
+ * [id, scrypt hash of seedPassword(id)] for the students first..last. Eight hashes at a time: scrypt runs on libuv's
+ * thread pool (4 threads), so the seed uses every core without queueing thousands of 4 MiB jobs at once.
+ */
+async function seedCredentials(first: number, last: number): Promise<Array<[number, string]>> {
+  const rows: Array<[number, string]> = [];
+  let next = first;
+  const worker = async () => {
+    for (let id = next++; id <= last; id = next++)
+      rows.push([id, await hashPassword(seedPassword(id), undefined, seedSalt(id))]);
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return rows.sort((a, b) => a[0] - b[0]);
 }
 
 type Row = mysql.RowDataPacket;

@@ -33,21 +33,41 @@ ${rows}
   );
 }
 
-export function courseDetailPage(c: CourseDetail, message?: string): string {
+/** The logged-in student of a page and the CSRF token its forms carry (app/auth.ts). */
+export interface PageSession {
+  readonly studentId: number;
+  readonly csrfToken: string;
+}
+
+export function courseDetailPage(c: CourseDetail, message?: string, session?: PageSession): string {
   const free = c.seats - c.taken;
+  const token = session ? `<input type="hidden" name="csrf" value="${escapeHtml(session.csrfToken)}">` : '';
+  const forms = session
+    ? `<p>Logged in as student ${session.studentId}.</p>
+<form method="post" action="/courses/${c.id}/register">${token}<button type="submit">Register</button></form>
+<form method="post" action="/courses/${c.id}/drop">${token}<button type="submit">Drop this course</button></form>
+<form method="post" action="/logout">${token}<button type="submit">Log out</button></form>`
+    : '<p><a href="/login">Log in</a> to register for this course or drop it.</p>';
   return page(
     `${c.code} ${c.title}`,
     `${message ? `<p class="msg">${escapeHtml(message)}</p>` : ''}
 <p>${escapeHtml(c.description)}</p>
 <p>Teacher: ${escapeHtml(c.teacher)}</p>
 <p>Seats: ${c.seats}, taken: ${c.taken}, ${free > 0 ? `${free} free` : '<span class="full">full</span>'}</p>
-<form method="post" action="/courses/${c.id}/register">
+${forms}
+<p><a href="/courses">All courses</a></p>`,
+  );
+}
+
+/** The login form (no JavaScript): student number and password, posted to /login. */
+export function loginPage(message?: string): string {
+  return page(
+    'Log in',
+    `${message ? `<p class="msg">${escapeHtml(message)}</p>` : ''}
+<form method="post" action="/login">
 <label>Student number (id) <input name="studentId" type="number" min="1" required></label>
-<button type="submit">Register</button>
-</form>
-<form method="post" action="/courses/${c.id}/drop">
-<label>Student number (id) <input name="studentId" type="number" min="1" required></label>
-<button type="submit">Drop this course</button>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Log in</button>
 </form>
 <p><a href="/courses">All courses</a></p>`,
   );

@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly logLevel?: string;
   /** See AppOptions.coalesce. @default true */
   readonly coalesce?: boolean;
+  /** See AppOptions.sessionKey. */
+  readonly sessionKey?: string;
 }
 
 export interface RunningApp {
@@ -35,7 +37,13 @@ export async function runServer(opts: RunOptions): Promise<RunningApp> {
     timeoutMs: opts.limits.dbTimeoutMs,
   });
   if (opts.migrate) await migrate(pool);
-  const { app } = buildApp({ pool, limits: opts.limits, logLevel: opts.logLevel, coalesce: opts.coalesce });
+  const { app } = buildApp({
+    pool,
+    limits: opts.limits,
+    logLevel: opts.logLevel,
+    coalesce: opts.coalesce,
+    sessionKey: opts.sessionKey,
+  });
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
@@ -75,6 +83,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     migrate: env.RUSHHOUR_MIGRATE === 'true',
     logLevel: env.LOG_LEVEL ?? 'warn',
     coalesce: env.RUSHHOUR_COALESCE !== 'false',
+    sessionKey: env.RUSHHOUR_SESSION_KEY || undefined,
   });
   console.log(
     `rushhour app listening on ${env.HOST ?? '127.0.0.1'}:${running.port} (pid ${process.pid}, db ${db.host}:${db.port}/${db.database}, ` +

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import Fastify, { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { z } from 'zod';
+import { authPlugin, pageSession } from './auth';
 import { AppLimits, DEFAULT_LIMITS } from './config';
 import { Course, CourseStore, DbUnavailableError, isDbUnavailable, OutcomeUnknownError, RegisterResult } from './db';
 import { courseDetailPage, courseListPage, messagePage, queuePage } from './html';
@@ -17,6 +18,8 @@ export interface AppOptions {
   readonly coalesce?: boolean;
   /** Fastify/pino log level. @default 'warn' */
   readonly logLevel?: string;
+  /** Session signing key (RUSHHOUR_SESSION_KEY). @default the database's `rushhour_keys` row (app/auth.ts) */
+  readonly sessionKey?: string;
 }
 
 /** Counters exposed on /healthz, so a load test can see shedding without scraping logs. */
@@ -121,6 +124,8 @@ export function buildApp(options: AppOptions): { app: FastifyInstance; stats: Ap
   app.setErrorHandler(errorHandler(limits, stats));
 
   const context: RouteContext = { store, limits, stats };
+  // Before the routes: its hooks (sessions, CSRF, "only for yourself") cover all of them.
+  app.register(authPlugin, { pool: options.pool, timeoutMs: limits.dbTimeoutMs, sessionKey: options.sessionKey });
   app.register(healthRoutes, context);
   app.register(pageRoutes, context);
   app.register(apiRoutes, context);
@@ -305,7 +310,10 @@ const pageRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
         .code(404)
         .type('text/html; charset=utf-8')
         .send(messagePage('No such course', `There is no course ${id}.`));
-    return reply.code(status).type('text/html; charset=utf-8').send(courseDetailPage(course, message));
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(courseDetailPage(course, message, pageSession(reply.request)));
   };
 
   app.get<{ Params: { id: number } }>('/courses/:id', { schema: { params: idParams } }, async (req, reply) =>
@@ -314,7 +322,7 @@ const pageRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
 
   app.post<{ Params: { id: number }; Body: { studentId: number } }>(
     '/courses/:id/register',
-    { schema: { params: idParams, body: studentBody } },
+    { schema: { params: idParams, body: studentBody }, config: { actsForStudent: 'form' } },
     async (req, reply) => {
       const result = await store.register(req.body.studentId, req.params.id);
       try {
@@ -332,7 +340,7 @@ const pageRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
 
   app.post<{ Params: { id: number }; Body: { studentId: number } }>(
     '/courses/:id/drop',
-    { schema: { params: idParams, body: studentBody } },
+    { schema: { params: idParams, body: studentBody }, config: { actsForStudent: 'form' } },
     async (req, reply) => {
       const result = await store.drop(req.body.studentId, req.params.id);
       const dropped = result === 'dropped';
@@ -363,7 +371,7 @@ const apiRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
 
   app.post<{ Body: { studentId: number; courseId: number } }>(
     '/api/registrations',
-    { schema: { body: registrationBody } },
+    { schema: { body: registrationBody }, config: { actsForStudent: 'api' } },
     async (req, reply) => {
       const { studentId, courseId } = req.body;
       const result = await store.register(studentId, courseId);
@@ -375,7 +383,7 @@ const apiRoutes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
 
   app.delete<{ Body: { studentId: number; courseId: number } }>(
     '/api/registrations',
-    { schema: { body: registrationBody } },
+    { schema: { body: registrationBody }, config: { actsForStudent: 'api' } },
     async (req, reply) => {
       const { studentId, courseId } = req.body;
       const result = await store.drop(studentId, courseId);

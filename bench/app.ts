@@ -21,9 +21,14 @@ import { ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Fastify from 'fastify';
+import { authPlugin, sessionCookieValue } from '../app/auth';
 import { bundleReferenceApp } from '../app/bundle';
 import { DbConfig } from '../app/config';
 import { CourseStore, createPool } from '../app/db';
+import { hashPassword, SCRYPT_COST } from '../app/password';
+import { seedPassword } from '../app/seed-password';
 import { benchArgs } from './args';
 import { seedCourseDatabase } from '../src/local/course-db';
 import { LocalMariaDb, startMariaDb } from '../src/local/mariadb';
@@ -47,7 +52,12 @@ const PIN = (args.pin ?? false) && CORES >= 2;
 /** cpu lists for taskset: systems under test on the first half, drivers on the rest. */
 const SUT_CPUS = `0-${Math.floor(CORES / 2) - 1}`;
 const DRIVER_CPUS = `${Math.floor(CORES / 2)}-${CORES - 1}`;
-const STUDENTS = 20000;
+/**
+ * Seeded students. Every one logs in once (POST /api/login, through the app, before the registration arm: that is
+ * the login measurement) and the registration arm sends their cookies; 43 courses each gives 64,500 distinct
+ * registrations, more than a stage sends at the rates this machine passes.
+ */
+const STUDENTS = 1500;
 const P95_LIMIT_MS = 200;
 const POOL = 16;
 let DB_PID = 0;
@@ -112,11 +122,14 @@ export const options = {
 };
 http.setResponseCallback(http.expectedStatuses(200, 201));
 const students = Number(__ENV.STUDENTS);
+// Session cookies of students 1..STUDENTS, logged in by the bench before the run (one login per student).
+const cookies = __ENV.MODE === 'register' ? JSON.parse(open(__ENV.COOKIES)) : [];
 export default function () {
   if (__ENV.MODE === 'register') {
     const i = exec.scenario.iterationInTest;
-    const body = JSON.stringify({ studentId: 1 + (Math.floor(i / 43) % students), courseId: 1 + (i % 43) });
-    http.post(__ENV.URL, body, { headers: { 'content-type': 'application/json' } });
+    const s = Math.floor(i / 43) % students;
+    const body = JSON.stringify({ studentId: 1 + s, courseId: 1 + (i % 43) });
+    http.post(__ENV.URL, body, { headers: { 'content-type': 'application/json', cookie: cookies[s] } });
   } else {
     http.get(__ENV.URL, { headers: { accept: 'text/html' } });
   }
@@ -134,6 +147,7 @@ async function main(): Promise<void> {
   const started: Array<() => Promise<void>> = [];
   const loadAtStart = os.loadavg()[0];
   try {
+    const auth = await authOverhead();
     const db = await startMariaDb();
     started.push(() => db.stop());
     DB_PID = db.pid;
@@ -214,6 +228,7 @@ async function main(): Promise<void> {
           DURATION: duration,
           SUMMARY: summary,
           STUDENTS: String(STUDENTS),
+          COOKIES: cookiesPath,
         },
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 120000,
@@ -236,6 +251,11 @@ async function main(): Promise<void> {
         cpu: `cpu/req: server ${perReq(0)} us, MariaDB ${perReq(1)} us`,
       };
     };
+    // The login measurement: every student logs in once through the app (scrypt per login); the registration arm
+    // then sends these cookies, so what it measures is a logged-in student's registration (cookie check included).
+    const cookiesPath = path.join(work, 'cookies.json');
+    const logins = ONLY.includes('register') ? await loginAll(`http://127.0.0.1:${appPort}`, [app.pid!]) : undefined;
+    fs.writeFileSync(cookiesPath, JSON.stringify(logins?.cookies ?? []));
     const resetRegistrations = () =>
       db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', config.database);
 
@@ -386,7 +406,14 @@ async function main(): Promise<void> {
         Math.round(dbList.rate),
         `p95 ${dbList.p95.toFixed(1)} ms`,
       ],
-      ['app: registration (POST /api/registrations)', served(appReg), note(appReg)],
+      [
+        `app: login (POST /api/login, scrypt N=2^${SCRYPT_COST.ln} r=${SCRYPT_COST.r} p=${SCRYPT_COST.p}), ${LOGIN_CALLERS} callers`,
+        logins ? Math.round(logins.rate) : undefined,
+        logins
+          ? `p95 ${logins.p95.toFixed(1)} ms, ${logins.cpu}; one hash in this process ${logins.oneHashMs.toFixed(1)} ms`
+          : 'not run',
+      ],
+      ['app: registration, logged in (POST /api/registrations with the session cookie)', served(appReg), note(appReg)],
       ['DB direct: same registration transaction', Math.round(dbReg.rate), `p95 ${dbReg.p95.toFixed(1)} ms`],
       [
         "DB direct: the app's group-committed registration routine",
@@ -399,6 +426,11 @@ async function main(): Promise<void> {
     );
     for (const [name, rate, note] of rows) console.log(`| ${name} | ${rate ?? '-'} | ${note} |`);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : 'n/a');
+    console.log(
+      `\nthe login layer on a logged-in request (in process, no HTTP, no DB): ${auth.withAuth.toFixed(1)} us with it, ` +
+        `${auth.without.toFixed(1)} us without: ${(auth.withAuth - auth.without).toFixed(1)} us per request ` +
+        `(best of ${AUTH_ROUNDS} interleaved rounds of ${AUTH_REQUESTS})`,
+    );
     console.log(
       `\nload average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} on ${CORES} cores`,
     );
@@ -424,6 +456,104 @@ async function main(): Promise<void> {
   } finally {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   }
+}
+
+const LOGIN_CALLERS = 16;
+const AUTH_ROUNDS = 5;
+const AUTH_REQUESTS = 20000;
+
+/**
+ * What the login layer adds to one request that acts for a student, isolated from HTTP, the database and this
+ * machine's noise: the same trivial route on two Fastify instances, one with app/auth.ts (cookie parse, two HMACs,
+ * the hooks), called with app.inject, interleaved rounds, best round each. The k6 arms include it but cannot
+ * resolve a few microseconds on a loaded shared machine.
+ */
+async function authOverhead(): Promise<{ withAuth: number; without: number }> {
+  const secret = randomBytes(32);
+  const cookie = `rh_session=${sessionCookieValue(secret, 1, Math.floor(Date.now() / 1000) + 3600)}`;
+  const make = async (withAuth: boolean) => {
+    const app = Fastify({ logger: false });
+    if (withAuth)
+      // The pool is never used: with sessionKey given, checking a cookie needs no database.
+      await app.register(authPlugin, { pool: undefined as never, timeoutMs: 1000, sessionKey: secret.toString('hex') });
+    app.post('/api/registrations', { config: { actsForStudent: 'api' } }, async (req) => ({
+      result: 'registered',
+      ...(req.body as object),
+    }));
+    await app.ready();
+    return app;
+  };
+  const apps = { withAuth: await make(true), without: await make(false) };
+  const best = { withAuth: Infinity, without: Infinity };
+  for (let round = 0; round < AUTH_ROUNDS; round++) {
+    for (const name of ['withAuth', 'without'] as const) {
+      const start = performance.now();
+      for (let i = 0; i < AUTH_REQUESTS; i++) {
+        const res = await apps[name].inject({
+          method: 'POST',
+          url: '/api/registrations',
+          headers: { 'content-type': 'application/json', cookie },
+          payload: '{"studentId":1,"courseId":1}',
+        });
+        if (res.statusCode !== 200) throw new Error(`auth overhead: ${name} answered ${res.statusCode}`);
+      }
+      best[name] = Math.min(best[name], ((performance.now() - start) * 1000) / AUTH_REQUESTS);
+    }
+  }
+  await apps.withAuth.close();
+  await apps.without.close();
+  return best;
+}
+
+/**
+ * Logs every seeded student in once through the app, LOGIN_CALLERS at a time (a closed loop from this process,
+ * not k6: the cookies are wanted for the registration arm), and reports logins per second, p95, the app's CPU per
+ * login and what one scrypt hash costs in this process right now (the machine's load shows in it).
+ */
+async function loginAll(
+  base: string,
+  pids: number[],
+): Promise<{ cookies: string[]; rate: number; p95: number; cpu: string; oneHashMs: number }> {
+  const t0 = performance.now();
+  await hashPassword('reference');
+  const oneHashMs = performance.now() - t0;
+  const cookies: string[] = new Array(STUDENTS);
+  const latencies: number[] = [];
+  let next = 0;
+  const cpu = () => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0) + treeCpuSeconds(DB_PID);
+  const appCpu = () => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const [cpuBefore, appBefore] = [cpu(), appCpu()];
+  const start = performance.now();
+  const worker = async () => {
+    for (let i = next++; i < STUDENTS; i = next++) {
+      const t = performance.now();
+      const res = await fetch(`${base}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ studentId: i + 1, password: seedPassword(i + 1) }),
+      });
+      await res.arrayBuffer();
+      const cookie = res.headers.get('set-cookie');
+      if (res.status !== 200 || !cookie) throw new Error(`login of student ${i + 1} answered ${res.status}`);
+      cookies[i] = cookie.split(';')[0];
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: LOGIN_CALLERS }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const perLogin = (cpuSeconds: number) => ((cpuSeconds * 1e6) / STUDENTS).toFixed(0);
+  const r = {
+    cookies,
+    rate: STUDENTS / seconds,
+    p95: latencies[Math.floor(latencies.length * 0.95)],
+    cpu: `cpu/login: app ${perLogin(appCpu() - appBefore)} us, MariaDB ${perLogin(cpu() - cpuBefore - (appCpu() - appBefore))} us`,
+    oneHashMs,
+  };
+  console.log(
+    `  app login ${STUDENTS} students, ${LOGIN_CALLERS} callers: ${r.rate.toFixed(0)}/s  p95 ${r.p95.toFixed(1)} ms  ${r.cpu}  (one hash here: ${oneHashMs.toFixed(1)} ms)`,
+  );
+  return r;
 }
 
 /**

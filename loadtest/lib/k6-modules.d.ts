@@ -45,3 +45,6 @@ declare module 'k6/metrics' {
     add(value: number, tags?: Record<string, string>): void;
   }
 }
+
+/** k6's number of the running VU (1-based; 0 in `setup` and `teardown`). */
+declare const __VU: number;

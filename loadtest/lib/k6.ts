@@ -18,6 +18,8 @@ export interface Lib {
   buildPlan(scenario: ScenarioName, options: { peak?: number; duration?: string; maxVUs?: number }): LoadPlan;
   buildThresholds(options: ThresholdOptions): Record<string, string[]>;
   parseMix(text: string): Mix;
+  /** app/seed-password.ts: the password `rushhour seed` gave each student, which the VUs log in with. */
+  seedPassword(studentId: number): string;
 }
 
 export interface Settings {
@@ -41,6 +43,7 @@ export interface Settings {
   readonly timeout: string;
   /** Weighted choice of a target for a uniform random number in [0, 1). */
   readonly pick: (r: number) => WeightedTarget;
+  readonly seedPassword: (studentId: number) => string;
 }
 
 function num(env: Record<string, string | undefined>, name: string): number | undefined {
@@ -77,6 +80,7 @@ export function readSettings(env: Record<string, string | undefined>, scenario: 
     hotCourses: num(env, 'HOT_COURSES') ?? 3,
     hotShare,
     timeout: env.REQUEST_TIMEOUT || '10s',
+    seedPassword: lib.seedPassword,
   };
 }
 
@@ -104,6 +108,8 @@ export function k6Options(settings: Settings): Record<string, unknown> {
     setupTimeout: '60s',
     teardownTimeout: '60s',
     noConnectionReuse: false,
+    // A VU logs in once and keeps its session cookie: k6 would otherwise empty its cookie jar every iteration.
+    noCookiesReset: true,
   };
 }
 
@@ -172,7 +178,18 @@ const REGISTER_OK = http.expectedStatuses({ min: 200, max: 299 }, 409);
 /** Dropping a registration the student does not hold answers 404: an answer, not an error. */
 const DROP_OK = http.expectedStatuses({ min: 200, max: 299 }, 404);
 
-/** One simulated student's requests against a weighted choice of targets (one DNS answer per request). */
+const LOGIN_OK = http.expectedStatuses(200);
+/**
+ * The targets this VU has a session on. Module state is per VU (each VU runs its own copy of the script); one login
+ * per target, because a browser keeps a cookie per host name and the targets may be different balancers.
+ */
+const loggedIn: Record<string, boolean> = {};
+
+/**
+ * One simulated student's requests against a weighted choice of targets (one DNS answer per request). Pages are
+ * public; registering and dropping need a session, so the VU logs in first (once per target, with the seed's
+ * password) as its own student: VU n is student `firstStudentId + (n - 1) % students`.
+ */
 export class Student {
   constructor(
     private readonly settings: Settings,
@@ -203,8 +220,22 @@ export class Student {
     return this.courses[i].id;
   }
 
+  /** This VU's student (in `setup`, where there is no VU, the first one). */
   studentId(): number {
-    return this.settings.firstStudentId + Math.floor(Math.random() * this.settings.students);
+    return this.settings.firstStudentId + ((Math.max(1, __VU) - 1) % this.settings.students);
+  }
+
+  /** POST /api/login as this VU's student on `base`, unless this VU already has a session there. */
+  login(base: string): void {
+    if (loggedIn[base]) return;
+    const studentId = this.studentId();
+    const res = http.post(
+      `${base}/api/login`,
+      JSON.stringify({ studentId, password: this.settings.seedPassword(studentId) }),
+      this.params('api: login', base, { responseCallback: LOGIN_OK }),
+    );
+    // A failed login is tried again next time; the request it was for then answers 401 and counts as failed.
+    loggedIn[base] = res.status === 200;
   }
 
   /** The classic benchmark page: the HTML course list (the app records one access row per view). */
@@ -230,6 +261,7 @@ export class Student {
 
   register(studentId = this.studentId(), courseId = this.course()) {
     const base = this.base();
+    this.login(base);
     return http.post(
       `${base}/api/registrations`,
       JSON.stringify({ studentId, courseId }),
@@ -239,6 +271,7 @@ export class Student {
 
   drop(studentId = this.studentId(), courseId = this.course()) {
     const base = this.base();
+    this.login(base);
     return http.del(
       `${base}/api/registrations`,
       JSON.stringify({ studentId, courseId }),

@@ -10,9 +10,17 @@
 import { parseTargets, pickTarget } from '../lib/targets.ts';
 import { buildPlan, buildThresholds, parseMix } from '../lib/plan.ts';
 import { checkNotOversold, fetchCourses, k6Options, readSettings, Student } from '../lib/k6.ts';
+import { seedPassword } from '../../app/seed-password.ts';
 import type { Course } from '../lib/k6.ts';
 
-const settings = readSettings(__ENV, 'soak', { parseTargets, pickTarget, buildPlan, buildThresholds, parseMix });
+const settings = readSettings(__ENV, 'soak', {
+  parseTargets,
+  pickTarget,
+  buildPlan,
+  buildThresholds,
+  parseMix,
+  seedPassword,
+});
 
 export const options = k6Options(settings);
 

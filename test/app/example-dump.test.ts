@@ -7,7 +7,7 @@ import { runServer } from '../../app/main';
 import { DEFAULT_LIMITS } from '../../app/config';
 import { startMariaDb } from '../../src/local/mariadb';
 import { freePort } from '../../src/local/ports';
-import { healthz } from './support';
+import { healthz, loginAs, postAs } from './support';
 
 const DUMP = path.join(__dirname, '..', '..', 'examples', 'course-selection.sql.gz');
 
@@ -20,7 +20,12 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
     execFileSync('mariadb', [...db.clientArgs, 'imported'], { input: sql });
     expect(db.sql('SELECT COUNT(*), SUM(taken) FROM courses', 'imported').trim()).toBe('43\t0');
     expect(Number(db.sql('SELECT COUNT(*) FROM students', 'imported'))).toBeGreaterThanOrEqual(200);
-    expect(db.sql('SELECT MAX(version) FROM schema_migrations', 'imported').trim()).toBe('2');
+    expect(db.sql('SELECT MAX(version) FROM schema_migrations', 'imported').trim()).toBe('3');
+    // Every student has a scrypt hash; no session key travels in the dump (each deployment makes its own).
+    expect(db.sql("SELECT COUNT(*) FROM student_credentials WHERE password_hash LIKE '$scrypt$%'", 'imported')).toBe(
+      db.sql('SELECT COUNT(*) FROM students', 'imported'),
+    );
+    expect(db.sql('SELECT COUNT(*) FROM rushhour_keys', 'imported').trim()).toBe('0');
     expect(
       db
         .sql(
@@ -39,12 +44,10 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
     try {
       const courses = await (await fetch(`http://127.0.0.1:${app.port}/api/courses`)).json();
       expect(courses).toHaveLength(43);
-      const res = await fetch(`http://127.0.0.1:${app.port}/api/registrations`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ studentId: 1, courseId: 1 }),
-      });
+      // The seed's password logs in; the DML-only app user makes the session key row on first use.
+      const res = await postAs(`http://127.0.0.1:${app.port}/api/registrations`, { studentId: 1, courseId: 1 });
       expect(res.status).toBe(201);
+      expect(db.sql('SELECT COUNT(*) FROM rushhour_keys', 'imported').trim()).toBe('1');
       // DML only, no EXECUTE: the app falls back to one transaction per registration.
       expect((await healthz(`http://127.0.0.1:${app.port}`)).registrations).toBe('per-request');
     } finally {
@@ -59,12 +62,9 @@ test('examples/course-selection.sql.gz is a real dump of the current schema that
       logLevel: 'error',
     });
     try {
+      await loginAs(`http://127.0.0.1:${batched.port}`, 1);
       const post = (studentId: number) =>
-        fetch(`http://127.0.0.1:${batched.port}/api/registrations`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ studentId, courseId: 2 }),
-        });
+        postAs(`http://127.0.0.1:${batched.port}/api/registrations`, { studentId, courseId: 2 });
       expect((await post(1)).status).toBe(201);
       expect((await post(1)).status).toBe(409);
       expect((await healthz(`http://127.0.0.1:${batched.port}`)).registrations).toBe('batched');

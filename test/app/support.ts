@@ -1,4 +1,5 @@
 import { DbConfig } from '../../app/config';
+import { seedPassword } from '../../app/seed-password';
 import { seedCourseDatabase } from '../../src/local/course-db';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 
@@ -10,13 +11,14 @@ export async function startSeededDb(
   return { db, config: await seedCourseDatabase(db, { courses: opts.courses ?? 43, students: opts.students ?? 400 }) };
 }
 
-export async function postJson(
-  url: string,
-  body: unknown,
-  method = 'POST',
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of several shapes, checked by expect
-): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** An HTTP answer with its body parsed as JSON (or the text): tests read whichever fields the route answers. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of several shapes, checked by expect
+export type JsonAnswer = { status: number; json: any; headers: Headers };
+
+export async function postJson(url: string, body: unknown, method = 'POST', cookie?: string): Promise<JsonAnswer> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (cookie) headers.cookie = cookie;
+  const res = await fetch(url, { method, headers, body: JSON.stringify(body) });
   const text = await res.text();
   let json: unknown;
   try {
@@ -25,6 +27,38 @@ export async function postJson(
     json = text;
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+/**
+ * Cookies by student: a session is signed with the database's key, so it is good on every app process sharing the
+ * database (which the tests rely on: one login, then requests to other processes).
+ */
+const sessions = new Map<number, Promise<string>>();
+
+/** The `Cookie` header value of a session for `studentId`, logged in once at `base` with the seed's password. */
+export function loginAs(base: string, studentId: number): Promise<string> {
+  let cookie = sessions.get(studentId);
+  if (!cookie) {
+    cookie = (async () => {
+      const res = await postJson(`${new URL(base).origin}/api/login`, { studentId, password: seedPassword(studentId) });
+      const set = res.headers.get('set-cookie');
+      if (res.status !== 200 || !set)
+        throw new Error(`login as ${studentId} answered ${res.status}: ${res.json.error}`);
+      return set.split(';')[0];
+    })();
+    cookie.catch(() => sessions.delete(studentId));
+    sessions.set(studentId, cookie);
+  }
+  return cookie;
+}
+
+/** postJson as the student the body names: logged in first (once per student, see loginAs). */
+export async function postAs(
+  url: string,
+  body: { studentId: number; courseId?: number },
+  method = 'POST',
+): Promise<JsonAnswer> {
+  return postJson(url, body, method, await loginAs(url, body.studentId));
 }
 
 /** The app's /healthz body: counters and how registrations reach the database. */

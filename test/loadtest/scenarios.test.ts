@@ -85,6 +85,11 @@ test('register: seat contention fills the popular course exactly, 409 counts as 
   expect(a.byName['api: course'].requests).toBeGreaterThan(20);
   expect(a.statusCounts['409']).toBeGreaterThan(0); // the full course answered "full"
   expect(a.failed).toBe(0);
+  // Each VU logged in (once, as its own student) before it registered: no 401, no 403, fewer logins than writes.
+  expect(a.byName['api: login'].requests).toBeGreaterThan(0);
+  expect(a.byName['api: login'].requests).toBeLessThan(a.byName['api: register'].requests);
+  expect(a.statusCounts['401'] ?? 0).toBe(0);
+  expect(a.statusCounts['403'] ?? 0).toBe(0);
   expect(dep.count(`SELECT taken FROM courses WHERE id = ${hot.id}`)).toBe(5);
   expect(dep.count(`SELECT COUNT(*) FROM registrations WHERE course_id = ${hot.id}`)).toBe(5);
   expect(dep.count('SELECT COUNT(*) FROM registrations') - before).toBe(a.statusCounts['201']);
@@ -130,6 +135,7 @@ test('soak: a steady rate with registrations and drops (404 for a drop not held 
   expect(r.analysis.byName['api: drop'].requests).toBeGreaterThan(0);
   expect(r.analysis.byName['api: register'].requests).toBeGreaterThan(0);
   expect(r.analysis.failed).toBe(0);
+  expect(r.analysis.byName['api: login'].requests).toBeGreaterThan(0);
   expect(r.plan.stages).toEqual([{ target: 15, duration: '4s' }]);
 });
 
