@@ -351,7 +351,22 @@ export const RushhourConfigSchema = z
         message: 'must be between 1024 and 65535 unless web.site is set (the front door binds privileged ports)',
       });
     }
-    if (c.web.bundlePath && !c.web.startCommand) {
+    const runtime = c.web.site && c.web.site.runtime !== 'reference' ? c.web.site.runtime : undefined;
+    if (runtime && !c.web.bundlePath) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['web', 'bundlePath'],
+        message: `is required with web.site.runtime "${runtime}" (the site as a .tar.gz: npx rushhour pull-web)`,
+      });
+    }
+    if (runtime && c.web.startCommand) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['web', 'startCommand'],
+        message: `is not used with web.site.runtime "${runtime}"${runtime === 'php' ? '' : ' (set web.site.startCommand)'}`,
+      });
+    }
+    if (c.web.bundlePath && !c.web.startCommand && !runtime) {
       ctx.addIssue({
         code: 'custom',
         path: ['web', 'startCommand'],

@@ -59,5 +59,15 @@ export const EXPORT_ENV = {
 /** The import's progress table in the target database; the export and the origin checksums leave it out. */
 export const PROGRESS_TABLE = 'rushhour_import_progress';
 
-/** Tables rushhour itself creates in a database (the progress table, and any `_rushhour_` scratch table). */
+/**
+ * The shared PHP sessions table (web.site php with sessions "database"): created by the import, used by
+ * rushhour's session handler (src/site/php-files.ts). Bookkeeping like the progress table: OWN_TABLES
+ * matches it, so the export, sync-back and the origin checksums leave it out.
+ */
+export const SESSIONS_TABLE = 'rushhour_sessions';
+
+/**
+ * Tables rushhour itself creates in a database (the progress table, the sessions table, and any `_rushhour_`
+ * scratch table).
+ */
 export const OWN_TABLES = /^_?rushhour_/;

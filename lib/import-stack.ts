@@ -38,6 +38,8 @@ export class ImportStack extends Stack {
       allowReimport: config.import.allowReimport,
       allowStatements: config.import.allowStatements,
       allowIncompleteDump: config.import.allowIncompleteDump,
+      // The handler of a php site's shared sessions reads and writes this table; the app user cannot create it.
+      sessionsTable: config.web.site?.runtime === 'php' && config.web.site.sessions === 'database',
     });
     // The rule lives here, next to its source: a rule in the data stack would make it depend on this stack.
     new ec2.CfnSecurityGroupIngress(this.dumpImport, 'DatabaseIngress', {

@@ -11,6 +11,12 @@ import { WebTier } from './constructs/web-tier';
 import { WeightedDns } from './constructs/weighted-dns';
 import type { DataStack } from './data-stack';
 
+/**
+ * Stickiness cookie lifetime for PHP file sessions (web.site.sessions "files"): a working day, longer than
+ * PHP's default session lifetime (session.gc_maxlifetime, 24 minutes), so the cookie never ends first.
+ */
+export const FILE_SESSION_STICKINESS_SECONDS = 8 * 3600;
+
 export interface WebStackProps extends StackProps {
   readonly config: RushhourConfig;
   readonly data: DataStack;
@@ -36,13 +42,8 @@ export class WebStack extends Stack {
     super(scope, id, props);
     const { config, data } = props;
     const a = config.autoScaling;
-    // web.site is validated (lib/config.ts) and its instance side is built and tested (src/site), but the
-    // web tier does not ship it yet: refuse rather than silently deploy something else.
-    if (config.web.site && config.web.site.runtime !== 'reference')
-      throw new Error(
-        `web.site.runtime "${config.web.site.runtime}" is not deployed by this version's web tier yet (see docs/site.md)`,
-      );
-
+    // A php/node/command runtime runs behind the front door, rendered on the instance by the boot step.
+    const site = config.web.site && config.web.site.runtime !== 'reference' ? config.web.site : undefined;
     this.bundle = new WebBundle(this, 'Bundle', {
       bundlePath: config.web.bundlePath,
       startCommand: config.web.startCommand,
@@ -50,6 +51,7 @@ export class WebStack extends Stack {
       healthCheckPath: config.web.healthCheckPath,
       ssmPrefix: data.ssmPrefix,
       region: config.region,
+      site,
     });
 
     const schedule = config.schedule.map((w) => ({
@@ -71,6 +73,11 @@ export class WebStack extends Stack {
         instanceWarmup: Duration.seconds(a.instanceWarmupSeconds),
         port: config.web.port,
         healthCheckPath: config.web.healthCheckPath,
+        // Per-instance PHP file sessions work only if a user keeps landing on the same instance.
+        stickinessCookieDuration:
+          site?.runtime === 'php' && site.sessions === 'files'
+            ? Duration.seconds(FILE_SESSION_STICKINESS_SECONDS)
+            : undefined,
         certificateArn: config.certificateArn,
         capacityReservationLcu: config.loadBalancers.capacityReservationLcu,
         accessLogsBucket: data.logsBucket,
@@ -80,17 +87,38 @@ export class WebStack extends Stack {
         now: props.now,
       });
       this.bundle.grantRead(tier.role);
-      // The app reads its DB config from SSM and its password from the app secret, nothing else.
-      tier.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
-          resources: [
-            this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: data.ssmPrefix.replace(/^\//, '') }),
-            ...ssmParameterArns(this, data.ssmPrefix),
-          ],
-        }),
-      );
-      data.database.appSecret.grantRead(tier.role);
+      if (site) {
+        // The boot step (src/site/aws-edge.ts) makes exactly two calls: GetParameters on the contract's
+        // five parameters and GetSecretValue on the app secret.
+        tier.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['ssm:GetParameters'],
+            resources: ssmParameterArns(this, data.ssmPrefix),
+          }),
+        );
+        tier.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [data.database.appSecret.secretArn],
+          }),
+        );
+      } else {
+        // The app reads its DB config from SSM and its password from the app secret, nothing else.
+        tier.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+            resources: [
+              this.formatArn({
+                service: 'ssm',
+                resource: 'parameter',
+                resourceName: data.ssmPrefix.replace(/^\//, ''),
+              }),
+              ...ssmParameterArns(this, data.ssmPrefix),
+            ],
+          }),
+        );
+        data.database.appSecret.grantRead(tier.role);
+      }
       // The rule lives here, not in the data stack: destroying the web tier removes it with the tier.
       new ec2.CfnSecurityGroupIngress(tier, 'DatabaseIngress', {
         groupId: data.database.securityGroup.securityGroupId,

@@ -30,6 +30,11 @@ export interface DumpImportProps {
   readonly allowStatements?: readonly RefusableKind[];
   /** Import a dump without mysqldump's completion trailer. @default false */
   readonly allowIncompleteDump?: boolean;
+  /**
+   * Create rushhour's PHP sessions table (SESSIONS_TABLE in lib/contracts.ts) after the import: a php
+   * web.site with sessions "database". @default false
+   */
+  readonly sessionsTable?: boolean;
   /** Per-invocation time budget handed to the handler. @default - the handler's own default */
   readonly timeBudget?: Duration;
   /**
@@ -153,6 +158,7 @@ export class DumpImport extends Construct {
         // Only when set, so that templates without them stay as they were.
         ...(props.allowStatements?.length ? { AllowStatements: props.allowStatements.join(',') } : {}),
         ...(props.allowIncompleteDump ? { AllowIncompleteDump: 'true' } : {}),
+        ...(props.sessionsTable ? { SessionsTable: 'true' } : {}),
       },
     });
 

@@ -50,6 +50,11 @@ export interface WebTierProps {
   readonly instanceWarmup: Duration;
   readonly port: number;
   readonly healthCheckPath: string;
+  /**
+   * Load-balancer cookie stickiness for this long (a per-instance session store needs it; a user moved to
+   * another balancer by DNS still lands elsewhere). @default - no stickiness
+   */
+  readonly stickinessCookieDuration?: Duration;
   /** HTTPS listener with this certificate; HTTP only when absent. @default - HTTP only */
   readonly certificateArn?: string;
   /**
@@ -164,6 +169,7 @@ export class WebTier extends Construct {
       targets: [this.autoScalingGroup],
       // Short drain: the app finishes in-flight requests on SIGTERM well within this.
       deregistrationDelay: Duration.seconds(30),
+      stickinessCookieDuration: props.stickinessCookieDuration,
       healthCheck: {
         path: props.healthCheckPath,
         interval: Duration.seconds(10),

@@ -301,6 +301,13 @@ async function compareTables(
 }
 
 /**
+ * Printed by every sync-back: the database is all that comes home. Whatever a site wrote to disk on an
+ * instance (web.site.writableDirs such as uploads, PHP file sessions, logs) lived on that instance only.
+ */
+export const FILES_STAY_NOTE =
+  'sync-back: the database only: files written on instances (web.site.writableDirs such as uploads) do not come home; each instance had its own copy, gone with it';
+
+/**
  * Brings the week's data home: export the cloud database (sliced), download and verify it, refuse if
  * the origin changed since the pull (unless forced), back up the origin's database on the origin,
  * stream the export into the origin's `mysql` over SSH, then compare CHECKSUM TABLE and row counts,
@@ -339,6 +346,7 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
     if (session.isClosed) session = await SshSession.connect(target);
     const tables = await compareTables(run, session, downloaded.cloud);
     log(formatComparison(tables));
+    log(FILES_STAY_NOTE);
     const rowLevel = o.cloudDb ? await proveRowByRow(run, session, o.cloudDb) : undefined;
     const identical = rowLevel ? rowLevel.identical : tables.every((t) => t.same);
     const result = {

@@ -1,3 +1,5 @@
+import { SESSIONS_TABLE } from '../../lib/contracts';
+
 /**
  * Files rushhour ships to PHP instances: the health script, the database session handler and the busy
  * page. They are rendered here (not copied from a directory) so that the boot bundle carries them and
@@ -6,9 +8,10 @@
 
 /**
  * Table for shared PHP sessions, created by the import with the master user (the application user has
- * only SELECT/INSERT/UPDATE/DELETE, so the handler cannot create it).
+ * only SELECT/INSERT/UPDATE/DELETE, so the handler cannot create it). Its name is a contract (the export
+ * leaves it out), so it lives in lib/contracts.ts.
  */
-export const SESSIONS_TABLE = 'rushhour_sessions';
+export { SESSIONS_TABLE };
 export const SESSIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS ${SESSIONS_TABLE} (
   id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   data MEDIUMBLOB NOT NULL,

@@ -6,7 +6,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { pullDb } from '../../src/origin/pull-db';
 import { localInvoker } from '../../src/aws/export-invoker';
-import { formatComparison, OriginChangedError, syncBack } from '../../src/origin/sync-back';
+import { FILES_STAY_NOTE, formatComparison, OriginChangedError, syncBack } from '../../src/origin/sync-back';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { localOriginOptions } from '../../src/local/origin';
@@ -114,6 +114,8 @@ test('sync-back restores every row, routine and trigger of the week on the origi
   expect(origin.sql('SET NAMES utf8mb4; SELECT title FROM courses.courses WHERE id = 2').trim()).toBe('Renamed ☕');
   expect(logs.join('\n')).toContain(formatComparison(result.tables));
   expect(logs.join('\n')).toMatch(/all 5 tables identical/);
+  // The operator hears that uploads and other files written on instances stay there.
+  expect(logs).toContain(FILES_STAY_NOTE);
   // The backup on the origin holds the data from before the load.
   const backupSql = execFileSync('gzip', ['-dc', result.backupFile]).toString('utf8');
   expect(backupSql).toContain('CREATE TABLE `registrations`');

@@ -10,7 +10,9 @@ const example = JSON.parse(
 const withWeb = (web: Record<string, unknown>) => ({ ...example, web: { ...example.web, ...web } });
 
 test('web.site in the rushhour config: validated, errors name the field; port 80 only with the front door', () => {
-  const ok = RushhourConfigSchema.parse(withWeb({ port: 80, site: { runtime: 'php', documentRoot: 'public' } }));
+  const ok = RushhourConfigSchema.parse(
+    withWeb({ port: 80, bundlePath: 'site.tar.gz', site: { runtime: 'php', documentRoot: 'public' } }),
+  );
   expect(ok.web.site).toMatchObject({ runtime: 'php', phpVersion: '8.3', webServer: 'nginx', sessions: 'database' });
   const noSite = RushhourConfigSchema.safeParse(withWeb({ port: 80 }));
   expect(noSite.success).toBe(false);
