@@ -158,7 +158,7 @@ export async function rehearseSite(options: SiteRehearsalOptions): Promise<SiteR
       `4. start ${balancers} x ${perBalancer} ${runtime} instances from the bundle behind ${balancers} HAProxy balancers`,
       () => startSiteWebTier(r, cloud, pulled.web, perBalancer),
     );
-    const load = await step(`5. k6 rush of the plan "${plan.name}" across the balancers`, () =>
+    const load = await step("5. k6 rush of the site's load plan across the balancers", () =>
       siteRush(r, options, web, before),
     );
     log(load.summaryText);
