@@ -284,7 +284,7 @@ export async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise
     AllowReimport: 'false',
     ...importSiteProperties(r.config),
   };
-  const created = await handleEvent({ RequestType: 'Create', ResourceProperties });
+  const created = await handleEvent({ RequestType: 'Create', ResourceProperties }, { log: r.log });
   const edge = awsEdge(moto.clientConfig);
   const sliceMs = r.options.importSliceMs ?? 60000;
   let slices = 0;
@@ -294,7 +294,7 @@ export async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise
     const res = await checkComplete(
       // As the Provider framework does: onEvent's Data (the import's wall-clock deadline) merged into the event.
       { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId, Data: created.Data },
-      { edge, timeBudgetMs: timeBudgetMs(sliceMs) },
+      { edge, timeBudgetMs: timeBudgetMs(sliceMs), log: r.log },
     );
     if (res.IsComplete) break;
     if (slices > 1000) throw new Error('the import did not complete in 1000 slices');
