@@ -25,6 +25,10 @@ bash scripts/cfn-lint.sh
 if [ $# -eq 0 ]; then
   echo "== rehearsal (short)"
   node bin/rushhour.js rehearse --short --out .rushhour/rehearsal
+  echo "== rehearsal of the example LAMP site (short)"
+  node bin/rushhour.js rehearse --short --config examples/lamp-site/rushhour.config.json \
+    --origin-site examples/lamp-site --origin-dump examples/lamp-site/course-selection-lamp.sql.gz \
+    --plan examples/lamp-site/loadtest-plan.json --out .rushhour/rehearsal-lamp
 fi
 
 node -e '

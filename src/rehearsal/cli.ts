@@ -1,14 +1,30 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import type { CliEnv } from '../cli/env';
+import { loadConfig } from '../../lib/config';
 import { positiveNumber } from '../util/options';
 import { formatReport, rehearsalFailures, rehearse, RehearsalOptions } from './runbook';
+import { rehearseSite, SiteRehearsalOptions } from './site';
+import { siteRehearsalInputs } from './site-args';
+import { formatSiteReport } from './site-report';
 
 /** Short form for CI: bounded duration and rate, the same steps. */
 const SHORT: Partial<RehearsalOptions> = {
   peak: 60,
   duration: '20s',
   students: 500,
+  processesPerBalancer: 1,
+  importSliceMs: 2000,
+};
+
+/**
+ * Short form of a site rehearsal: the plan's rush shape squeezed into 20 s at a peak of 40 arrivals/s, one instance
+ * per balancer. Each arrival is one page or write (a VU logs in once), a PHP page costs more than the reference
+ * app's JSON, and in CI every instance's nginx and php-fpm share the machine's cores with k6.
+ */
+const SITE_SHORT: Partial<SiteRehearsalOptions> = {
+  peak: 40,
+  duration: '20s',
   processesPerBalancer: 1,
   importSliceMs: 2000,
 };
@@ -34,6 +50,9 @@ export function register(program: Command, env: CliEnv): void {
     .option('--duration <d>', 'duration of the rush, e.g. 90s or 5m')
     .option('--processes <n>', 'app processes per balancer', positiveNumber('--processes', { integer: true }))
     .option('--students <n>', 'students seeded at the origin', positiveNumber('--students', { integer: true }))
+    .option('--origin-site <dir>', "your site's web directory, as on the origin (pull-web pulls it); with web.site")
+    .option('--origin-dump <file>', "a mysqldump of your site's database (.sql or .sql.gz) that the origin holds")
+    .option('--plan <file>', 'the load plan of your site (docs/loadtest.md)')
     .action(
       async (o: {
         config: string;
@@ -43,7 +62,13 @@ export function register(program: Command, env: CliEnv): void {
         duration?: string;
         processes?: number;
         students?: number;
+        originSite?: string;
+        originDump?: string;
+        plan?: string;
       }) => {
+        const configFile = path.resolve(o.config);
+        // Which rehearsal, decided before anything starts: a wrong combination fails here, naming the flag.
+        const site = siteRehearsalInputs(o, loadConfig(configFile, { checkFiles: false }));
         const abort = new AbortController();
         const onSignal = () => {
           console.error('\ninterrupted: stopping the rush and tearing everything down...');
@@ -51,10 +76,25 @@ export function register(program: Command, env: CliEnv): void {
         };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
+        if (site) {
+          const report = await rehearseSite({
+            ...(o.short ? SITE_SHORT : {}),
+            ...site,
+            configFile,
+            outDir: path.resolve(o.out),
+            signal: abort.signal,
+            ...(o.peak !== undefined && { peak: o.peak }),
+            ...(o.duration !== undefined && { duration: o.duration }),
+            ...(o.processes !== undefined && { processesPerBalancer: o.processes }),
+          });
+          process.stdout.write('\n' + formatSiteReport(report));
+          if (!report.verdict.passed) process.exitCode = 1;
+          return;
+        }
         const base = o.short ? SHORT : {};
         const report = await rehearse({
           ...base,
-          configFile: path.resolve(o.config),
+          configFile,
           outDir: path.resolve(o.out),
           signal: abort.signal,
           path: env.PATH,

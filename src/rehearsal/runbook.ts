@@ -103,7 +103,7 @@ export interface RehearsalReport {
 }
 
 /** Runs the cleanups in reverse order, each at most once, whatever failed before. */
-class Teardown {
+export class Teardown {
   private readonly steps: Array<{ name: string; run: () => Promise<void> | void }> = [];
   add(name: string, run: () => Promise<void> | void): void {
     this.steps.push({ name, run });
@@ -155,8 +155,8 @@ export function requestsPerServer(csv: string): Array<{ balancer: number; proces
 }
 
 /** What every step shares: the inputs, the work directory and the teardown list. */
-interface Rehearsal {
-  readonly options: RehearsalOptions;
+export interface Rehearsal {
+  readonly options: Pick<RehearsalOptions, 'importSliceMs' | 'signal'>;
   readonly log: (message: string) => void;
   readonly config: RushhourConfig;
   readonly database: string;
@@ -167,7 +167,12 @@ interface Rehearsal {
   readonly teardown: Teardown;
 }
 
-interface Origin {
+export /** The reference rehearsal's steps also read its own options (seed sizes, rush, processes). */
+interface ReferenceRehearsal extends Rehearsal {
+  readonly options: RehearsalOptions;
+}
+
+export interface Origin {
   readonly db: LocalMariaDb;
   readonly sshd: LocalSshd;
   readonly www: string;
@@ -175,7 +180,7 @@ interface Origin {
   readonly options: OriginOptions & { stateFile: string; log: (m: string) => void };
 }
 
-interface Cloud {
+export interface Cloud {
   readonly db: LocalMariaDb;
   readonly moto: LocalMoto;
   readonly s3: S3Client;
@@ -192,7 +197,7 @@ const EXPORT_BUCKET = 'rehearsal-exports';
 const ASSET_BUCKET = 'rehearsal-assets';
 
 /** 1. The origin: MariaDB with the course-selection data, its web directory, reachable over a real sshd. */
-async function startOrigin(r: Rehearsal): Promise<Origin> {
+async function startOrigin(r: ReferenceRehearsal): Promise<Origin> {
   const [db, sshd] = await Promise.all([startMariaDb(), startSshd()]);
   r.teardown.add('origin MariaDB', () => db.stop());
   r.teardown.add('origin sshd', () => sshd.stop());
@@ -207,7 +212,7 @@ async function startOrigin(r: Rehearsal): Promise<Origin> {
 }
 
 /** 2. pull-db and pull-web over SSH, verified by sha256 on both ends. */
-async function pullFromOrigin(r: Rehearsal, origin: Origin): Promise<{ db: PullRecord; web: PullWebResult }> {
+export async function pullFromOrigin(r: Rehearsal, origin: Origin): Promise<{ db: PullRecord; web: PullWebResult }> {
   const out = path.join(r.outDir, 'pulled');
   const db = await pullDb({ ...origin.options, database: r.database, out, restart: true });
   const web = await pullWeb({ ...origin.options, path: origin.www, out, restart: true });
@@ -215,11 +220,24 @@ async function pullFromOrigin(r: Rehearsal, origin: Origin): Promise<{ db: PullR
 }
 
 /**
+ * The import's properties that follow from the config beyond the reference app's: rushhour's sessions table for a
+ * PHP site with database sessions, and the dump's allowances. Absent when not needed, as the CDK construct omits them.
+ */
+export function importSiteProperties(config: RushhourConfig): Record<string, string> {
+  const site = config.web.site;
+  return {
+    ...(site?.runtime === 'php' && site.sessions === 'database' ? { SessionsTable: 'true' } : {}),
+    ...(config.import.allowStatements.length ? { AllowStatements: config.import.allowStatements.join(',') } : {}),
+    ...(config.import.allowIncompleteDump ? { AllowIncompleteDump: 'true' } : {}),
+  };
+}
+
+/**
  * 3. The "cloud": an RDS-like MariaDB (master without SUPER), moto for S3/Secrets Manager/SSM, and the
  *    import custom resource's own handler, driven as the Provider framework drives it, its AWS edge
  *    pointed at moto explicitly.
  */
-async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud> {
+export async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud> {
   const [db, moto] = await Promise.all([startMariaDb(), startMoto(r.config.region)]);
   r.teardown.add('cloud MariaDB', () => db.stop());
   r.teardown.add('moto', () => moto.stop());
@@ -264,8 +282,9 @@ async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud>
     DatabaseName: r.database,
     SsmPrefix: r.ssmPrefix,
     AllowReimport: 'false',
+    ...importSiteProperties(r.config),
   };
-  const created = await handleEvent({ RequestType: 'Create', ResourceProperties });
+  const created = await handleEvent({ RequestType: 'Create', ResourceProperties }, { log: r.log });
   const edge = awsEdge(moto.clientConfig);
   const sliceMs = r.options.importSliceMs ?? 60000;
   let slices = 0;
@@ -273,8 +292,9 @@ async function importIntoCloud(r: Rehearsal, pulled: PullRecord): Promise<Cloud>
     slices++;
     // Each slice gets the budget a Lambda with sliceMs left would compute.
     const res = await checkComplete(
-      { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId },
-      { edge, timeBudgetMs: timeBudgetMs(sliceMs) },
+      // As the Provider framework does: onEvent's Data (the import's wall-clock deadline) merged into the event.
+      { RequestType: 'Create', ResourceProperties, PhysicalResourceId: created.PhysicalResourceId, Data: created.Data },
+      { edge, timeBudgetMs: timeBudgetMs(sliceMs), log: r.log },
     );
     if (res.IsComplete) break;
     if (slices > 1000) throw new Error('the import did not complete in 1000 slices');
@@ -302,7 +322,7 @@ interface WebTier {
 
 /** One "instance": the bundle installed as user data installs it, started as its systemd unit starts it. */
 async function startInstance(
-  r: Rehearsal,
+  r: ReferenceRehearsal,
   cloud: Cloud,
   bundle: { file: string; sha256: string },
   name: string,
@@ -354,13 +374,13 @@ async function startInstance(
  * 4. The web tier: app processes started from the pulled bundle exactly as the instance's systemd unit
  *    starts them, behind one HAProxy frontend per load balancer.
  */
-async function startWebTier(r: Rehearsal, cloud: Cloud, web: PullWebResult): Promise<WebTier> {
+async function startWebTier(r: ReferenceRehearsal, cloud: Cloud, web: PullWebResult): Promise<WebTier> {
   const balancers = r.config.loadBalancers.count;
   const perBalancer = r.options.processesPerBalancer ?? 2;
   const extracted = path.join(r.work, 'bundle');
   fs.mkdirSync(extracted);
   execFileSync('tar', ['-xzf', web.archive, '-C', extracted]);
-  // pull-web packs the site directory's contents at the archive root, as an instance extracts it.
+  // pull-web puts the site directory's contents at the archive's root.
   const file = path.join(extracted, 'app.js');
   const bundle = { file, sha256: await sha256File(file) };
   const children: ChildProcess[] = [];
@@ -388,7 +408,7 @@ async function startWebTier(r: Rehearsal, cloud: Cloud, web: PullWebResult): Pro
 }
 
 /** 5. The rush: k6 across the balancers, weighted as the Route53 records weight them. */
-async function rush(r: Rehearsal, web: WebTier): Promise<LoadTestResult> {
+async function rush(r: ReferenceRehearsal, web: WebTier): Promise<LoadTestResult> {
   const weights = r.config.loadBalancers.weights ?? web.lbs.urls.map(() => 1);
   const result = await runLoadTest({
     scenario: 'rush',
@@ -435,7 +455,12 @@ async function webTierFacts(
 }
 
 /** 6. sync-back: export the cloud database with the export Lambda's handler, push it to the origin, prove it. */
-function syncBackToOrigin(r: Rehearsal, origin: Origin, cloud: Cloud, pulled: PullRecord): Promise<SyncBackResult> {
+export function syncBackToOrigin(
+  r: Rehearsal,
+  origin: Origin,
+  cloud: Cloud,
+  pulled: PullRecord,
+): Promise<SyncBackResult> {
   const settings = { bucket: EXPORT_BUCKET, masterSecretArn: cloud.masterSecretArn, database: r.database };
   return syncBack({
     ...origin.options,
@@ -452,7 +477,15 @@ function syncBackToOrigin(r: Rehearsal, origin: Origin, cloud: Cloud, pulled: Pu
   });
 }
 
-export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+/** The context every rehearsal starts from, and the step runner that times each step and names it in errors. */
+export function beginRehearsal<O extends Rehearsal['options']>(
+  options: O & { configFile: string; outDir: string; log?: (m: string) => void },
+  students = 0,
+): {
+  r: Rehearsal & { options: O };
+  steps: RehearsalReport['steps'];
+  step: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+} {
   const log = options.log ?? ((m: string) => console.log(m));
   const config = loadConfig(options.configFile, { checkFiles: false });
   const outDir = path.resolve(options.outDir);
@@ -460,20 +493,18 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-rehearsal-'));
   const teardown = new Teardown();
   teardown.add('work directory', () => fs.rmSync(work, { recursive: true, force: true }));
-  const r: Rehearsal = {
+  const r = {
     options,
     log,
     config,
     database: config.database.databaseName,
     ssmPrefix: ssmPrefixFor(config.siteName),
-    students: options.students ?? 2000,
+    students,
     outDir,
     work,
     teardown,
   };
   const steps: RehearsalReport['steps'] = [];
-  const startedAt = new Date().toISOString();
-
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new Error('rehearsal interrupted');
     log(`\n== ${name}`);
@@ -486,6 +517,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       throw new Error(`step "${name}" failed: ${(err as Error).message}`, { cause: err });
     }
   };
+  return { r, steps, step };
+}
+
+export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+  const { r, steps, step } = beginRehearsal(options, options.students ?? 2000);
+  const { log, config, outDir, teardown } = r;
+  const startedAt = new Date().toISOString();
 
   try {
     const origin = await step('1. start the origin (MariaDB + sshd), seed the course-selection data', () =>

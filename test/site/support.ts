@@ -2,60 +2,20 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LocalMariaDb } from '../../src/local/mariadb';
 import { LocalMoto } from '../../src/local/moto';
-import { freePort, waitForPort } from '../../src/local/ports';
-import { spawnOwned, stopProcess } from '../../src/local/process';
-import { buildBootScript } from '../../src/site/build-boot';
+import { SiteInstance, startSiteInstance } from '../../src/local/site-instance';
 import { SESSIONS_TABLE_SQL } from '../../src/site/php-files';
 import { APP_PRIVILEGES } from '../../src/sql/app-user';
-import { SiteLayout } from '../../src/site/layout';
+
+// The instance starter lives in src/local/site-instance.ts (the rehearsal starts its instances with it too).
+export { bootBundle, debianLayout, parseExecLine, readLogs, readUnit } from '../../src/local/site-instance';
+export type { UnitCommands } from '../../src/local/site-instance';
 
 export const LAMP_DIR = path.join(__dirname, '..', '..', 'examples', 'lamp-site');
 export const LAMP_DUMP = path.join(LAMP_DIR, 'course-selection-lamp.sql.gz');
-
-/** Debian's binaries and a temp tree in place of AL2023's; users that exist here (the site never runs as root). */
-export function debianLayout(root: string, port: number, upstreamPort: number): Partial<SiteLayout> {
-  return {
-    upstreamPort,
-    siteDir: path.join(root, 'opt/rushhour/site'),
-    etcDir: path.join(root, 'etc/rushhour'),
-    runDir: path.join(root, 'run/rushhour'),
-    logDir: path.join(root, 'var/log/rushhour'),
-    libDir: path.join(root, 'opt/rushhour/lib'),
-    stateDir: path.join(root, 'var/lib/rushhour'),
-    siteUser: 'nobody',
-    siteGroup: 'nogroup',
-    // FIELD-NOTES: nginx as root needs `user root;` (Debian has no nginx user when run like this).
-    nginxUser: 'root',
-    apacheUser: 'www-data',
-    bins: {
-      nginx: '/usr/sbin/nginx',
-      phpFpm: '/usr/sbin/php-fpm8.2',
-      httpd: '/usr/sbin/apache2',
-      node: process.execPath,
-      bash: '/bin/bash',
-    },
-    apacheModulesDir: '/usr/lib/apache2/modules',
-    mimeTypes: '/etc/nginx/mime.types',
-    apacheMimeTypes: '/etc/mime.types',
-    port,
-  };
-}
-
-let bootScript: string | undefined;
-/** The boot step exactly as an instance gets it: one esbuild bundle. Built once per test file. */
-export function bootBundle(): string {
-  if (!bootScript) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-boot-'));
-    bootScript = path.join(dir, 'site-boot.js');
-    buildBootScript(bootScript);
-  }
-  return bootScript;
-}
 
 /** Imports the LAMP dump into `database` and makes an app user with a made-up password. */
 export function loadLampDatabase(db: LocalMariaDb, database: string): { user: string; password: string } {
@@ -94,49 +54,10 @@ export async function putDbParameters(
   }
 }
 
-/** Splits a rendered ExecStart line the way systemd does for our quoting ("..." words, $$ and %% escapes). */
-export function parseExecLine(line: string): string[] {
-  const words = line.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
-  return words.map((w) => {
-    const inner = w.startsWith('"') ? w.slice(1, -1) : w;
-    return inner.replace(/\\(.)/g, '$1').replace(/\$\$/g, '$').replace(/%%/g, '%');
-  });
-}
+export type TestInstance = SiteInstance;
 
-export interface UnitCommands {
-  readonly preStart?: string[];
-  readonly start: string[];
-  readonly env: Record<string, string>;
-}
-export function readUnit(file: string): UnitCommands {
-  const text = fs.readFileSync(file, 'utf8');
-  const pre = /^ExecStartPre=\+(.*)$/m.exec(text);
-  const start = /^ExecStart=(.*)$/m.exec(text);
-  if (!start) throw new Error(`${file}: no ExecStart`);
-  const env: Record<string, string> = {};
-  for (const m of text.matchAll(/^Environment=(.*)$/gm)) {
-    const [kv] = parseExecLine(m[1]);
-    env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-  }
-  return { preStart: pre ? parseExecLine(pre[1]) : undefined, start: parseExecLine(start[1]), env };
-}
-
-export interface TestInstance {
-  readonly root: string;
-  readonly port: number;
-  readonly url: string;
-  readonly layout: SiteLayout;
-  readonly processes: Record<string, ChildProcess>;
-  /** Runs a unit like systemd would: ExecStartPre (the DB wiring), then ExecStart. */
-  startUnit(unit: string): Promise<ChildProcess>;
-  stop(): Promise<void>;
-}
-
-/**
- * One "instance": the site copied in, `site-boot.js render` then every unit's ExecStartPre/ExecStart run
- * from the rendered unit files, so what starts is exactly what systemd would start.
- */
-export async function startInstance(opts: {
+/** An instance of the example LAMP site (or `siteSource`), copied in without its dump and scripts. */
+export function startInstance(opts: {
   site: Record<string, unknown>;
   moto: LocalMoto;
   ssmPrefix: string;
@@ -145,105 +66,11 @@ export async function startInstance(opts: {
   healthCheckPath?: string;
   nginxWorkers?: number;
 }): Promise<TestInstance> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-instance-'));
-  fs.chmodSync(root, 0o755);
-  const port = await freePort();
-  const upstreamPort = await freePort();
-  const layout = debianLayout(root, port, upstreamPort);
-  fs.mkdirSync(layout.siteDir!, { recursive: true });
-  fs.cpSync(opts.siteSource ?? LAMP_DIR, layout.siteDir!, {
-    recursive: true,
-    filter: (src) => !src.endsWith('.sql.gz') && !src.endsWith('.ts'),
+  const { siteSource, ...rest } = opts;
+  return startSiteInstance({
+    ...rest,
+    siteSource: { dir: siteSource ?? LAMP_DIR, filter: (src) => !src.endsWith('.sql.gz') && !src.endsWith('.ts') },
   });
-  for (const [rel, content] of Object.entries(opts.extraFiles ?? {}))
-    fs.writeFileSync(path.join(layout.siteDir!, rel), content);
-  // Like the instance's `tar -x --no-same-owner` + chmod a+rX: code owned by root, readable, not writable.
-  execFileSync('chmod', ['-R', 'a+rX,go-w', path.join(root, 'opt')]);
-  for (const d of ['etc', 'run', 'var']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o755 });
-  const unitDir = path.join(root, 'etc/systemd/system');
-  const input = path.join(root, 'render-input.json');
-  fs.writeFileSync(
-    input,
-    JSON.stringify({
-      site: opts.site,
-      ssmPrefix: opts.ssmPrefix,
-      region: opts.moto.region,
-      healthCheckPath: opts.healthCheckPath ?? '/healthz',
-      port,
-      layout,
-      unitDir,
-      nginxWorkers: opts.nginxWorkers ?? 2,
-    }),
-  );
-  // Where the user data puts the downloaded boot script; render runs from there as on an instance.
-  const boot = path.join(layout.libDir!, 'site-boot.js');
-  fs.mkdirSync(layout.libDir!, { recursive: true });
-  fs.copyFileSync(bootBundle(), boot);
-  execFileSync(process.execPath, [boot, 'render', input], { stdio: 'pipe' });
-  const fullLayout = JSON.parse(fs.readFileSync(path.join(layout.etcDir!, 'site.json'), 'utf8')).layout as SiteLayout;
-  const awsEnv = {
-    ...process.env,
-    AWS_ENDPOINT_URL: opts.moto.endpoint,
-    AWS_ACCESS_KEY_ID: opts.moto.clientConfig.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: opts.moto.clientConfig.credentials.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  const processes: Record<string, ChildProcess> = {};
-  const logs: Record<string, string> = {};
-  async function startUnit(unit: string): Promise<ChildProcess> {
-    const u = readUnit(path.join(unitDir, `${unit}.service`));
-    if (u.preStart) execFileSync(u.preStart[0], u.preStart.slice(1), { env: awsEnv, stdio: 'pipe' });
-    const child = spawnOwned(u.start[0], u.start.slice(1), {
-      cwd: fullLayout.siteDir,
-      // systemd gives a service a clean environment: only what the unit sets.
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', ...u.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    logs[unit] = '';
-    const keep = (b: Buffer) => (logs[unit] = (logs[unit] + b.toString()).slice(-4000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    processes[unit] = child;
-    return child;
-  }
-  const units = fs
-    .readdirSync(unitDir)
-    .map((f) => f.replace(/\.service$/, ''))
-    .sort((a, b) => (a === 'rushhour-front' ? 1 : b === 'rushhour-front' ? -1 : a.localeCompare(b)));
-  for (const u of units) await startUnit(u);
-  await waitForPort(port, '127.0.0.1', 20000);
-  const url = `http://127.0.0.1:${port}`;
-  // Ready when the health path answers (php-fpm or Apache behind may start after nginx).
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const ok = await fetch(`${url}/healthz`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline)
-      throw new Error(`instance not healthy: ${JSON.stringify(logs)}\n${readLogs(fullLayout.logDir)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    root,
-    port,
-    url,
-    layout: fullLayout,
-    processes,
-    startUnit,
-    async stop() {
-      for (const c of Object.values(processes)) await stopProcess(c, 5000);
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
-}
-
-export function readLogs(logDir: string): string {
-  if (!fs.existsSync(logDir)) return '';
-  return fs
-    .readdirSync(logDir)
-    .map((f) => `== ${f}\n${fs.readFileSync(path.join(logDir, f), 'utf8').slice(-2000)}`)
-    .join('\n');
 }
 
 /** A tiny cookie-keeping client (fetch with redirects handled by hand, so Set-Cookie is seen). */
