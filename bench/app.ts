@@ -165,42 +165,31 @@ async function main(): Promise<void> {
 
     const bundle = path.join(work, 'app.js');
     bundleReferenceApp(bundle);
-    const appPort = await freePort();
-    const app = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(appPort),
-        DB_HOST: config.host,
-        DB_PORT: String(config.port),
-        DB_USER: config.user,
-        DB_PASSWORD: config.password,
-        DB_NAME: config.database,
-        RUSHHOUR_WORKERS: WORKERS,
-        RUSHHOUR_DB_POOL: String(POOL),
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    started.push(() => stopProcess(app));
-    await waitForPort(appPort);
+    /** One reference app process on the systems-under-test cpus, on `config`'s database; `extraEnv` on top. */
+    const startApp = async (extraEnv: Record<string, string> = {}): Promise<{ port: number; child: ChildProcess }> => {
+      const port = await freePort();
+      const child = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
+        env: {
+          PATH: process.env.PATH,
+          PORT: String(port),
+          DB_HOST: config.host,
+          DB_PORT: String(config.port),
+          DB_USER: config.user,
+          DB_PASSWORD: config.password,
+          DB_NAME: config.database,
+          RUSHHOUR_WORKERS: WORKERS,
+          RUSHHOUR_DB_POOL: String(POOL),
+          ...extraEnv,
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      started.push(() => stopProcess(child));
+      await waitForPort(port);
+      return { port, child };
+    };
+    const { port: appPort, child: app } = await startApp();
     // The same app with coalescing off: per view the same statements as PHP and the direct loop.
-    const plainPort = await freePort();
-    const plain = spawnOwned(...onCpus(SUT_CPUS, process.execPath, [bundle]), {
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(plainPort),
-        DB_HOST: config.host,
-        DB_PORT: String(config.port),
-        DB_USER: config.user,
-        DB_PASSWORD: config.password,
-        DB_NAME: config.database,
-        RUSHHOUR_WORKERS: WORKERS,
-        RUSHHOUR_DB_POOL: String(POOL),
-        RUSHHOUR_COALESCE: 'false',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    started.push(() => stopProcess(plain));
-    await waitForPort(plainPort);
+    const { port: plainPort, child: plain } = await startApp({ RUSHHOUR_COALESCE: 'false' });
     const php = await startPhp(nginx, fpm, work, config);
     started.push(php.stop);
     // The floor: bare node:http answering the app's own course-list page from memory, no database,

@@ -14,8 +14,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { benchArgs, benchNumber } from './args';
+import { benchRows, benchTables } from './course-tables';
+import { dirStore } from '../src/local/export-store';
 import { startMariaDb, LocalMariaDb } from '../src/local/mariadb';
-import { exportSlice, ExportStore } from '../src/sql/export';
+import { exportSlice } from '../src/sql/export';
 
 const USAGE = 'usage: npx tsx bench/export.ts [--mb 100] [--rounds 2]';
 const args = benchArgs(USAGE, { mb: { type: 'string' }, rounds: { type: 'string' } });
@@ -24,16 +26,11 @@ const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 2);
 const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
 function generate(db: LocalMariaDb): number {
-  const students = Math.round((TARGET_MB * 1024 * 1024 * 0.75) / 150);
-  const blobs = Math.round((TARGET_MB * 1024 * 1024 * 0.1) / 3000);
+  const { students, blobs } = benchRows(TARGET_MB);
   db.sql(`SET NAMES utf8mb4;
     CREATE DATABASE cloud CHARACTER SET utf8mb4;
     USE cloud;
-    CREATE TABLE courses (id INT PRIMARY KEY, code VARCHAR(16) NOT NULL UNIQUE, title VARCHAR(200) NOT NULL, seats INT NOT NULL, taken INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
-    CREATE TABLE students (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL, note VARCHAR(255), KEY (email)) ENGINE=InnoDB;
-    CREATE TABLE registrations (student_id INT NOT NULL, course_id INT NOT NULL, created_at DATETIME(3) NOT NULL, PRIMARY KEY (student_id, course_id)) ENGINE=InnoDB;
-    CREATE TABLE photos (id INT PRIMARY KEY, student_id INT NOT NULL, data MEDIUMBLOB NOT NULL) ENGINE=InnoDB;
-    INSERT INTO courses SELECT seq, CONCAT('C', seq), CONCAT('Course 選課 ', seq, ' 🎓'), 20 + seq % 100, 0 FROM seq_1_to_43;
+    ${benchTables({ courseIndex: false })}
     INSERT INTO students SELECT seq, CONCAT('Student ', seq, ' O''Brien'), CONCAT('s', seq, '@example.edu'), IF(seq % 3 = 0, NULL, REPEAT(CONCAT('note ', seq, ' \\\\ "quoted" ; '), 3)) FROM seq_1_to_${students};
     INSERT INTO registrations SELECT s.seq, 1 + (s.seq * 7 + c.seq) % 43, '2027-02-01 07:30:00.123' FROM seq_1_to_${students} s JOIN seq_1_to_2 c;
     INSERT INTO photos SELECT seq, seq, RANDOM_BYTES(1024) FROM seq_1_to_${blobs};
@@ -67,16 +64,7 @@ async function viaExport(
   db: LocalMariaDb,
   dir: string,
 ): Promise<{ seconds: number; bytes: number; peakRss: number; parts: number }> {
-  const store: ExportStore = {
-    async put(key, body) {
-      fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
-      fs.writeFileSync(path.join(dir, key), body);
-    },
-    async get(key) {
-      const f = path.join(dir, key);
-      return fs.existsSync(f) ? fs.readFileSync(f) : undefined;
-    },
-  };
+  const store = dirStore(dir);
   const connection = await createConnection({
     host: '127.0.0.1',
     port: db.port,

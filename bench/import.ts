@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { benchArgs, benchNumber } from './args';
+import { benchRows, benchTables } from './course-tables';
 import { RDS_LIKE_MASTER_PRIVILEGES, startMariaDb, LocalMariaDb } from '../src/local/mariadb';
 import { fileDumpSource } from '../src/sql/dump-source';
 import { importDump } from '../src/sql/importer';
@@ -28,17 +29,12 @@ const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
 function generate(db: LocalMariaDb, dir: string): string {
   // Roughly the shape of a course-selection database, scaled: many small rows plus some blobs and utf8mb4 text.
-  const students = Math.round((TARGET_MB * 1024 * 1024 * 0.75) / 150);
+  const { students, blobs } = benchRows(TARGET_MB);
   const registrations = students * 2;
-  const blobs = Math.round((TARGET_MB * 1024 * 1024 * 0.1) / 3000);
   db.sql(`SET NAMES utf8mb4;
     CREATE DATABASE origin CHARACTER SET utf8mb4;
     USE origin;
-    CREATE TABLE courses (id INT PRIMARY KEY, code VARCHAR(16) NOT NULL UNIQUE, title VARCHAR(200) NOT NULL, seats INT NOT NULL, taken INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
-    CREATE TABLE students (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL, note VARCHAR(255), KEY (email)) ENGINE=InnoDB;
-    CREATE TABLE registrations (student_id INT NOT NULL, course_id INT NOT NULL, created_at DATETIME(3) NOT NULL, PRIMARY KEY (student_id, course_id), KEY (course_id)) ENGINE=InnoDB;
-    CREATE TABLE photos (id INT PRIMARY KEY, student_id INT NOT NULL, data MEDIUMBLOB NOT NULL) ENGINE=InnoDB;
-    INSERT INTO courses SELECT seq, CONCAT('C', seq), CONCAT('Course 選課 ', seq, ' 🎓'), 20 + seq % 100, 0 FROM seq_1_to_43;
+    ${benchTables({ courseIndex: true })}
     INSERT INTO students SELECT seq, CONCAT('Student ', seq, ' Müller'), CONCAT('s', seq, '@example.edu'), CONCAT(MD5(seq), ' ', SHA1(seq), ' ; -- ''quoted'' 수강') FROM seq_1_to_${students};
     INSERT INTO registrations SELECT 1 + (seq DIV 2), 1 + (seq * 7) % 43, '2026-09-01 08:00:00.000' + INTERVAL seq SECOND FROM seq_0_to_${registrations - 1};
     INSERT INTO photos SELECT seq, seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM seq_1_to_${blobs};

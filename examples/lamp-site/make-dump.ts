@@ -9,12 +9,8 @@
  * `pw-S0000001` ... (an example, not a secret).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-import { createPool, seed } from '../../app/db';
-import { startMariaDb } from '../../src/local/mariadb';
+import { writeExampleDump } from '../../src/local/example-dump';
 import { requireTool } from '../../src/local/process';
 
 export const LAMP_STUDENTS = 300;
@@ -27,20 +23,11 @@ export const PASSWORDS_TABLE_SQL = `CREATE TABLE student_passwords (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 
 async function makeDump(outFile: string): Promise<void> {
-  const dump = requireTool('mariadb-dump', 'apt-get install -y --no-install-recommends mariadb-client');
   const php = requireTool('php', 'apt-get install -y php-cli');
-  const db = await startMariaDb();
-  try {
-    const password = randomBytes(12).toString('hex');
-    db.sql('CREATE DATABASE course_selection CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
-    db.createUser('seed', password, 'ALL PRIVILEGES ON course_selection.*');
-    const pool = createPool(
-      { host: '127.0.0.1', port: db.port, user: 'seed', password, database: 'course_selection' },
-      { size: 1, queueLimit: 10, timeoutMs: 30000 },
-    );
-    try {
-      await seed(pool, { courses: LAMP_COURSES, students: LAMP_STUDENTS });
-      await pool.query("UPDATE schema_migrations SET applied_at = '2026-01-01 00:00:00'");
+  const { sqlBytes, gzipBytes } = await writeExampleDump(outFile, {
+    courses: LAMP_COURSES,
+    students: LAMP_STUDENTS,
+    extend: async (pool) => {
       await pool.query(PASSWORDS_TABLE_SQL);
       const [rows] = await pool.query('SELECT id, student_no FROM students ORDER BY id');
       const students = rows as { id: number; student_no: string }[];
@@ -58,29 +45,9 @@ async function makeDump(outFile: string): Promise<void> {
       await pool.query('INSERT INTO student_passwords (student_id, password_hash) VALUES ?', [
         students.map((s, i) => [s.id, hashes[i]]),
       ]);
-    } finally {
-      await pool.end();
-    }
-    const sql = execFileSync(
-      dump,
-      [
-        ...db.clientArgs,
-        '--single-transaction',
-        '--skip-dump-date',
-        '--routines',
-        '--triggers',
-        '--hex-blob',
-        '--default-character-set=utf8mb4',
-        '--no-tablespaces',
-        'course_selection',
-      ],
-      { maxBuffer: 512 * 1024 * 1024 },
-    );
-    fs.writeFileSync(outFile, zlib.gzipSync(sql, { level: 9 }));
-    console.log(`wrote ${outFile}: ${sql.length} bytes of SQL, ${fs.statSync(outFile).size} gzipped`);
-  } finally {
-    await db.stop();
-  }
+    },
+  });
+  console.log(`wrote ${outFile}: ${sqlBytes} bytes of SQL, ${gzipBytes} gzipped`);
 }
 
 if (require.main === module) {

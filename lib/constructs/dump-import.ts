@@ -12,7 +12,7 @@ import { sha256FileSync } from '../../src/util/sha256';
 import { IMPORT_DEADLINE_ENV, SSM_KEYS, ssmParameterName, TIME_BUDGET_ENV } from '../contracts';
 import type { RefusableKind } from '../../src/sql/vetting';
 import { acknowledge, arnRef } from '../nag/acknowledge';
-import { projectFunction } from './lambda-defaults';
+import { acknowledgeVpcExecutionPolicies, functionSecurityGroup, projectFunction } from './lambda-defaults';
 
 export interface DumpImportProps {
   readonly vpc: ec2.IVpc;
@@ -74,11 +74,11 @@ export class DumpImport extends Construct {
       );
     }
     this.dumpAsset = new s3assets.Asset(this, 'Dump', { path: props.dumpPath });
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: 'Dump import Lambda: to RDS, and to S3/Secrets Manager/SSM endpoints',
-      allowAllOutbound: true,
-    });
+    this.securityGroup = functionSecurityGroup(
+      this,
+      props.vpc,
+      'Dump import Lambda: to RDS, and to S3/Secrets Manager/SSM endpoints',
+    );
 
     const common = {
       entryFile: 'lambda/import-dump/index.ts',
@@ -166,18 +166,7 @@ export class DumpImport extends Construct {
   }
 
   private acknowledgeFindings(onEvent: lambda.IFunction, isComplete: lambda.IFunction, provider: cr.Provider): void {
-    for (const fn of [onEvent, isComplete]) {
-      for (const policy of [
-        'service-role/AWSLambdaBasicExecutionRole',
-        'service-role/AWSLambdaVPCAccessExecutionRole',
-      ]) {
-        acknowledge(
-          fn.role!,
-          `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-          'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.',
-        );
-      }
-    }
+    for (const fn of [onEvent, isComplete]) acknowledgeVpcExecutionPolicies(fn);
     // The Provider framework's own functions, role policies and waiter state machine (aws-cdk-lib code).
     const framework = ['framework-onEvent', 'framework-isComplete', 'framework-onTimeout'].map((id) =>
       provider.node.findChild(id),

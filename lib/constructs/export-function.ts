@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { EXPORT_ENV } from '../contracts';
 import { acknowledge, arnRef } from '../nag/acknowledge';
-import { projectFunction } from './lambda-defaults';
+import { acknowledgeVpcExecutionPolicies, functionSecurityGroup, projectFunction } from './lambda-defaults';
 
 export interface ExportFunctionProps {
   readonly vpc: ec2.IVpc;
@@ -39,11 +39,11 @@ export class ExportFunction extends Construct {
       // The export is the week's data on its way home: keep it when the stack goes.
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: 'Export Lambda: to RDS, and to S3/Secrets Manager endpoints',
-      allowAllOutbound: true,
-    });
+    this.securityGroup = functionSecurityGroup(
+      this,
+      props.vpc,
+      'Export Lambda: to RDS, and to S3/Secrets Manager endpoints',
+    );
     this.function = projectFunction(this, 'Function', {
       entryFile: 'lambda/export-db/index.ts',
       handler: 'handler',
@@ -74,13 +74,7 @@ export class ExportFunction extends Construct {
     );
     props.masterSecret.grantRead(this.function);
 
-    for (const policy of ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']) {
-      acknowledge(
-        this.function.role!,
-        `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-        'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.',
-      );
-    }
+    acknowledgeVpcExecutionPolicies(this.function);
     acknowledge(
       this.function.role!.node.findChild('DefaultPolicy'),
       `AwsSolutions-IAM5[Resource::${arnRef(this.bucket)}/exports/*]`,

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag/acknowledge';
 
 /** The repository root: NodejsFunction finds package-lock.json here and bundles with the local esbuild. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -36,4 +38,23 @@ export function projectFunction(scope: Construct, id: string, props: ProjectFunc
     },
     ...rest,
   });
+}
+
+/**
+ * The security group of a project Lambda in the VPC (`SecurityGroup` in `scope`): no inbound rule (nothing
+ * calls a Lambda over the network), all outbound (RDS, whose own group admits this one, and the VPC endpoints).
+ */
+export function functionSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
+  return new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description, allowAllOutbound: true });
+}
+
+/** Acknowledges cdk-nag's IAM4 for the two AWS managed policies CDK gives the role of a Lambda in a VPC. */
+export function acknowledgeVpcExecutionPolicies(fn: lambda.IFunction): void {
+  for (const policy of ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']) {
+    acknowledge(
+      fn.role!,
+      `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+      'AWS managed Lambda execution policy: log writing and, in a VPC, ENI management; it grants nothing on data.',
+    );
+  }
 }

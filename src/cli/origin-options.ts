@@ -1,4 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { SshEnvironment, sshEnvironment } from '../ssh/origin';
+import { DEFAULT_STATE_FILE } from '../state/state-file';
+import type { CliEnv } from './env';
 
 /** The origin options shared by pull-db, pull-web and sync-back (they fill OriginOptions in src/ssh/origin.ts). */
 export function addOriginOptions(cmd: Command): Command {
@@ -17,4 +20,24 @@ export function addOriginOptions(cmd: Command): Command {
     )
     .option('--mysql-bin <name>', 'mysql client on the origin', 'mysql')
     .option('--mysqldump-bin <name>', 'mysqldump on the origin', 'mysqldump');
+}
+
+/** A command that works on the origin over SSH: `program`'s subcommand `name`, with the origin options. */
+export function originCommand(program: Command, name: string, description: string): Command {
+  return addOriginOptions(program.command(name)).description(description);
+}
+
+/** `--state-file`: where the origin operations record what they did (status reads it, a resume starts from it). */
+export function stateFileOption(): Option {
+  return new Option('--state-file <file>', 'local state file').default(DEFAULT_STATE_FILE);
+}
+
+/** `--restart`: forget the interrupted run (`what`: "pull", "sync-back") recorded in the state file. */
+export function restartOption(what: string): Option {
+  return new Option('--restart', `start over instead of resuming an interrupted ${what}`);
+}
+
+/** What an SSH login from the CLI takes from the operator: the environment, and a terminal to ask on if any. */
+export function cliSshEnvironment(env: CliEnv): SshEnvironment {
+  return sshEnvironment(env, Boolean(process.stdin.isTTY));
 }

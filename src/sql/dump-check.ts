@@ -1,7 +1,6 @@
-import { Readable, Transform, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
 import type { DumpSource } from './importer';
-import { DumpSyntaxError, StatementSplitter } from './splitter';
+import { DumpReader } from './dump-reader';
+import { DumpStatement, DumpSyntaxError } from './splitter';
 import { Refusal, RefusableKind, statementPreview, vetStatement } from './vetting';
 
 /**
@@ -94,13 +93,10 @@ export async function checkDump(options: DumpCheckOptions): Promise<DumpCheckRes
   const allowed: Refusal[] = [];
   let refusedCount = 0;
   let statements = 0;
-  let bytes = 0;
-  let rawBytes = 0;
   let tail = Buffer.alloc(0);
-  const splitter = new StatementSplitter();
   const nothingRan = 'nothing was imported; get a complete copy of the dump and run again';
 
-  const vet = (stmts: ReturnType<StatementSplitter['push']>) => {
+  const vet = (stmts: readonly DumpStatement[]) => {
     for (const stmt of stmts) {
       if (stmt.clientCommand) continue;
       statements++;
@@ -121,47 +117,22 @@ export async function checkDump(options: DumpCheckOptions): Promise<DumpCheckRes
     }
   };
 
-  const raw = await source.open();
-  const counter = new Transform({
-    transform: (chunk: Buffer, _enc, cb) => {
-      rawBytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  let streamError: Error | undefined;
-  const stages: NodeJS.ReadWriteStream[] = [counter];
-  if (source.gzip) stages.push(zlib.createGunzip());
-  const out = (pipeline as (...args: unknown[]) => Readable)(raw, ...stages, (err: Error | null) => {
-    if (err && (err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') streamError = err;
+  const reader = new DumpReader(source, (chunk) => {
+    tail = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - 512))]).subarray(-512);
   });
   try {
-    for await (const chunk of out as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      tail = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - 512))]).subarray(-512);
-      vet(splitter.push(chunk));
-    }
-    if (streamError) throw streamError;
-    vet(splitter.end());
+    for await (const stmts of reader.statements()) vet(stmts);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
     if (err instanceof DumpSyntaxError)
       throw new DumpUnreadableError(
         `${source.description}: ${err.message} (found before importing: ${nothingRan})`,
         err.offset,
       );
-    if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? ''))
-      throw new DumpUnreadableError(
-        `${source.description}: the gzip stream ends early after ${rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?); ${nothingRan}`,
-      );
-    if (e.code?.startsWith('Z_'))
-      throw new DumpUnreadableError(
-        `${source.description}: not a valid gzip stream (${e.message}) after ${rawBytes} bytes; ${nothingRan}`,
-      );
+    const gzip = reader.gzipFailure(err);
+    if (gzip) throw new DumpUnreadableError(`${gzip.message}; ${nothingRan}`);
     throw err;
-  } finally {
-    out.destroy();
-    raw.destroy();
   }
+  const bytes = reader.bytes;
 
   if (statements === 0) {
     throw new EmptyDumpError(

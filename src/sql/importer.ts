@@ -1,12 +1,12 @@
-import { Readable, Transform, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry, DbTarget } from './connect';
 import { checkDump } from './dump-check';
+import { DumpReader } from './dump-reader';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
-import { DumpStatement, StatementSplitter } from './splitter';
+import { DumpStatement } from './splitter';
 import { isTransient } from './transient';
 import { RefusableKind, redactServerMessage, statementPreview } from './vetting';
 
@@ -325,7 +325,8 @@ class ImportRun {
   private handledEnd: number;
   private handledCount: number;
   private statementsThisRun = 0;
-  private rawBytes = 0;
+  /** The one read of the dump: its byte counts feed the progress report. */
+  private readonly reader: DumpReader;
   private resumeRawBytes = -1;
   private lastReport = 0;
   /** At least one unit of work per run, so even a zero budget makes progress. */
@@ -357,44 +358,19 @@ class ImportRun {
     this.pendingOffset = run.pendingOffset;
     this.maxBatchBytes = run.maxBatchBytes;
     this.rewriter = new DumpRewriter(run.options.target.database);
+    this.reader = new DumpReader(run.options.source);
     this.handledEnd = run.resumeOffset;
     this.handledCount = run.resumeCount;
   }
 
   async execute(): Promise<ImportResult> {
-    const { source } = this.options;
-    const raw = await source.open();
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, cb) => {
-        this.rawBytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    let streamError: Error | undefined;
-    const stages: NodeJS.ReadWriteStream[] = [counter];
-    if (source.gzip) stages.push(zlib.createGunzip());
-    const out = (pipeline as (...args: unknown[]) => Readable)(raw, ...stages, (err: Error | null) => {
-      if (err && (err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') streamError = err;
-    });
-    const splitter = new StatementSplitter();
     let stopped = false;
-    let dumpBytes = 0;
     try {
-      outer: for await (const chunk of out as AsyncIterable<Buffer>) {
-        dumpBytes += chunk.length;
-        for (const stmt of splitter.push(chunk)) {
+      outer: for await (const stmts of this.reader.statements()) {
+        for (const stmt of stmts) {
           if (!(await this.handle(stmt))) {
             stopped = true;
             break outer;
-          }
-        }
-      }
-      if (!stopped) {
-        if (streamError) throw streamError;
-        for (const stmt of splitter.end()) {
-          if (!(await this.handle(stmt))) {
-            stopped = true;
-            break;
           }
         }
       }
@@ -406,12 +382,10 @@ class ImportRun {
         await this.conn.query('COMMIT');
       }
       throw this.describeReadError(err);
-    } finally {
-      out.destroy();
-      raw.destroy();
     }
     await this.commitData();
     if (!stopped) {
+      const dumpBytes = this.reader.bytes;
       if (dumpBytes < this.resumeOffset) {
         throw new DumpReadError(
           `the dump ends at byte ${dumpBytes}, before the recorded progress (${this.resumeOffset}): is this the same dump?`,
@@ -461,7 +435,7 @@ class ImportRun {
         `the recorded progress (byte ${this.resumeOffset}) is inside the statement at bytes ${stmt.startOffset}-${stmt.endOffset}: the dump is not the one the progress record was made with`,
       );
     }
-    if (this.resumeRawBytes < 0) this.resumeRawBytes = this.rawBytes;
+    if (this.resumeRawBytes < 0) this.resumeRawBytes = this.reader.rawBytes;
     if (!prepared) {
       // dropped by a rewrite: just move past it
       this.handledEnd = stmt.endOffset;
@@ -666,16 +640,12 @@ class ImportRun {
 
   private describeReadError(err: unknown): Error {
     if (err instanceof StatementError || err instanceof DumpReadError) return err;
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? '')) {
+    const gzip = this.reader.gzipFailure(err);
+    if (gzip?.truncated)
       return new DumpReadError(
-        `${this.options.source.description}: the gzip stream ends early after ${this.rawBytes} compressed bytes: the dump is truncated (incomplete download or copy?). Committed up to byte ${this.handledEnd}; ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}.`,
+        `${gzip.message}. Committed up to byte ${this.handledEnd}; ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}.`,
       );
-    }
-    if (e.code?.startsWith('Z_'))
-      return new DumpReadError(
-        `${this.options.source.description}: not a valid gzip stream (${e.message}) after ${this.rawBytes} bytes`,
-      );
+    if (gzip) return new DumpReadError(gzip.message);
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -685,15 +655,15 @@ class ImportRun {
     if (!force && now - this.lastReport < 250) return;
     this.lastReport = now;
     const elapsedMs = now - this.started;
-    const since = this.resumeRawBytes < 0 ? this.rawBytes : this.rawBytes - this.resumeRawBytes;
+    const since = this.resumeRawBytes < 0 ? this.reader.rawBytes : this.reader.rawBytes - this.resumeRawBytes;
     const bytesPerSecond = elapsedMs > 0 ? (since * 1000) / elapsedMs : 0;
     const total = this.options.source.size;
     const etaMs =
       total && bytesPerSecond > 0 && phase === 'importing'
-        ? ((total - this.rawBytes) * 1000) / bytesPerSecond
+        ? ((total - this.reader.rawBytes) * 1000) / bytesPerSecond
         : undefined;
     this.options.onProgress({
-      bytesRead: this.rawBytes,
+      bytesRead: this.reader.rawBytes,
       totalBytes: total,
       offset: this.handledEnd,
       statements: this.handledCount,

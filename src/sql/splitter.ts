@@ -35,28 +35,36 @@ export interface DumpStatement {
 /** Character sets whose two-byte characters can have a trail byte that is ASCII `\` or `` ` ``. */
 export type MultiByteCharset = 'sjis' | 'cp932' | 'big5' | 'gbk' | 'gb18030';
 
+interface ByteRanges {
+  lead: Array<[number, number]>;
+  trail: Array<[number, number]>;
+}
+
+// cp932 is Microsoft's sjis: the same lead and trail ranges.
+const SJIS_RANGES: ByteRanges = {
+  lead: [
+    [0x81, 0x9f],
+    [0xe0, 0xfc],
+  ],
+  trail: [
+    [0x40, 0x7e],
+    [0x80, 0xfc],
+  ],
+};
+
+// Two-byte gb18030 characters are gbk's; its four-byte ones (second byte 0x30-0x39) never hold 0x5C.
+const GBK_RANGES: ByteRanges = {
+  lead: [[0x81, 0xfe]],
+  trail: [
+    [0x40, 0x7e],
+    [0x80, 0xfe],
+  ],
+};
+
 /** Lead and trail byte ranges, as MySQL's and MariaDB's `ismbchar_*` (strings/ctype-sjis.c, -big5.c, -gbk.c). */
-const MB_RANGES: Record<MultiByteCharset, { lead: Array<[number, number]>; trail: Array<[number, number]> }> = {
-  sjis: {
-    lead: [
-      [0x81, 0x9f],
-      [0xe0, 0xfc],
-    ],
-    trail: [
-      [0x40, 0x7e],
-      [0x80, 0xfc],
-    ],
-  },
-  cp932: {
-    lead: [
-      [0x81, 0x9f],
-      [0xe0, 0xfc],
-    ],
-    trail: [
-      [0x40, 0x7e],
-      [0x80, 0xfc],
-    ],
-  },
+const MB_RANGES: Record<MultiByteCharset, ByteRanges> = {
+  sjis: SJIS_RANGES,
+  cp932: SJIS_RANGES,
   big5: {
     lead: [[0xa1, 0xf9]],
     trail: [
@@ -64,21 +72,8 @@ const MB_RANGES: Record<MultiByteCharset, { lead: Array<[number, number]>; trail
       [0xa1, 0xfe],
     ],
   },
-  gbk: {
-    lead: [[0x81, 0xfe]],
-    trail: [
-      [0x40, 0x7e],
-      [0x80, 0xfe],
-    ],
-  },
-  // Two-byte gb18030 characters are gbk's; its four-byte ones (second byte 0x30-0x39) never hold 0x5C.
-  gb18030: {
-    lead: [[0x81, 0xfe]],
-    trail: [
-      [0x40, 0x7e],
-      [0x80, 0xfe],
-    ],
-  },
+  gbk: GBK_RANGES,
+  gb18030: GBK_RANGES,
 };
 
 /** Per charset, a 256-entry table: bit 1 = lead byte, bit 2 = trail byte. */
@@ -262,38 +257,33 @@ export class StatementSplitter {
           state = S.Normal;
           continue;
         }
+        // A comment between statements returns to Start, one inside a statement to Normal.
         case S.StartLineComment:
+        case S.LineComment:
           if (b === 0x0a) {
             line++;
-            state = S.Start;
+            state = state === S.LineComment ? S.Normal : S.Start;
           }
           i++;
           continue;
         case S.StartBlockComment:
-          if (b === 0x2a) {
-            if (i + 2 > n && !final) break scan;
-            if (buf[i + 1] === 0x2f) {
-              state = S.Start;
-              i += 2;
-              continue;
-            }
-          } else if (b === 0x0a) line++;
-          i++;
-          continue;
+        case S.BlockComment:
         case S.ClientComment:
           if (b === 0x2a) {
             if (i + 2 > n && !final) break scan;
             if (buf[i + 1] === 0x2f) {
               i += 2;
-              out.push({
-                sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)),
-                startOffset: this.stmtStart,
-                endOffset: this.base + i,
-                line: this.stmtLine,
-                clientCommand: true,
-              });
-              this.stmtStart = -1;
-              state = S.Start;
+              if (state === S.ClientComment) {
+                out.push({
+                  sql: Buffer.from(buf.subarray(this.stmtStart - this.base, i)),
+                  startOffset: this.stmtStart,
+                  endOffset: this.base + i,
+                  line: this.stmtLine,
+                  clientCommand: true,
+                });
+                this.stmtStart = -1;
+              }
+              state = state === S.BlockComment ? S.Normal : S.Start;
               continue;
             }
           } else if (b === 0x0a) line++;
@@ -411,24 +401,6 @@ export class StatementSplitter {
           }
           if (b === 0x60) state = S.Normal;
           else if (b === 0x0a) line++;
-          i++;
-          continue;
-        case S.LineComment:
-          if (b === 0x0a) {
-            line++;
-            state = S.Normal;
-          }
-          i++;
-          continue;
-        case S.BlockComment:
-          if (b === 0x2a) {
-            if (i + 2 > n && !final) break scan;
-            if (buf[i + 1] === 0x2f) {
-              state = S.Normal;
-              i += 2;
-              continue;
-            }
-          } else if (b === 0x0a) line++;
           i++;
           continue;
       }

@@ -18,7 +18,8 @@ export type SshErrorKind =
   /** Our side cannot log in as configured: identity unreadable or encrypted, no agent, a bad option. */
   | 'local-setup';
 
-export interface SshErrorDetails {
+export class SshError extends Error {
+  override name = 'SshError';
   readonly host?: string;
   readonly port?: number;
   /** ssh2's `err.level`, when ssh2 raised it. */
@@ -33,20 +34,6 @@ export interface SshErrorDetails {
   readonly remotePath?: string;
   /** The SFTP status code (2: no such file, 3: permission denied). */
   readonly sftpCode?: number;
-  readonly cause?: unknown;
-}
-
-export class SshError extends Error {
-  override name = 'SshError';
-  readonly host?: string;
-  readonly port?: number;
-  readonly level?: string;
-  readonly command?: string;
-  readonly exitCode?: number | null;
-  readonly signal?: string;
-  readonly stderr?: string;
-  readonly remotePath?: string;
-  readonly sftpCode?: number;
 
   constructor(
     readonly kind: SshErrorKind,
@@ -58,6 +45,9 @@ export class SshError extends Error {
     Object.assign(this, fields);
   }
 }
+
+/** What a thrower tells an SshError: its fields (declared once, on the class) and the cause. */
+export type SshErrorDetails = Partial<Omit<SshError, keyof Error | 'kind'>> & { readonly cause?: unknown };
 
 /** Raised when the server's host key is not the expected one; the message says what to check. */
 export class HostKeyMismatchError extends SshError {

@@ -8,6 +8,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { createConnection } from 'mysql2/promise';
 import { handler } from '../../lambda/export-db';
 import { s3Store } from '../../src/aws/export-store';
+import { dirStore } from '../../src/local/export-store';
 import { LocalMariaDb, RDS_LIKE_MASTER_PRIVILEGES, startMariaDb } from '../../src/local/mariadb';
 import { LocalMoto, startMoto } from '../../src/local/moto';
 import { bufferDumpSource } from '../../src/sql/dump-source';
@@ -28,20 +29,6 @@ import { buildExportFixture, fixtureChecksums, fixtureObjects } from './export-f
 let cloud: LocalMariaDb;
 let origin: LocalMariaDb;
 const password = `pw-${Math.random().toString(36).slice(2)}`; // generated per run, not a secret
-
-/** An ExportStore in a local directory: the same interface the Lambda's S3 edge implements. */
-function dirStore(dir: string): ExportStore {
-  return {
-    async put(key, body) {
-      fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
-      fs.writeFileSync(path.join(dir, key), body);
-    },
-    async get(key) {
-      const f = path.join(dir, key);
-      return fs.existsSync(f) ? fs.readFileSync(f) : undefined;
-    },
-  };
-}
 
 async function collect(store: ExportStore, id: string): Promise<Buffer> {
   const parts: Buffer[] = [];

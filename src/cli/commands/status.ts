@@ -3,6 +3,7 @@ import { loadConfig } from '../../../lib/config';
 import { AwsStatus, deploymentStatus } from '../../aws/deployment';
 import { DEFAULT_STATE_FILE, OperationState, StateFile } from '../../state/state-file';
 import type { CliEnv } from '../env';
+import { stateFileOption } from '../origin-options';
 
 function describeOperation(op: OperationState): string {
   const what = op.finishedAt
@@ -72,7 +73,7 @@ export function register(program: Command, env: CliEnv): void {
     .description('What is deployed (stacks, RDS, groups) and what was pulled and synced (local state file)')
     .option('--site <siteName>', "the deployment's siteName (for the AWS part)")
     .option('--config <file>', 'read siteName from this config')
-    .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
+    .addOption(stateFileOption())
     .action(async (opts) => {
       let site = opts.site as string | undefined;
       if (!site && opts.config) {

@@ -5,12 +5,10 @@ import { DATA_OUTPUTS, EXPORT_ENV } from '../../../lib/contracts';
 import { exportFunctionName } from '../../aws/deployment';
 import { ExportInvoker, lambdaInvoker, localInvoker } from '../../aws/export-invoker';
 import { syncBack } from '../../origin/sync-back';
-import { sshEnvironment } from '../../ssh/origin';
 import { parseEndpoint } from '../../verify/endpoint';
 import { connectRunner } from '../../verify/runner';
-import { DEFAULT_STATE_FILE } from '../../state/state-file';
 import type { CliEnv } from '../env';
-import { addOriginOptions } from '../origin-options';
+import { cliSshEnvironment, originCommand, restartOption, stateFileOption } from '../origin-options';
 
 /** The export: the handler in this process (settings from the environment), the named function, or the site's. */
 async function exportInvoker(
@@ -28,10 +26,11 @@ async function exportInvoker(
 }
 
 export function register(program: Command, env: CliEnv): void {
-  addOriginOptions(program.command('sync-back'))
-    .description(
-      'After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it by CHECKSUM TABLE',
-    )
+  originCommand(
+    program,
+    'sync-back',
+    'After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it by CHECKSUM TABLE',
+  )
     .requiredOption('--database <name>', 'database on the origin')
     .option(
       '--site <siteName>',
@@ -50,8 +49,8 @@ export function register(program: Command, env: CliEnv): void {
     .option('--backup-dir <dir>', 'directory on the origin for the backup of its current database', undefined)
     .option('--replace-origin-data', "confirm that the origin's tables are replaced (after a backup)")
     .option('--force', 'load even if the origin changed since the pull')
-    .option('--state-file <file>', 'local state file', DEFAULT_STATE_FILE)
-    .option('--restart', 'start over instead of resuming an interrupted sync-back')
+    .addOption(stateFileOption())
+    .addOption(restartOption('sync-back'))
     .option(
       '--cloud-db <host:port/db>',
       'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof; password from CLOUD_MYSQL_PWD',
@@ -68,7 +67,7 @@ export function register(program: Command, env: CliEnv): void {
         cloudDb: cloud
           ? () => connectRunner({ ...cloud, user: opts.cloudUser, password: env.CLOUD_MYSQL_PWD ?? '' })
           : undefined,
-        sshEnv: sshEnvironment(env, Boolean(process.stdin.isTTY)),
+        sshEnv: cliSshEnvironment(env),
         invoker: await exportInvoker(opts, env),
         // A local endpoint (AWS_ENDPOINT_URL) serves buckets by path, not by DNS name.
         s3: new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL) }),
