@@ -117,7 +117,13 @@ async function main() {
     const changed = Math.floor(rows / 100);
     right.sql(`UPDATE bench.students SET note = CONCAT('changed ', id) WHERE id % 100 = 0`);
     const delta = await timed('delta repair (verify, repair, verify again)', () =>
-      repairDelta({ source: r, target: l, sourceDatabase: 'bench', chunkSize: CHUNK }),
+      repairDelta({
+        source: r,
+        target: l,
+        sourceDatabase: 'bench',
+        chunkSize: CHUNK,
+        log: (m) => console.log(`    ${secs(Date.now() - started)} s ${m}`),
+      }),
     );
     if (!delta.value.proof.identical) throw new Error('the delta repair did not converge');
     const repaired = delta.value.repairs.reduce((n, t) => n + t.inserted, 0);

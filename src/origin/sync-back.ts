@@ -11,8 +11,10 @@ import { progress } from '../util/progress';
 import { shq, SshSession } from '../ssh/session';
 import { sha256File } from '../util/sha256';
 import { DEFAULT_STATE_FILE, Operation, StateFile } from '../state/state-file';
+import { ident, sqlString } from '../verify/canonical';
 import { QueryRunner } from '../verify/runner';
 import { sshClientRunner } from '../verify/ssh-runner';
+import { repairDelta, TableRepair } from '../verify/delta';
 import { formatVerify, verifyData, VerifyResult } from '../verify/verify';
 import { PullRecord, readPullRecord } from './pull-record';
 
@@ -25,7 +27,8 @@ export interface SyncBackOptions extends OriginOptions {
    * when absent.
    */
   readonly pulled?: string;
-  readonly invoker: ExportInvoker;
+  /** The cloud export (not used with `delta`). */
+  readonly invoker?: ExportInvoker;
   /** S3 client for downloading the export. @default a client with the SDK's defaults */
   readonly s3?: S3Client;
   /** @default '.' */
@@ -46,6 +49,14 @@ export interface SyncBackOptions extends OriginOptions {
    * @default none: the verdict is CHECKSUM TABLE and row counts (not portable across server versions)
    */
   readonly cloudDb?: () => Promise<QueryRunner>;
+  /**
+   * Send home only the rows that differ (src/verify/delta.ts) instead of loading the whole export: per
+   * table one transaction on the origin's mysql over SSH, then the row-level proof of the whole
+   * database. Needs `cloudDb`; no export is made. @default false (the full reload)
+   */
+  readonly delta?: boolean;
+  /** Rows per chunk for the delta's search and the proof. @default DEFAULT_CHUNK_SIZE */
+  readonly chunkSize?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -57,6 +68,7 @@ export interface TableComparison {
 }
 
 export interface SyncBackResult {
+  /** The export loaded ('' with `delta`: none is made). */
   readonly exportId: string;
   readonly exportFile: string;
   readonly backupFile: string;
@@ -64,6 +76,8 @@ export interface SyncBackResult {
   readonly identical: boolean;
   /** The row-level proof, when `cloudDb` was given (then `identical` is its verdict). */
   readonly rowLevel?: VerifyResult;
+  /** With `delta`: what was repaired, table by table. */
+  readonly repairs?: TableRepair[];
 }
 
 /** The origin was written to since the pull: loading the export would overwrite that. */
@@ -119,7 +133,11 @@ interface Run {
 }
 
 /** 1. Export, slice by slice, continuing the same export id after a crash. */
-function exportCloud({ o, op, log }: Run): Promise<{ exportId: string; bucket: string }> {
+function exportCloud({
+  o,
+  op,
+  log,
+}: Run & { o: { invoker: ExportInvoker } }): Promise<{ exportId: string; bucket: string }> {
   let exportId = op.done('export-started')?.data.exportId as string | undefined;
   return op.step(
     'export',
@@ -268,6 +286,59 @@ function loadExport(
   );
 }
 
+/**
+ * 5 (delta). Only the differing rows, from the cloud to the origin: each table's repair is one
+ * transaction in the origin's own mysql client over SSH (a broken connection ends the client, and the
+ * server rolls the open transaction back), so a killed run leaves each table repaired or untouched; the
+ * step is not recorded as done until the whole database is proven, so a rerun searches and repairs again
+ * and converges. Its final pass is the row-level proof of the whole database, in fresh snapshots.
+ */
+async function loadDelta(
+  { o, log }: Run,
+  session: SshSession,
+  cloudDb: () => Promise<QueryRunner>,
+): Promise<{ proof: VerifyResult; repairs: TableRepair[] }> {
+  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudDb()];
+  try {
+    const r = await repairDelta({
+      source: cloud,
+      target: originDb,
+      sourceDatabase: o.database,
+      chunkSize: o.chunkSize,
+      log,
+    });
+    const rows = r.repairs.reduce((n, t) => n + t.deleted + t.inserted, 0);
+    log(
+      `sync-back --delta: ${r.repairs.length} tables repaired (${rows} rows deleted or inserted) in ${r.passes} pass(es)`,
+    );
+    log(formatVerify(r.proof, 20, { left: 'at the origin', right: 'in the cloud' }));
+    return { proof: r.proof, repairs: r.repairs };
+  } finally {
+    await Promise.all([originDb.close(), cloud.close()]);
+  }
+}
+
+/** CHECKSUM TABLE and row counts in the cloud, over the proof's session (extra information with --delta). */
+async function cloudTableStats(cloudDb: () => Promise<QueryRunner>, database: string) {
+  const cloud = await cloudDb();
+  try {
+    const names = await cloud.query(
+      `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
+    );
+    const stats: Record<string, TableStat> = {};
+    for (const [t] of names) {
+      const table = `${ident(database)}.${ident(String(t))}`;
+      if (/^_?rushhour_/.test(String(t))) continue;
+      const [[, checksum]] = await cloud.query(`CHECKSUM TABLE ${table}`);
+      const [[rows]] = await cloud.query(`SELECT COUNT(*) FROM ${table}`);
+      stats[String(t)] = { checksum, rows: Number(rows) };
+    }
+    return stats;
+  } finally {
+    await cloud.close();
+  }
+}
+
 /** 6. Prove it, table by table: CHECKSUM TABLE and row counts at the origin against the export's manifest. */
 /** The row-level proof: verify-data between the origin's server (its own client, over SSH) and the cloud. */
 async function proveRowByRow(
@@ -334,7 +405,9 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
   const outDir = path.resolve(o.out ?? '.');
   fs.mkdirSync(outDir, { recursive: true });
 
-  const exported = await exportCloud(run);
+  if (o.delta) return syncBackDelta(run, target, pulled);
+  if (!o.invoker) throw new Error('sync-back needs the export (invoker) unless --delta');
+  const exported = await exportCloud({ ...run, o: { ...o, invoker: o.invoker } });
   const exportFile = path.join(outDir, `${o.database}.export-${exported.exportId}.sql.gz`);
   const downloaded = await downloadExport(run, exported, exportFile);
 
@@ -365,6 +438,55 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
     } else {
       const different = rowLevel ? rowLevel.tables.filter((t) => !t.identical) : tables.filter((t) => !t.same);
       run.op.record('prove', { identical, different: different.map((t) => t.table) });
+    }
+    return result;
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * sync-back --delta: the same guards as the full reload (the origin unchanged since the pull unless
+ * forced, a backup on the origin first), then only the differing rows go home, and the row-level proof
+ * of the whole database is the verdict.
+ */
+async function syncBackDelta(run: Run, target: ReturnType<typeof sshTarget>, pulled: PullRecord) {
+  const { o, log } = run;
+  if (!o.cloudDb) throw new Error('sync-back --delta needs the cloud database (--cloud-db): it compares row by row');
+  const cloudDb = o.cloudDb;
+  let session = await SshSession.connect(target);
+  try {
+    await checkOriginUnchanged(run, session, pulled);
+    const backup = await backupOrigin(run, session);
+    const { proof, repairs } = await loadDelta(run, session, cloudDb);
+    if (session.isClosed) session = await SshSession.connect(target);
+    const [after, cloud] = [await originTableStats(session, o, o.database), await cloudTableStats(cloudDb, o.database)];
+    const tables = [...new Set([...Object.keys(cloud), ...Object.keys(after)])].sort().map((t) => ({
+      table: t,
+      cloud: cloud[t],
+      origin: after[t],
+      same: Boolean(cloud[t] && after[t] && cloud[t].checksum === after[t].checksum && cloud[t].rows === after[t].rows),
+    }));
+    log(formatComparison(tables));
+    const result: SyncBackResult = {
+      exportId: '',
+      exportFile: '',
+      backupFile: String(backup.backupFile),
+      tables,
+      identical: proof.identical,
+      rowLevel: proof,
+      repairs,
+    };
+    if (proof.identical) {
+      run.op.finish({ backupFile: result.backupFile, tables: tables.length, identical: true, delta: true });
+      log(
+        `sync-back: all ${proof.tables.length} tables identical on the origin and in the cloud (row by row, --delta)`,
+      );
+    } else {
+      run.op.record('prove', {
+        identical: false,
+        different: proof.tables.filter((t) => !t.identical).map((t) => t.table),
+      });
     }
     return result;
   } finally {

@@ -79,7 +79,15 @@ export async function repairDelta(o: DeltaOptions): Promise<DeltaResult> {
     pauseMs: o.pauseMs,
   };
   for (let pass = 1; ; pass++) {
-    const found = await verifyData({ ...common, keepSnapshot: true, log });
+    // The first pass searches (most chunks are expected to differ: buckets in the first scan, no column
+    // names needed for a repair); later passes are the proof (chunks expected identical: one sum each).
+    const found = await verifyData({
+      ...common,
+      keepSnapshot: true,
+      log,
+      bucketsFirst: pass === 1,
+      nameColumns: pass > 1,
+    });
     // The target's read-only snapshot ends here; the source's stays open while its rows are read.
     await o.target.execute('COMMIT');
     try {

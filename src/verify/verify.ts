@@ -6,12 +6,14 @@ import {
   columnHash,
   ident,
   keyDisplay,
+  keyBucket,
   keyFetch,
   kindOf,
   rowHash,
   rowHashNumber,
   sqlString,
   upTo,
+  UTF8,
 } from './canonical';
 import { QueryRunner, Row } from './runner';
 
@@ -29,6 +31,9 @@ import { QueryRunner, Row } from './runner';
  * exact SUM (a DECIMAL, no overflow). Row hashes compare by key, with the same odds.
  */
 
+/** Rows per chunk unless told otherwise. */
+export const DEFAULT_CHUNK_SIZE = 1000;
+
 export interface VerifyOptions {
   readonly left: QueryRunner;
   readonly right: QueryRunner;
@@ -43,6 +48,12 @@ export interface VerifyOptions {
   readonly chunkSize?: number;
   /** Pause between chunks, to bound the load on a production origin. @default 0 */
   readonly pauseMs?: number;
+  /** See ChunkOptions. @default 8 */
+  readonly bucketRows?: number;
+  /** See ChunkOptions. @default false */
+  readonly bucketsFirst?: boolean;
+  /** See ChunkOptions. @default true */
+  readonly nameColumns?: boolean;
   /** Keep the snapshot transactions open after the verify (the delta repair reads rows in the same snapshot). */
   readonly keepSnapshot?: boolean;
   readonly log?: (message: string) => void;
@@ -200,9 +211,13 @@ export class TablePair {
     if (onlyR.length) this.notes.push(`columns only on the right: ${onlyR.map((c) => c.name).join(', ')}`);
     const same = (a: Column, b: Column) =>
       a.dataType === b.dataType && a.scale === b.scale && a.charset === b.charset && a.kind === b.kind;
+    const flags = (c: Column) => {
+      const r = rightByName.get(c.name)!;
+      return { sameOnBothSides: same(c, r), utf8OnBothSides: UTF8.test(c.charset) && UTF8.test(r.charset) };
+    };
     this.columns = {
-      left: common.map((c) => ({ ...c, sameOnBothSides: same(c, rightByName.get(c.name)!) })),
-      right: common.map((c) => ({ ...rightByName.get(c.name)!, sameOnBothSides: same(c, rightByName.get(c.name)!) })),
+      left: common.map((c) => ({ ...c, ...flags(c) })),
+      right: common.map((c) => ({ ...rightByName.get(c.name)!, ...flags(c) })),
     };
     const lk = left.shape.key.map((c) => c.name);
     const rk = right.shape.key.map((c) => c.name);
@@ -243,12 +258,33 @@ export class TablePair {
     return { rows: Number(rows), sum: String(sum) };
   }
 
-  /** Key and row hash of every row in (lower, upper]. */
-  async rows(side: 'left' | 'right', lower?: string[], upper?: string[]): Promise<Map<string, Row>> {
-    const key = this.key[side];
+  /**
+   * Count and aggregate per key bucket (see keyBucket) of the rows in (lower, upper], in one scan: the
+   * chunk's own sum is their combination, and a differing chunk's differing buckets come with it.
+   */
+  async bucketSums(side: 'left' | 'right', buckets: number, lower?: string[], upper?: string[]) {
     const out = await this[side].runner.query(
-      `SELECT ${key.map(keyFetch).join(', ')}, ${rowHash(this.columns[side])} ` +
-        `FROM ${this.from(side)} ${this.range(side, lower, upper)}`,
+      `SELECT ${keyBucket(this.key[side], buckets)} AS b, COUNT(*), BIT_XOR(${rowHashNumber(this.columns[side])}) ` +
+        `FROM ${this.from(side)} ${this.range(side, lower, upper)} GROUP BY b`,
+    );
+    return new Map(out.map(([b, n, x]) => [String(b), { rows: Number(n), sum: String(x) }]));
+  }
+
+  /** Key and row hash of every row in (lower, upper] (only those in `inBuckets` of `buckets`, when given). */
+  async rows(
+    side: 'left' | 'right',
+    lower?: string[],
+    upper?: string[],
+    only?: { buckets: number; inBuckets: string[] },
+  ): Promise<Map<string, Row>> {
+    const key = this.key[side];
+    let where = this.range(side, lower, upper);
+    if (only) {
+      const cond = `(${keyBucket(key, only.buckets)}) IN (${only.inBuckets.join(', ')})`;
+      where = where ? `${where} AND ${cond}` : `WHERE ${cond}`;
+    }
+    const out = await this[side].runner.query(
+      `SELECT ${key.map(keyFetch).join(', ')}, ${rowHash(this.columns[side])} FROM ${this.from(side)} ${where}`,
     );
     return new Map(out.map((r) => [JSON.stringify(r.slice(0, key.length)), r]));
   }
@@ -281,11 +317,37 @@ export class TablePair {
   }
 }
 
+/** How verifyTable goes through a table. */
+export interface ChunkOptions {
+  readonly chunkSize: number;
+  readonly pauseMs: number;
+  /**
+   * Rows per key bucket when a differing chunk is drilled into: its rows are summed per bucket and only
+   * the differing buckets' rows are listed. @default 8
+   */
+  readonly bucketRows?: number;
+  /**
+   * Sum every chunk per bucket in its first scan (one scan finds the differing rows: the delta repair's
+   * search, where most chunks are expected to differ) instead of one sum per chunk and a second scan of
+   * the differing ones (the proof, where chunks are expected to be identical). @default false
+   */
+  readonly bucketsFirst?: boolean;
+  /** Name the differing columns of differing rows (one more query per differing chunk). @default true */
+  readonly nameColumns?: boolean;
+}
+
+const combine = (sums: Iterable<Sum>): Sum => {
+  let rows = 0;
+  let x = 0n;
+  for (const s of sums) {
+    rows += s.rows;
+    x ^= BigInt(s.sum);
+  }
+  return { rows, sum: x.toString() };
+};
+
 /** Compares one table, chunk by chunk; drills into differing chunks and names the rows. */
-export async function verifyTable(
-  pair: TablePair,
-  opts: { chunkSize: number; pauseMs: number },
-): Promise<TableVerdict> {
+export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<TableVerdict> {
   const verdict = {
     table: pair.table,
     key: pair.key.left.map((k) => k.name),
@@ -319,8 +381,16 @@ export async function verifyTable(
   }
 
   const drillLimit = opts.chunkSize * 4;
+  const buckets = Math.max(1, Math.ceil(opts.chunkSize / (opts.bucketRows ?? 8)));
   const compare = async (lower: string[] | undefined, upper: string[] | undefined, depth = 0): Promise<void> => {
-    const [l, r] = await both((s) => pair.sum(s, lower, upper));
+    // Sums per bucket (first scan in bucketsFirst mode) or per chunk.
+    let perBucket: [Map<string, Sum>, Map<string, Sum>] | undefined;
+    let l: Sum;
+    let r: Sum;
+    if (opts.bucketsFirst && depth === 0) {
+      perBucket = await both((s) => pair.bucketSums(s, buckets, lower, upper));
+      [l, r] = [combine(perBucket[0].values()), combine(perBucket[1].values())];
+    } else [l, r] = await both((s) => pair.sum(s, lower, upper));
     if (depth === 0) {
       verdict.chunks++;
       verdict.leftRows += l.rows;
@@ -339,7 +409,15 @@ export async function verifyTable(
         lo = b;
       }
     }
-    const [lr, rr] = await both((s) => pair.rows(s, lower, upper));
+    // Which buckets differ: only their rows are listed (all rows when most buckets differ anyway).
+    perBucket ??= await both((s) => pair.bucketSums(s, buckets, lower, upper));
+    const [lb, rb] = perBucket;
+    const differ = [...new Set([...lb.keys(), ...rb.keys()])].filter(
+      (b) => lb.get(b)?.rows !== rb.get(b)?.rows || lb.get(b)?.sum !== rb.get(b)?.sum,
+    );
+    for (const b of differ) if (!/^\d+$/.test(b)) throw new VerifyError(`unexpected bucket ${b}`, pair.table);
+    const only = differ.length * 2 < Math.max(lb.size, rb.size) ? { buckets, inBuckets: differ } : undefined;
+    const [lr, rr] = await both((s) => pair.rows(s, lower, upper, only));
     const n = pair.key.left.length;
     const changed: string[][] = [];
     for (const [k, row] of lr) {
@@ -348,7 +426,9 @@ export async function verifyTable(
       if (!other) verdict.onlyLeft.push({ raw, display: pair.display(raw) });
       else if (row[n] !== other[n]) changed.push(raw);
     }
-    if (changed.length) {
+    if (changed.length && opts.nameColumns === false) {
+      for (const raw of changed) verdict.differing.push({ raw, display: pair.display(raw), columns: [] });
+    } else if (changed.length) {
       // Only the rows that differ are hashed column by column, to name the columns.
       const [lc, rc] = await both((s) => pair.columnHashes(s, changed));
       for (const raw of changed) {
@@ -437,8 +517,9 @@ export async function pairTables(o: VerifyOptions): Promise<{ pairs: TablePair[]
 export async function verifyData(o: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
   for (const [name, v, min] of [
-    ['chunkSize', o.chunkSize ?? 1000, 1],
+    ['chunkSize', o.chunkSize ?? DEFAULT_CHUNK_SIZE, 1],
     ['pauseMs', o.pauseMs ?? 0, 0],
+    ['bucketRows', o.bucketRows ?? 8, 1],
   ] as const)
     if (!Number.isInteger(v) || v < min) throw new VerifyError(`${name} must be an integer >= ${min}, got ${v}`);
   const log = o.log ?? (() => undefined);
@@ -447,7 +528,13 @@ export async function verifyData(o: VerifyOptions): Promise<VerifyResult> {
     const { pairs, oneSided } = await pairTables(o);
     const tables: TableVerdict[] = [...oneSided];
     for (const pair of pairs) {
-      const v = await verifyTable(pair, { chunkSize: o.chunkSize ?? 1000, pauseMs: o.pauseMs ?? 0 });
+      const v = await verifyTable(pair, {
+        chunkSize: o.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        pauseMs: o.pauseMs ?? 0,
+        bucketRows: o.bucketRows,
+        bucketsFirst: o.bucketsFirst,
+        nameColumns: o.nameColumns,
+      });
       log(
         `verify ${pair.table}: ${v.identical ? 'identical' : 'DIFFERENT'} (${v.leftRows}/${v.rightRows} rows, ${v.chunks} chunks)`,
       );

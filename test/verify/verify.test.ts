@@ -275,3 +275,36 @@ test('killed mid-way, the delta repair is rerun and converges', async () => {
   const r = await repairAndProve('killed');
   expect(r.repairs.map((x) => x.table)).toEqual(['b', 'c']);
 });
+
+test('changes spread over big chunks: sums per key bucket name exactly the differing rows, in both search modes', async () => {
+  // 3000 rows in chunks of 1000: 125 buckets of ~8 keys per chunk, so a few scattered changes list only
+  // their buckets' rows, and a block of new rows makes most buckets differ (then all rows are listed).
+  scenario(
+    'spread',
+    'CREATE TABLE s (id INT PRIMARY KEY, name VARCHAR(40) CHARACTER SET utf8mb4, code CHAR(4) CHARACTER SET latin1)',
+    "INSERT INTO s SELECT seq, CONCAT('student ', seq), 'ab' FROM seq_1_to_3000",
+    {
+      cloud:
+        "UPDATE s SET name = 'renamed' WHERE id IN (17, 1500, 2999); DELETE FROM s WHERE id = 640; " +
+        "INSERT INTO s SELECT seq, 'new', 'cd' FROM seq_5001_to_5600",
+      origin: "UPDATE s SET code = 'ab ' WHERE id = 900; UPDATE s SET name = 'Student 901' WHERE id = 901",
+    },
+  );
+  const { left, right } = await sides();
+  for (const mode of [{}, { bucketsFirst: true, nameColumns: false }]) {
+    const v = (await verifyData({ left, right, leftDatabase: 'spread', chunkSize: 1000, ...mode })).tables[0];
+    expect(v.chunks).toBe(4); // the last one open-ended: the new rows beyond the left's last key
+    expect(v.differing.map((d) => d.raw[0]).sort((a, b) => Number(a) - Number(b))).toEqual([
+      '17',
+      '901',
+      '1500',
+      '2999',
+    ]);
+    if (!('nameColumns' in mode)) expect(v.differing.every((d) => d.columns.join() === 'name')).toBe(true);
+    expect(v.onlyLeft.map((k) => k.raw[0])).toEqual(['640']);
+    expect(v.onlyRight).toHaveLength(600);
+  }
+  const r = await repairDelta({ source: right, target: left, sourceDatabase: 'spread', chunkSize: 1000 });
+  expect(r.proof.identical).toBe(true);
+  expect(r.repairs).toEqual([{ table: 's', deleted: 5, inserted: 604, replacedWhole: false }]);
+}, 60000);

@@ -7,6 +7,7 @@ import { ExportInvoker, lambdaInvoker, localInvoker } from '../../aws/export-inv
 import { syncBack } from '../../origin/sync-back';
 import { parseEndpoint } from '../../verify/endpoint';
 import { connectRunner } from '../../verify/runner';
+import { integerAtLeast } from '../../util/options';
 import type { CliEnv } from '../env';
 import { cliSshEnvironment, originCommand, restartOption, stateFileOption } from '../origin-options';
 
@@ -56,7 +57,13 @@ export function register(program: Command, env: CliEnv): void {
       'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof; password from CLOUD_MYSQL_PWD',
     )
     .option('--cloud-user <user>', 'login for --cloud-db', 'admin')
+    .option(
+      '--delta',
+      'send home only the rows that differ (one transaction per table on the origin), then prove the whole database row by row; needs --cloud-db, makes no export',
+    )
+    .option('--chunk-size <rows>', 'rows per chunk for --delta and the proof', integerAtLeast('--chunk-size', 1))
     .action(async (opts) => {
+      if (opts.delta && !opts.cloudDb) throw new Error('--delta needs --cloud-db: it compares and repairs row by row');
       const cloud = opts.cloudDb ? parseEndpoint(opts.cloudDb) : undefined;
       if (cloud && cloud.database !== opts.database)
         throw new Error(
@@ -68,7 +75,8 @@ export function register(program: Command, env: CliEnv): void {
           ? () => connectRunner({ ...cloud, user: opts.cloudUser, password: env.CLOUD_MYSQL_PWD ?? '' })
           : undefined,
         sshEnv: cliSshEnvironment(env),
-        invoker: await exportInvoker(opts, env),
+        invoker: opts.delta ? undefined : await exportInvoker(opts, env),
+        chunkSize: opts.chunkSize === undefined ? undefined : Number(opts.chunkSize),
         // A local endpoint (AWS_ENDPOINT_URL) serves buckets by path, not by DNS name.
         s3: new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL) }),
         replaceOriginData: Boolean(opts.replaceOriginData),
@@ -76,8 +84,10 @@ export function register(program: Command, env: CliEnv): void {
       if (!result.identical) {
         process.exitCode = 2;
         console.error(
-          `sync-back: the origin differs from the cloud in ${result.tables
-            .filter((t) => !t.same)
+          `sync-back: the origin differs from the cloud in ${(result.rowLevel
+            ? result.rowLevel.tables.filter((t) => !t.identical)
+            : result.tables.filter((t) => !t.same)
+          )
             .map((t) => t.table)
             .join(', ')}; ` + `the origin's previous data is in ${result.backupFile} on the origin`,
         );
