@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { SiteSchema } from '../src/site/schema';
+import { singleLine, SiteSchema } from '../src/site/schema';
 import { AllowedKindsSchema } from '../src/sql/vetting';
 import { DEFAULT_LIMITS } from '../app/config';
 import { connectionBudget, instanceVcpus, MAX_CONNECTIONS_SHARE } from './capacity';
@@ -41,12 +41,25 @@ export const PrewarmWindowSchema = z.strictObject({
   minCapacity: z.number().int().min(1, 'must be at least 1'),
 });
 
+/**
+ * A number between `min` and `max` in `unit`, with one message for both ends. The cost inputs are bounded so
+ * that a typo (1e308 days) is an error naming the field rather than a quote of Infinity; the bounds are far
+ * above any real deployment and far below where a product of them overflows or loses cents.
+ */
+const bounded = (min: number, max: number, unit: string) =>
+  z
+    .number()
+    .min(min, `must be between ${min} and ${max} ${unit}`)
+    .max(max, `must be between ${min} and ${max} ${unit}`);
+/** Ten years: longer than any rush, short enough that every product below stays exact to the cent. */
+const MAX_DAYS = 3650;
+
 export const CostPhaseSchema = z.strictObject({
-  name: z.string().min(1),
-  /** Instances running in each group during this phase (on average). */
-  instancesPerGroup: z.number().min(0),
-  hoursPerDay: z.number().min(0).max(24, 'must be between 0 and 24'),
-  days: z.number().min(0),
+  name: singleLine(100),
+  /** Instances running in each group during this phase (on average); autoScaling.maxCapacity is at most 100. */
+  instancesPerGroup: bounded(0, 100, 'instances per group'),
+  hoursPerDay: bounded(0, 24, 'hours per day'),
+  days: bounded(0, MAX_DAYS, 'days'),
 });
 
 export const RushhourConfigSchema = z
@@ -194,8 +207,11 @@ export const RushhourConfigSchema = z
             'must name a .tar.gz of the site (pack a directory with "tar -czf site.tar.gz -C DIR .")',
           )
           .optional(),
-        /** Command that starts the site on the instance, run from the bundle's directory. */
-        startCommand: z.string().optional(),
+        /**
+         * Command that starts the site on the instance, run from the bundle's directory by bash from a systemd
+         * unit: one line (a newline would end the ExecStart directive).
+         */
+        startCommand: singleLine(1000).optional(),
         /**
          * Database connections one instance opens at most, for the connection budget. The reference app:
          * one worker per vCPU, each with a pool of its default size.
@@ -204,9 +220,15 @@ export const RushhourConfigSchema = z
         dbConnectionsPerInstance: z.number().int().min(1).max(10000).optional(),
         // Below 1024 only with web.site: the front door's nginx master binds it as root (src/site/nginx.ts).
         port: z.number().int().min(1, 'must be between 1 and 65535').max(65535).default(8080),
+        // Rendered into the user data's bash (curl), nginx's `location =` and the target groups: URL-safe
+        // characters only, the set renderUserData accepts, so no value that passes here fails synth later.
         healthCheckPath: z
           .string()
-          .regex(/^\/\S*$/, 'must be a path starting with "/"')
+          .max(1024, 'must be at most 1024 characters (the target group limit)')
+          .regex(
+            /^\/[A-Za-z0-9_.~/?=&-]*$/,
+            'must be a path starting with "/" of URL-safe characters (letters, digits, _ . ~ / ? = & -)',
+          )
           .default('/healthz'),
         /** The site's runtime behind the front door (docs/site.md); the reference app when absent. */
         site: SiteSchema.optional(),
@@ -214,6 +236,11 @@ export const RushhourConfigSchema = z
       .prefault({}),
     /** Pre-warm windows: scheduled minimum capacity before a known rush. */
     schedule: z.array(PrewarmWindowSchema).default([]),
+    /**
+     * Fail synth on what is otherwise a warning (schedule windows already over); also the CDK context
+     * `rushhour:strict` (`cdk synth -c rushhour:strict=true`).
+     */
+    strict: z.boolean().default(false),
     /** Inputs of `rushhour cost`. */
     cost: z
       .strictObject({
@@ -225,20 +252,20 @@ export const RushhourConfigSchema = z
          * Days the stacks exist (RDS, load balancers, endpoints run all the time); the sum of the phases'
          * days when absent.
          */
-        deploymentDays: z.number().min(0).optional(),
-        dataTransferOutGiB: z.number().min(0).default(0),
+        deploymentDays: bounded(0, MAX_DAYS, 'days').optional(),
+        dataTransferOutGiB: bounded(0, 1_000_000, 'GiB').default(0),
         /** LCU-hours each load balancer uses over the deployment (on top of its hourly charge). */
-        lcuHoursPerBalancer: z.number().min(0).default(0),
+        lcuHoursPerBalancer: bounded(0, 10_000_000, 'LCU-hours').default(0),
         /** DNS queries to the weighted records, in millions. */
-        route53QueriesMillions: z.number().min(0).default(0),
-        /** Root volume (gp3) of each instance. */
-        instanceVolumeGiB: z.number().min(0).default(8),
+        route53QueriesMillions: bounded(0, 1_000_000, 'million queries').default(0),
+        /** Root volume (gp3) of each instance; gp3 volumes are at most 16 TiB. */
+        instanceVolumeGiB: bounded(0, 16384, 'GiB').default(8),
         /** VPC interface endpoints the stack creates (Secrets Manager, SSM), each in every AZ. */
-        interfaceEndpoints: z.number().int().min(0).default(2),
+        interfaceEndpoints: bounded(0, 50, 'endpoints').int().default(2),
         /** Secrets Manager secrets (the RDS master secret and the app's). */
-        secrets: z.number().int().min(0).default(2),
+        secrets: bounded(0, 1000, 'secrets').int().default(2),
         /** S3 storage for the dump, the bundle and exports, GiB held over the deployment. */
-        s3StorageGiB: z.number().min(0).default(0),
+        s3StorageGiB: bounded(0, 1_000_000, 'GiB').default(0),
       })
       .prefault({}),
   })
@@ -473,6 +500,24 @@ export function parseConfig(
     }
   }
   return config;
+}
+
+/**
+ * The schedule windows already over at `now` (their end has passed): web-stack leaves their actions out, so
+ * they pre-warm nothing. A config whose every window is over synthesizes a deployment with no pre-warm at all,
+ * usually a wrong year; the check needs a clock, so it runs at synth (addRushhourStacks), not in the schema.
+ * Returns the message, or undefined when no window is over.
+ */
+export function pastScheduleProblem(config: RushhourConfig, now: Date): string | undefined {
+  const over = config.schedule.filter((w) => Date.parse(w.end) <= now.getTime());
+  if (over.length === 0) return undefined;
+  const names = over.map((w) => `"${w.name}" (ended ${w.end})`).join(', ');
+  const all = over.length === config.schedule.length;
+  return (
+    `${all ? 'the schedule is entirely in the past' : `${over.length} of ${config.schedule.length} windows are in the past`} ` +
+    `at ${now.toISOString()}: ${names} ${over.length === 1 ? 'pre-warms' : 'pre-warm'} nothing; check the dates (strict: true, ` +
+    'cdk synth --strict or -c rushhour:strict=true make this an error)'
+  );
 }
 
 /** Reads and validates a JSON config file. */

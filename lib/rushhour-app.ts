@@ -1,6 +1,6 @@
-import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { RushhourConfig } from './config';
+import { ConfigError, pastScheduleProblem, type RushhourConfig } from './config';
 import { DataStack } from './data-stack';
 import { ImportStack } from './import-stack';
 import { stackNames } from './stack-names';
@@ -16,6 +16,12 @@ export interface RushhourStacks {
 export interface AddRushhourStacksOptions {
   /** Scheduled actions before this time are left out. @default new Date() */
   readonly now?: Date;
+  /**
+   * Fail on what is otherwise a synth warning (a schedule window already over), as `strict: true` in the config
+   * does; bin/app.ts sets it from the context `rushhour:strict`.
+   * @default false
+   */
+  readonly strict?: boolean;
 }
 
 export { stackNames } from './stack-names';
@@ -29,6 +35,8 @@ export function addRushhourStacks(
   config: RushhourConfig,
   options: AddRushhourStacksOptions = {},
 ): RushhourStacks {
+  const past = pastScheduleProblem(config, options.now ?? new Date());
+  if (past && (config.strict || options.strict)) throw new ConfigError(`invalid rushhour config:\n  schedule: ${past}`);
   const env = { account: config.account, region: config.region };
   const names = stackNames(config.siteName);
   const data = new DataStack(app, names.data, {
@@ -61,6 +69,9 @@ export function addRushhourStacks(
   Tags.of(app).add('rushhour:site', config.siteName, {
     excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::CloudWatch::Dashboard'],
   });
+  // A warning, not an error: a config kept for the record may be synthesized after its rush. The CDK CLI prints it
+  // with the stack's path, and `cdk synth --strict` fails on it.
+  if (past) Annotations.of(web).addWarningV2('rushhour:schedule-in-past', `schedule: ${past}`);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { data, import: imported, web };
 }

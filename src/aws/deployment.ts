@@ -125,14 +125,15 @@ async function groupsOf(names: string[]): Promise<AwsStatus['groups']> {
   }
 }
 
-/** What is deployed for a site: stacks and outputs, the RDS instance, the Auto Scaling groups. */
+/** What is deployed for a site: the data, import and web stacks and their outputs, the RDS instance, the groups. */
 export async function awsStatus(siteName: string): Promise<AwsStatus> {
   const { client, sdk } = await cloudFormation();
   const names = stackNames(siteName);
   const stacks: AwsStatus['stacks'] = {};
   let dbInstanceId: string | undefined;
   try {
-    for (const name of [names.data, names.web]) {
+    // In deployment order: the import runs after the data stack and before the web stack reads what it writes.
+    for (const name of [names.data, names.import, names.web]) {
       try {
         const s = (await client.send(new sdk.DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
         stacks[name] = s ? { status: s.StackStatus ?? '?', outputs: outputsOf(s) } : null;

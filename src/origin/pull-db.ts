@@ -8,6 +8,7 @@ import { sha256File } from '../util/sha256';
 import { resumableGet } from '../ssh/transfer';
 import { isSshError, SshError } from '../ssh/errors';
 import { DEFAULT_STATE_FILE, StateFile } from '../state/state-file';
+import { createPrivateWriteStream } from '../util/private-file';
 import { checksumsFileFor, PullRecord, writePullRecord } from './pull-record';
 
 export interface PullDbOptions extends OriginOptions {
@@ -77,7 +78,7 @@ export async function pullDb(o: PullDbOptions): Promise<PullRecord> {
           // tee -p keeps writing the origin's copy if our side of the pipe breaks (it ignores SIGPIPE).
           const script = `set -o pipefail; ${dump} | gzip -c | tee -p ${shq(remoteDump)}; echo $? > ${shq(remoteStatus)}`;
           const bar = progress(`pull-db ${o.database}`);
-          const local = fs.createWriteStream(partFile);
+          const local = createPrivateWriteStream(partFile); // the dump holds the site's data
           let bytes = 0;
           const counter = new Transform({
             transform(chunk: Buffer, _e, cb) {

@@ -1,7 +1,7 @@
-import * as fs from 'node:fs';
 import { z } from 'zod';
 import { TableStat } from '../ssh/origin';
 import { readPersistedJson } from '../state/persisted';
+import { writePrivateFileSync } from '../util/private-file';
 
 export const TableStatSchema = z.object({ checksum: z.string().nullable(), rows: z.number().int().nonnegative() });
 
@@ -22,7 +22,8 @@ export interface PullRecord extends z.infer<typeof PullRecordSchema> {
 export const checksumsFileFor = (dumpFile: string) => dumpFile.replace(/\.sql\.gz$/, '') + '.checksums.json';
 
 export function writePullRecord(file: string, record: PullRecord): void {
-  fs.writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  // Checksums and row counts of the site's tables: as private as the dump they describe.
+  writePrivateFileSync(file, JSON.stringify(record, null, 2) + '\n');
 }
 
 export function readPullRecord(file: string): PullRecord {

@@ -98,6 +98,7 @@ export async function pullWeb(o: PullWebOptions): Promise<PullWebResult> {
     bar.stop();
   }
   // The archive as tar will see it on an instance: refused, normalised (repacked) or accepted.
+  // The archive may hold the site's credentials (wp-config.php, .env): its .part and the repacked copy are 0600.
   const vetted = await acceptTarball(partFile, archive, log);
   if (vetted.repacked) got = { ...got, sha256: await sha256File(archive), bytes: fs.statSync(archive).size };
   op.record('download', { archive, sha256: got.sha256, bytes: got.bytes });

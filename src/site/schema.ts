@@ -14,8 +14,27 @@ const relPath = (what: string) =>
       `${what} must be a relative path inside the bundle (letters, digits, _ . - /; no "..", no leading /)`,
     );
 
+/**
+ * One line of printable text: what goes into a bash line, a systemd unit, a config file or a report must not
+ * carry a newline (a second command or directive) or another control character (tab excepted).
+ */
+// eslint-disable-next-line no-control-regex -- the point is to refuse control characters
+export const SINGLE_LINE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+export const singleLine = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .regex(SINGLE_LINE, 'must be one line without control characters (no newline, carriage return or NUL)')
+    .refine((s) => s.trim().length > 0, 'must not be empty');
+
 const iniKey = z.string().regex(/^[a-z][a-z0-9_.]{1,80}$/, 'must be a php.ini directive name like "memory_limit"');
-const iniValue = z.string().regex(/^[^\r\n;"]{0,200}$/, 'must be one line without ; or " (php.ini value)');
+// php-fpm's pool parser expands ${VAR} from the master's environment, fails the whole pool on a bare "=" and
+// ends a value at ";" (measured with php-fpm 8.2 -t): a value with those cannot be rendered as given.
+const iniValue = z
+  .string()
+  .max(200, 'must be at most 200 characters (php.ini value)')
+  .regex(SINGLE_LINE, 'must be one line without control characters (php.ini value)')
+  .regex(/^[^;"=$]*$/, 'must not contain ; " = or $ (php-fpm would end, reject or expand the php.ini value)');
 
 /** One site config file rendered at boot from a template in the bundle (see docs/site.md). */
 export const ConfigFileSchema = z.strictObject({
@@ -69,7 +88,7 @@ export const NodeSiteSchema = z.strictObject({
   /** Node 20 reached end of life on 2026-04-30; AL2023 ships 22 and 24 as nodejs22 / nodejs24. */
   nodeVersion: z.enum(['22', '24']).default('22'),
   /** Run by bash in the bundle root with PORT set; must answer the health path itself. */
-  startCommand: z.string().regex(/^[^\r\n\0]{1,1000}$/, 'must be a single line'),
+  startCommand: singleLine(1000),
   /** A directory of static files nginx serves directly (e.g. "public"); requests for other paths go to the site. */
   staticDir: relPath('staticDir').optional(),
   ...common,
@@ -77,7 +96,7 @@ export const NodeSiteSchema = z.strictObject({
 
 export const CommandSiteSchema = z.strictObject({
   runtime: z.literal('command'),
-  startCommand: z.string().regex(/^[^\r\n\0]{1,1000}$/, 'must be a single line'),
+  startCommand: singleLine(1000),
   /** Amazon Linux 2023 packages to install first (dnf names). */
   packages: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,80}$/, 'must be a dnf package name')).default([]),
   staticDir: relPath('staticDir').optional(),

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createPrivateWriteStream } from '../util/private-file';
 import * as zlib from 'node:zlib';
 
 /**
@@ -282,5 +283,5 @@ export async function rewriteTarGzModes(src: string, dst: string, modes: Readonl
       out.push(block);
     },
   });
-  await pipeline(fs.createReadStream(src), zlib.createGunzip(), out, zlib.createGzip(), fs.createWriteStream(dst));
+  await pipeline(fs.createReadStream(src), zlib.createGunzip(), out, zlib.createGzip(), createPrivateWriteStream(dst));
 }

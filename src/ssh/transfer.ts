@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { isSshError, SshError } from './errors';
 import { exponentialBackoff, retry } from '../util/retry';
+import { openPrivate } from '../util/private-file';
 import { sha256File } from '../util/sha256';
 import { remoteFileError, SshSession } from './session';
 
@@ -89,7 +90,7 @@ async function pipelinedRead(
     p.catch(() => undefined); // requests behind a failed one are abandoned; their rejections are expected
     return p;
   };
-  const out = await fs.promises.open(localPath, 'a');
+  const out = await openPrivate(localPath, 'a'); // a partial dump or site archive is as private as the whole
   try {
     let next = offset;
     let done = offset;

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { PersistedJsonError, readPersistedJson } from './persisted';
+import { openPrivateSync } from '../util/private-file';
 
 /**
  * The operator's local state: what each command did, step by step, so that a command that crashed or
@@ -65,7 +66,8 @@ export class StateFile {
   private write(doc: StateDocument): void {
     fs.mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
+    // The state records hosts, paths and hashes of the operator's pulls: owner-only, even over a stale tmp.
+    const fd = openPrivateSync(tmp, 'w');
     try {
       fs.writeSync(fd, JSON.stringify(doc, null, 2) + '\n');
       fs.fsyncSync(fd);

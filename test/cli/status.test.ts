@@ -112,9 +112,43 @@ test('with a deployment (CloudFormation, RDS and Auto Scaling on moto) status sh
       AWS_ACCESS_KEY_ID: 'moto-local',
       AWS_SECRET_ACCESS_KEY: 'moto-local',
     });
+    const stateFile = sampleState(dir);
+    const before: string[] = [];
+    await status({ site: 'demo', stateFile, print: (s) => before.push(s) });
+    // The import stack is listed, in deployment order, also before it exists.
+    expect(before.join('\n')).toMatch(
+      /stack rushhour-demo-data: CREATE_COMPLETE\n(?: {4}.*\n)*? {2}stack rushhour-demo-import: not deployed\n {2}stack rushhour-demo-web: CREATE_COMPLETE/,
+    );
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'rushhour-demo-import',
+        TemplateBody: JSON.stringify({
+          Resources: {
+            Marker: {
+              Type: 'AWS::SSM::Parameter',
+              Properties: { Name: '/rushhour/demo/db/marker', Type: 'String', Value: 'imported' },
+            },
+          },
+          Outputs: {
+            ImportedDumpAssetHash: { Value: 'cd'.repeat(32) },
+            ImportedStatements: { Value: '1234' },
+          },
+        }),
+      }),
+    );
     const lines: string[] = [];
-    const res = await status({ site: 'demo', stateFile: sampleState(dir), print: (s) => lines.push(s) });
+    const res = await status({ site: 'demo', stateFile, print: (s) => lines.push(s) });
     const out = lines.join('\n');
+    expect(out).toMatch(
+      new RegExp(
+        `stack rushhour-demo-import: CREATE_COMPLETE\n {4}ImportedDumpAssetHash = ${'cd'.repeat(32)}\n {4}ImportedStatements = 1234\n {2}stack rushhour-demo-web:`,
+      ),
+    );
+    expect(Object.keys(res.aws?.stacks ?? {})).toEqual([
+      'rushhour-demo-data',
+      'rushhour-demo-import',
+      'rushhour-demo-web',
+    ]);
     expect(res.awsMissing).toBeUndefined();
     expect(out).toMatch(/stack rushhour-demo-data: CREATE_COMPLETE\n {4}ExportFunctionName = rushhour-demo-export/);
     expect(out).toMatch(/database \S+: available \(db\.t4g\.medium, MySQL 8\.4\.7\)/);

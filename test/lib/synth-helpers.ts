@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { restrictAssemblyModes } from '../../lib/assembly-modes';
 import { loadConfig, parseConfig, RushhourConfig, RushhourConfigInput } from '../../lib/config';
 import { addRushhourStacks, RushhourStacks } from '../../lib/rushhour-app';
 
@@ -76,6 +77,7 @@ function synthUncached(config: RushhourConfig, options: SynthOptions): Synthesiz
   const app = new App({ context, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-cdk-test-')) });
   const stacks = addRushhourStacks(app, config, { now: options.now ?? NOW });
   const assembly = app.synth();
+  restrictAssemblyModes(assembly.directory); // as bin/app.ts does
   return {
     app,
     assembly,
