@@ -52,6 +52,14 @@ export function loginAs(base: string, studentId: number): Promise<string> {
   return cookie;
 }
 
+/** The CSRF token the HTML forms of this session carry (read from a course page, as a browser would). */
+export async function csrfTokenOf(base: string, cookie: string, courseId = 1): Promise<string> {
+  const page = await (await fetch(`${base}/courses/${courseId}`, { headers: { cookie } })).text();
+  const m = /name="csrf" value="([\w-]+)"/.exec(page);
+  if (!m) throw new Error(`no CSRF token on /courses/${courseId} for this cookie (not logged in?)`);
+  return m[1];
+}
+
 /** postJson as the student the body names: logged in first (once per student, see loginAs). */
 export async function postAs(
   url: string,
