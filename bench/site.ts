@@ -10,7 +10,7 @@
  *   (c) Debian's default nginx + php-fpm: /etc/nginx/nginx.conf and /etc/php/8.2/fpm/pool.d/www.conf as shipped
  *       (pm = dynamic, pm.max_children = 5 ...), with the default site's commented PHP block switched on.
  *
- *   npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 50]
+ *   npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 100]
  *                         [--only a,b,c] [--no-pin]
  *
  * Method (bench/app.ts's): for each stack, step the arrival rate with k6 (doubling from --start-rate, then two
@@ -50,7 +50,7 @@ import { renderTemplate, wireDatabase } from '../src/site/wire-db';
 import { APP_PRIVILEGES } from '../src/sql/app-user';
 import { benchArgs, benchNumber } from './args';
 
-const USAGE = `usage: npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 50]
+const USAGE = `usage: npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 100]
                             [--only a,b,c] [--no-pin] [--rushhour-site JSON] [--keep]`;
 const args = benchArgs(USAGE, {
   'stage-seconds': { type: 'string' },
@@ -65,7 +65,7 @@ const args = benchArgs(USAGE, {
 const STAGE_S = benchNumber(USAGE, '--stage-seconds', args['stage-seconds'], 10);
 const OVERLOAD_S = benchNumber(USAGE, '--overload-seconds', args['overload-seconds'], 30);
 const STUDENTS = Math.min(300, benchNumber(USAGE, '--students', args.students, 48));
-const START_RATE = benchNumber(USAGE, '--start-rate', args['start-rate'], 50);
+const START_RATE = benchNumber(USAGE, '--start-rate', args['start-rate'], 100);
 const ONLY = (args.only ?? 'a,b,c').split(',');
 /** Fields merged into (a)'s web.site, to try a setting (e.g. '{"maxInFlight":16}') without editing src/site. */
 const RUSHHOUR_SITE = parseJsonFlag(args['rushhour-site']);
