@@ -42,7 +42,8 @@ export function renderPhpFpmConf(site: PhpSite, l: SiteLayout): string {
     `listen.owner = ${listenOwner}`,
     `listen.group = ${l.siteGroup}`,
     'listen.mode = 0660',
-    // Backlog beyond the front door's max_conns only matters when nginx's count and php-fpm's disagree.
+    // The front door passes up to workers x (1 + PHP_QUEUE_PER_WORKER) requests (./render): the ones beyond
+    // the pool wait here, in the socket's backlog, for the next free worker.
     'listen.backlog = 511',
     `chdir = ${l.siteDir}`,
     // clear_env stays on: workers see only what is listed here, and the DB settings from the env file.
@@ -80,7 +81,14 @@ export function renderPhpFpmConf(site: PhpSite, l: SiteLayout): string {
       'health',
       p.healthSocket,
       [],
-      ['pm = static', 'pm.max_children = 1', 'php_admin_value[display_errors] = Off', 'request_terminate_timeout = 5s'],
+      [
+        'pm = static',
+        'pm.max_children = 1',
+        // Ahead of the site's workers for the CPU: a saturated pool must not time out the balancer's checks.
+        'process.priority = -5',
+        'php_admin_value[display_errors] = Off',
+        'request_terminate_timeout = 5s',
+      ],
     ),
   ].join('\n');
 }

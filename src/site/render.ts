@@ -46,13 +46,27 @@ export interface RenderedSite {
 /** Default in-flight limit for proxied runtimes: the reference app's own limit (app/config.ts). */
 export const DEFAULT_PROXIED_MAX_IN_FLIGHT = 128;
 
+/**
+ * PHP: the front door passes the pool size plus this many requests per worker; the extra ones wait in
+ * php-fpm's listen backlog for the next free worker: at most 7 page times of extra wait, less than the
+ * busy page's Retry-After (5 s) for any page under ~0.7 s, so waiting beats being shed.
+ * Exactly one request per worker makes the front door a loss system (Erlang B): arrivals that find every
+ * worker busy for an instant (a burst, a stall of the CPU) are shed although the pool is not saturated.
+ * Measured with bench/site.ts, 8 workers on 1 core of a loaded shared machine, the example site
+ * (2026-12-01): max_conns = 8 shed 2.6-10% at 250-300/s with p95 only 55-60 ms; 16 shed 2-8% at 300/s; 32
+ * served 400-900/s but shed 2-4.5% in stages where the core stalled (the sheds came in bursts: 18-187 in
+ * one second, none in the next). See BENCHMARKS.md, "The example PHP site on three stacks".
+ */
+export const PHP_QUEUE_PER_WORKER = 7;
+
 /** Every file and directory rushhour puts on an instance for this site (pure: no I/O). */
 export function renderSite(spec: SiteSpec): RenderedSite {
   const site = parseSite(spec.site);
   const l = spec.layout;
   const p = sitePaths(l);
   const maxInFlight =
-    site.maxInFlight ?? (site.runtime === 'php' ? phpWorkers(site, l) : DEFAULT_PROXIED_MAX_IN_FLIGHT);
+    site.maxInFlight ??
+    (site.runtime === 'php' ? phpWorkers(site, l) * (1 + PHP_QUEUE_PER_WORKER) : DEFAULT_PROXIED_MAX_IN_FLIGHT);
   const services = siteServices(site, l);
   const files: RenderedFile[] = [
     { path: p.siteJson, content: JSON.stringify({ ...spec, site }, null, 2) + '\n', mode: 0o644 },

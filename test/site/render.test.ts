@@ -71,10 +71,11 @@ test('php units: database wiring before every start, env file sourced, no secret
   expect(unit).toMatch(
     /^ExecStart=\/bin\/bash -c "set -a && \. \/etc\/rushhour\/site\.env .*\/usr\/sbin\/php-fpm --nodaemonize/m,
   );
-  expect(r.maxInFlight).toBe(16);
+  // 16 workers (t3.small) and a queue of 7 per worker in php-fpm's backlog (PHP_QUEUE_PER_WORKER).
+  expect(r.maxInFlight).toBe(128);
   const nginx = r.files.find((f) => f.path === '/etc/rushhour/nginx.conf')!.content;
   expect(nginx).toContain('listen 80 default_server;');
-  expect(nginx).toContain('server unix:/run/rushhour/php-site.sock max_conns=16;');
+  expect(nginx).toContain('server unix:/run/rushhour/php-site.sock max_conns=128;');
   expect(nginx).toContain('zone rushhour_site 64k;');
   const fpm = r.files.find((f) => f.path === '/etc/rushhour/php-fpm.conf')!.content;
   expect(fpm).toContain('pm.max_children = 16');
