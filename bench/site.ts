@@ -43,6 +43,7 @@ import { requireTool, spawnOwned, stopProcess } from '../src/local/process';
 import { writeRendered } from '../src/site/boot';
 import { dbEnv } from '../src/site/env-file';
 import { SiteLayout } from '../src/site/layout';
+import { debianLayout } from '../src/local/site-instance';
 import { SESSIONS_TABLE_SQL } from '../src/site/php-files';
 import { renderSite } from '../src/site/render';
 import { parseSite } from '../src/site/schema';
@@ -260,28 +261,7 @@ async function startRushhour(work: string, db: LocalMariaDb, app: { user: string
   fs.chmodSync(root, 0o755);
   const port = await freePort();
   const layout: SiteLayout = {
-    port,
-    upstreamPort: await freePort(),
-    siteDir: path.join(root, 'opt/rushhour/site'),
-    etcDir: path.join(root, 'etc/rushhour'),
-    runDir: path.join(root, 'run/rushhour'),
-    logDir: path.join(root, 'var/log/rushhour'),
-    libDir: path.join(root, 'opt/rushhour/lib'),
-    stateDir: path.join(root, 'var/lib/rushhour'),
-    siteUser: 'nobody',
-    siteGroup: 'nogroup',
-    nginxUser: 'root',
-    apacheUser: 'www-data',
-    bins: {
-      nginx: '/usr/sbin/nginx',
-      phpFpm: '/usr/sbin/php-fpm8.2',
-      httpd: '/usr/sbin/apache2',
-      node: process.execPath,
-      bash: '/bin/bash',
-    },
-    apacheModulesDir: '/usr/lib/apache2/modules',
-    mimeTypes: '/etc/nginx/mime.types',
-    apacheMimeTypes: '/etc/mime.types',
+    ...debianLayout(root, port, await freePort()),
     // The instance's facts as the boot step reads them, for the one core the stacks run on here.
     vcpus: PIN ? 1 : CORES,
     memoryMiB: Math.floor(os.totalmem() / 1048576),

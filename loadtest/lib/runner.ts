@@ -118,6 +118,71 @@ export function findK6(explicit?: string): string {
 
 const SCENARIO_DIR = path.resolve(__dirname, '..', 'scenarios');
 
+/** Where one load test writes: its summaries, chart, and k6's raw points, summary export and log. */
+export interface RunFiles {
+  readonly dir: string;
+  readonly summaryText: string;
+  readonly summaryJson: string;
+  readonly chartHtml: string;
+  readonly k6Points: string;
+  readonly k6Summary: string;
+  readonly k6Log: string;
+}
+
+/** The output directory (`outDir`, else a timestamped one under .rushhour/loadtest) with k6's old outputs removed. */
+export function runFiles(outDir: string | undefined, name: string): RunFiles {
+  const dir = path.resolve(
+    outDir ?? path.join('.rushhour', 'loadtest', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  );
+  fs.mkdirSync(dir, { recursive: true });
+  const files = {
+    dir,
+    summaryText: path.join(dir, 'summary.txt'),
+    summaryJson: path.join(dir, 'summary.json'),
+    chartHtml: path.join(dir, 'chart.html'),
+    k6Points: path.join(dir, 'k6-points.json.gz'),
+    k6Summary: path.join(dir, 'k6-summary.json'),
+    k6Log: path.join(dir, 'k6.log'),
+  };
+  for (const f of [files.k6Points, files.k6Summary]) fs.rmSync(f, { force: true });
+  return files;
+}
+
+/**
+ * Runs one k6 scenario with the project's flags (summary export, raw points, few tags), bounded by its
+ * duration plus setup/teardown timeouts, graceful stop and a margin; throws when k6 wrote no output at all.
+ */
+export async function runScenario(
+  k6: string,
+  files: RunFiles,
+  env: Readonly<Record<string, string>>,
+  script: string,
+  o: { readonly totalSeconds: number; readonly echo?: boolean; readonly signal?: AbortSignal },
+): Promise<number> {
+  const args = [
+    'run',
+    '--no-usage-report',
+    '--no-color',
+    '--quiet',
+    '--summary-export',
+    files.k6Summary,
+    '--out',
+    `json=${files.k6Points}`,
+    // Fewer tags per point keeps the raw output small (url and proto repeat name and HTTP/1.1).
+    '--system-tags',
+    'status,method,name,group,scenario,expected_response,error_code',
+    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+    script,
+  ];
+  const hardLimitMs = (o.totalSeconds + 60 + 60 + 10 + 60) * 1000;
+  const k6ExitCode = await runK6(k6, args, files.k6Log, hardLimitMs, o.echo ?? false, o.signal);
+  if (!fs.existsSync(files.k6Points))
+    throw new Error(
+      `k6 exited with ${k6ExitCode} before writing any output; see ${files.k6Log}:\n${tail(files.k6Log)}`,
+    );
+  return k6ExitCode;
+}
+
 /** Runs the scenario and writes summary.txt, summary.json, chart.html next to k6's raw output. */
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestResult> {
   if (!isScenario(options.scenario))
@@ -146,21 +211,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
   }
   const k6 = findK6(options.k6Path);
 
-  const dir = path.resolve(
-    options.outDir ??
-      path.join('.rushhour', 'loadtest', `${options.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-  );
-  fs.mkdirSync(dir, { recursive: true });
-  const files = {
-    dir,
-    summaryText: path.join(dir, 'summary.txt'),
-    summaryJson: path.join(dir, 'summary.json'),
-    chartHtml: path.join(dir, 'chart.html'),
-    k6Points: path.join(dir, 'k6-points.json.gz'),
-    k6Summary: path.join(dir, 'k6-summary.json'),
-    k6Log: path.join(dir, 'k6.log'),
-  };
-  for (const f of [files.k6Points, files.k6Summary]) fs.rmSync(f, { force: true });
+  const files = runFiles(options.outDir, options.scenario);
 
   const env: Record<string, string> = {
     TARGETS: formatTargets(targets),
@@ -176,31 +227,13 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
     ...(options.hotShare !== undefined ? { HOT_SHARE: String(options.hotShare) } : {}),
     ...options.extraEnv,
   };
-  const args = [
-    'run',
-    '--no-usage-report',
-    '--no-color',
-    '--quiet',
-    '--summary-export',
-    files.k6Summary,
-    '--out',
-    `json=${files.k6Points}`,
-    // Fewer tags per point keeps the raw output small (url and proto repeat name and HTTP/1.1).
-    '--system-tags',
-    'status,method,name,group,scenario,expected_response,error_code',
-    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-    path.join(SCENARIO_DIR, `${options.scenario}.ts`),
-  ];
-  // Bounded: the plan, setup/teardown timeouts and graceful stop, plus a margin; then k6 is stopped.
-  const hardLimitMs = (plan.totalSeconds + 60 + 60 + 10 + 60) * 1000;
-  const k6ExitCode = await runK6(k6, args, files.k6Log, hardLimitMs, options.echo ?? false, options.signal);
+  const k6ExitCode = await runScenario(k6, files, env, path.join(SCENARIO_DIR, `${options.scenario}.ts`), {
+    totalSeconds: plan.totalSeconds,
+    echo: options.echo,
+    signal: options.signal,
+  });
 
   const failures: string[] = [];
-  if (!fs.existsSync(files.k6Points)) {
-    throw new Error(
-      `k6 exited with ${k6ExitCode} before writing any output; see ${files.k6Log}:\n${tail(files.k6Log)}`,
-    );
-  }
   const analysis = await analyzeK6Output(files.k6Points, { p95ThresholdMs: p95Ms });
   const thresholds = readThresholds(files.k6Summary);
   if (k6ExitCode !== 0 && k6ExitCode !== 99)

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mysql from 'mysql2/promise';
 import { renderChartHtml } from './chart';
-import { findK6, lastError, readThresholds, runK6, tail, ThresholdResult } from './runner';
+import { findK6, lastError, readThresholds, runFiles, runScenario, ThresholdResult } from './runner';
 import { readSitePlan, scaleRush, SitePlan } from './site-plan';
 import { formatSiteVerdict, siteVerdict, SiteVerdict } from './site-verdict';
 import { analyzeK6Output, K6Analysis } from './summary';
@@ -91,49 +91,18 @@ export async function runSiteLoadTest(options: SiteLoadTestOptions): Promise<Sit
     typeof t === 'string' ? parseTarget(t) : parseTarget(`${t.url}=${t.weight}`),
   );
   const k6 = findK6(options.k6Path);
-  const dir = path.resolve(
-    options.outDir ?? path.join('.rushhour', 'loadtest', `site-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-  );
-  fs.mkdirSync(dir, { recursive: true });
-  const files = {
-    dir,
-    plan: path.join(dir, 'plan.resolved.json'),
-    summaryText: path.join(dir, 'summary.txt'),
-    summaryJson: path.join(dir, 'summary.json'),
-    chartHtml: path.join(dir, 'chart.html'),
-    k6Points: path.join(dir, 'k6-points.json.gz'),
-    k6Summary: path.join(dir, 'k6-summary.json'),
-    k6Log: path.join(dir, 'k6.log'),
-  };
-  for (const f of [files.k6Points, files.k6Summary]) fs.rmSync(f, { force: true });
+  const run = runFiles(options.outDir, 'site');
+  const files = { ...run, plan: path.join(run.dir, 'plan.resolved.json') };
   fs.writeFileSync(files.plan, `${JSON.stringify(plan, null, 2)}\n`);
 
   const queries = countQueries(plan);
   const before = options.rowsBefore ?? (options.countRows ? await countAll(queries, options.countRows) : undefined);
 
-  const args = [
-    'run',
-    '--no-usage-report',
-    '--no-color',
-    '--quiet',
-    '--summary-export',
-    files.k6Summary,
-    '--out',
-    `json=${files.k6Points}`,
-    '--system-tags',
-    'status,method,name,group,scenario,expected_response,error_code',
-    '-e',
-    `PLAN=${files.plan}`,
-    '-e',
-    `TARGETS=${formatTargets(targets)}`,
-    SCENARIO,
-  ];
-  const hardLimitMs = (plan.rush.totalSeconds + 60 + 60 + 10 + 60) * 1000;
-  const k6ExitCode = await runK6(k6, args, files.k6Log, hardLimitMs, options.echo ?? false, options.signal);
-  if (!fs.existsSync(files.k6Points))
-    throw new Error(
-      `k6 exited with ${k6ExitCode} before writing any output; see ${files.k6Log}:\n${tail(files.k6Log)}`,
-    );
+  const k6ExitCode = await runScenario(k6, files, { PLAN: files.plan, TARGETS: formatTargets(targets) }, SCENARIO, {
+    totalSeconds: plan.rush.totalSeconds,
+    echo: options.echo,
+    signal: options.signal,
+  });
   const analysis = await analyzeK6Output(files.k6Points, { p95ThresholdMs: p95Limit(plan) });
   const thresholds = readThresholds(files.k6Summary);
   const counters = readCounters(files.k6Summary);

@@ -14,8 +14,15 @@ import type { LocalMoto } from './moto';
 import { freePort, waitForPort } from './ports';
 import { spawnOwned, stopProcess } from './process';
 
-/** Debian's binaries and a temp tree in place of AL2023's; users that exist here (the site never runs as root). */
-export function debianLayout(root: string, port: number, upstreamPort: number): Partial<SiteLayout> {
+/**
+ * Debian's binaries and a temp tree in place of AL2023's; users that exist here (the site never runs as root).
+ * Everything but the machine's facts (vCPUs, memory), which the boot step reads from the machine it runs on.
+ */
+export function debianLayout(
+  root: string,
+  port: number,
+  upstreamPort: number,
+): Omit<SiteLayout, 'vcpus' | 'memoryMiB'> {
   return {
     upstreamPort,
     siteDir: path.join(root, 'opt/rushhour/site'),
@@ -137,15 +144,15 @@ export async function startSiteInstance(opts: StartSiteInstanceOptions): Promise
   const upstreamPort = await freePort();
   const layout = debianLayout(root, port, upstreamPort);
   const healthCheckPath = opts.healthCheckPath ?? '/healthz';
-  fs.mkdirSync(layout.siteDir!, { recursive: true });
+  fs.mkdirSync(layout.siteDir, { recursive: true });
   if ('archive' in opts.siteSource) {
     // As the user data does it: the archive's contents at the site root, owned by whoever extracts.
-    execFileSync('tar', ['-xzf', opts.siteSource.archive, '--no-same-owner', '-C', layout.siteDir!]);
+    execFileSync('tar', ['-xzf', opts.siteSource.archive, '--no-same-owner', '-C', layout.siteDir]);
   } else {
-    fs.cpSync(opts.siteSource.dir, layout.siteDir!, { recursive: true, filter: opts.siteSource.filter });
+    fs.cpSync(opts.siteSource.dir, layout.siteDir, { recursive: true, filter: opts.siteSource.filter });
   }
   for (const [rel, content] of Object.entries(opts.extraFiles ?? {}))
-    fs.writeFileSync(path.join(layout.siteDir!, rel), content);
+    fs.writeFileSync(path.join(layout.siteDir, rel), content);
   // Like the instance's `tar -x --no-same-owner` + chmod a+rX: code owned by root, readable, not writable.
   execFileSync('chmod', ['-R', 'a+rX,go-w', path.join(root, 'opt')]);
   for (const d of ['etc', 'run', 'var']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o755 });
