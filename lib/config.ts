@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { singleLine, SiteSchema } from '../src/site/schema';
 import { AllowedKindsSchema } from '../src/sql/vetting';
 import { DEFAULT_LIMITS } from '../app/config';
+import { CPU_CREDIT_MODES, isBurstable } from './burstable';
 import { connectionBudget, instanceVcpus, MAX_CONNECTIONS_SHARE } from './capacity';
 
 /**
@@ -54,12 +55,43 @@ const bounded = (min: number, max: number, unit: string) =>
 /** Ten years: longer than any rush, short enough that every product below stays exact to the cent. */
 const MAX_DAYS = 3650;
 
+/** What a phase is like, for its default average CPU (see src/cost/burst.ts: idle 5%, steady, peak). */
+export const PHASE_KINDS = ['idle', 'steady', 'peak'] as const;
+
+/**
+ * One slice of the deployment's clock (`hoursPerDay` on `days` days): the phases of a week are disjoint slices,
+ * e.g. "peak hours" 5 h and "rest of the day" 19 h on the same 3 days.
+ */
 export const CostPhaseSchema = z.strictObject({
   name: singleLine(100),
   /** Instances running in each group during this phase (on average); autoScaling.maxCapacity is at most 100. */
   instancesPerGroup: bounded(0, 100, 'instances per group'),
   hoursPerDay: bounded(0, 24, 'hours per day'),
   days: bounded(0, MAX_DAYS, 'days'),
+  /**
+   * Sets the default averageCpuPercent: idle 5, steady midway between the scale-in and scale-out CPU, peak the
+   * scale-out CPU. @default 'steady'
+   */
+  kind: z.enum(PHASE_KINDS, { message: `must be one of ${PHASE_KINDS.join(', ')}` }).default('steady'),
+  /**
+   * Average CPU of the web instances in this phase, for burst credits above a T-class baseline.
+   * @default from kind (src/cost/burst.ts)
+   */
+  averageCpuPercent: bounded(0, 100, 'percent').optional(),
+  /** Hours per day the database runs in this phase (at most hoursPerDay). @default hoursPerDay (always on) */
+  databaseHoursPerDay: bounded(0, 24, 'hours per day').optional(),
+  /** Hours per day the load balancers run in this phase (at most hoursPerDay). @default hoursPerDay (always on) */
+  loadBalancerHoursPerDay: bounded(0, 24, 'hours per day').optional(),
+});
+
+/** A line the model does not compute (another service, a support plan, a lump sum): quantity × unit price. */
+export const CostLineItemSchema = z.strictObject({
+  name: singleLine(100),
+  quantity: bounded(0, 1_000_000_000, 'units'),
+  unit: singleLine(40),
+  unitPrice: bounded(0, 10_000_000, 'per unit'),
+  /** How the quantity was obtained, printed under the line. */
+  detail: singleLine(200).optional(),
 });
 
 export const RushhourConfigSchema = z
@@ -134,6 +166,12 @@ export const RushhourConfigSchema = z
           .string()
           .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type like "t3.small"')
           .default('t3.small'),
+        /**
+         * CPU credits of burstable (T-class) instances: `unlimited` bursts at peak and bills the surplus (priced by
+         * `rushhour cost`), `standard` throttles to the baseline once earned credits are spent (a synth warning).
+         * Only for T-class types. @default 'unlimited' for T-class types
+         */
+        cpuCredits: z.enum(CPU_CREDIT_MODES, { message: 'must be "unlimited" or "standard"' }).optional(),
         scaleOutCpuPercent: pct('scaleOutCpuPercent').default(50),
         scaleOutFastCpuPercent: pct('scaleOutFastCpuPercent').default(70),
         scaleInCpuPercent: pct('scaleInCpuPercent').default(20),
@@ -266,6 +304,14 @@ export const RushhourConfigSchema = z
         secrets: bounded(0, 1000, 'secrets').int().default(2),
         /** S3 storage for the dump, the bundle and exports, GiB held over the deployment. */
         s3StorageGiB: bounded(0, 1_000_000, 'GiB').default(0),
+        /**
+         * GB the load balancers process over the deployment, all balancers together, priced as LCU-hours at the
+         * price table's alb.processedGBPerLcuHour (1 GB per LCU-hour for instance targets): the processed-bytes
+         * dimension of the LCU. Adds to lcuHoursPerBalancer.
+         */
+        loadBalancerProcessedGB: bounded(0, 100_000_000, 'GB').default(0),
+        /** Free-form lines: other services, lump sums, anything an earlier estimate had. */
+        lineItems: z.array(CostLineItemSchema).default([]),
       })
       .prefault({}),
   })
@@ -342,6 +388,39 @@ export const RushhourConfigSchema = z
           message: `"${c.database.preferredMaintenanceWindow}" (UTC) overlaps schedule window "${w.name}" (${w.start} to ${w.end}): a minor upgrade would restart the database during the rush`,
         });
       }
+    }
+    if (a.cpuCredits !== undefined && !isBurstable(a.instanceType)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoScaling', 'cpuCredits'],
+        message: `is only for burstable (T-class) instance types; ${a.instanceType} has no CPU credits (remove it)`,
+      });
+    }
+    c.cost.phases.forEach((p, i) => {
+      for (const field of ['databaseHoursPerDay', 'loadBalancerHoursPerDay'] as const) {
+        const h = p[field];
+        if (h !== undefined && h > p.hoursPerDay)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['cost', 'phases', i, field],
+            message: `must be at most the phase's hoursPerDay (${p.hoursPerDay}): a phase is a slice of ${p.hoursPerDay} h a day`,
+          });
+      }
+    });
+    // Quote lines are matched by name in `cost --compare`: two lines of one name would be ambiguous.
+    for (const [list, what] of [
+      [c.cost.phases.map((p) => p.name), 'phases'],
+      [c.cost.lineItems.map((l) => l.name), 'lineItems'],
+    ] as const) {
+      list.forEach((n, i) => {
+        const first = list.indexOf(n);
+        if (first !== i)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['cost', what, i, 'name'],
+            message: `"${n}" is already the name of cost.${what}[${first}]: names must be unique`,
+          });
+      });
     }
     const vcpus = instanceVcpus(a.instanceType);
     const perInstance =

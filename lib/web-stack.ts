@@ -1,7 +1,8 @@
-import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { burstableSpec, cpuCreditMode } from './burstable';
 import type { RushhourConfig } from './config';
 import { WEB_OUTPUTS } from './contracts';
 import { RushDashboard } from './constructs/dashboard';
@@ -60,6 +61,18 @@ export class WebStack extends Stack {
       end: new Date(w.end),
       minCapacity: w.minCapacity,
     }));
+    // Stated in every launch template, so the account's default credit specification cannot change it; the quote
+    // (src/cost/quote.ts) prices the same mode.
+    const cpuCredits = cpuCreditMode(a.instanceType, a.cpuCredits);
+    if (cpuCredits === 'standard') {
+      const baseline = burstableSpec(a.instanceType)?.baselinePercent;
+      Annotations.of(this).addWarningV2(
+        'rushhour:cpuCreditsStandard',
+        `autoScaling.cpuCredits is "standard": ${a.instanceType} instances are throttled to their baseline` +
+          `${baseline === undefined ? '' : ` (${baseline}% CPU per vCPU)`} once their earned credits are spent, ` +
+          'which at peak is a capacity limit the scaling alarms do not see; "unlimited" bursts and bills the surplus',
+      );
+    }
     this.tiers = Array.from({ length: config.loadBalancers.count }, (_, k) => {
       const tier = new WebTier(this, `Tier${k + 1}`, {
         vpc: data.network.vpc,
@@ -87,6 +100,7 @@ export class WebStack extends Stack {
         now: props.now,
       });
       this.bundle.grantRead(tier.role);
+      if (cpuCredits) setCpuCredits(tier, cpuCredits);
       if (site) {
         // The boot step (src/site/aws-edge.ts) makes exactly two calls: GetParameters on the contract's
         // five parameters and GetSecretValue on the app secret.
@@ -171,4 +185,19 @@ export class WebStack extends Stack {
   override get availabilityZones(): string[] {
     return this.props.data.availabilityZones;
   }
+}
+
+/**
+ * The group's launch template (created by AutoScalingGroup under the launch-template feature flag) with a credit
+ * specification: the group's props have no cpuCredits, the template does (LaunchTemplateData.CreditSpecification).
+ */
+function setCpuCredits(tier: WebTier, mode: string): void {
+  const template = tier.autoScalingGroup.node.tryFindChild('LaunchTemplate');
+  const cfn = template?.node.defaultChild;
+  if (!(cfn instanceof ec2.CfnLaunchTemplate))
+    throw new Error(
+      'no launch template under the Auto Scaling group to set the CPU credits on: the feature flag ' +
+        '@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig must be on (cdk.json)',
+    );
+  cfn.addPropertyOverride('LaunchTemplateData.CreditSpecification.CpuCredits', mode);
 }

@@ -14,13 +14,32 @@ export const PriceTableSchema = z.object({
   notes: z.array(z.string()).optional(),
   /** Hours in a billing month for per-month prices. @default 730 */
   hoursPerMonth: z.number().positive().default(730),
-  ec2: z.object({ onDemandHourly: byType, ebsGp3GiBMonth: price }),
+  /**
+   * Where each rate (a key like "ec2.cpuCreditVcpuHourly", or a section like "rds") was read, and when: printed
+   * with the quote so a reader can check it.
+   */
+  sources: z
+    .record(z.string(), z.strictObject({ url: z.string(), asOf: z.string(), note: z.string().optional() }))
+    .default({}),
+  ec2: z.object({
+    onDemandHourly: byType,
+    ebsGp3GiBMonth: price,
+    /** Unlimited mode surplus credits, USD per vCPU-hour, by burstable family (t2, t3, t3a, t4g). */
+    cpuCreditVcpuHourly: byType.default({}),
+  }),
   rds: z.object({
     mysqlSingleAzHourly: byType,
     multiAzFactor: z.number().min(1).default(2),
     storageGp2GiBMonth: price,
   }),
-  alb: z.object({ hourly: price, lcuHourly: price }),
+  alb: z.object({
+    hourly: price,
+    lcuHourly: price,
+    /** A reserved LCU per hour (LCU reservation); the LCU rate when absent. */
+    reservedLcuHourly: price.optional(),
+    /** GB processed that make one LCU-hour (the processed-bytes dimension: 1 GB for instance targets). */
+    processedGBPerLcuHour: z.number().positive().default(1),
+  }),
   publicIpv4Hourly: price,
   vpc: z.object({ natGatewayHourly: price, interfaceEndpointHourlyPerAz: price }),
   route53: z.object({ queriesPerMillion: price }),

@@ -20,9 +20,9 @@ const weekConfig = (extra: Record<string, unknown> = {}) => ({
   database: { instanceClass: 't4g.medium', allocatedStorageGiB: 20, multiAz: false },
   cost: {
     phases: [
-      { name: 'prewarm', instancesPerGroup: 2, hoursPerDay: 4, days: 2 },
-      { name: 'rush', instancesPerGroup: 5, hoursPerDay: 10, days: 3 },
-      { name: 'tail', instancesPerGroup: 1, hoursPerDay: 24, days: 2 },
+      { name: 'prewarm', instancesPerGroup: 2, hoursPerDay: 4, days: 2, kind: 'idle' },
+      { name: 'rush', instancesPerGroup: 5, hoursPerDay: 10, days: 3, kind: 'peak' },
+      { name: 'tail', instancesPerGroup: 1, hoursPerDay: 24, days: 2, kind: 'idle' },
     ],
     dataTransferOutGiB: 150,
     lcuHoursPerBalancer: 400,
@@ -40,6 +40,9 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
   // By hand, with the table's prices (deployment: 2 + 3 + 2 = 7 days = 168 h; 730 h per month):
   //   EC2 t3.small prewarm  3 × 2 × 4 × 2  =   48 h × 0.0208   =  0.9984   ->  1.00
   //   EC2 t3.small rush     3 × 5 × 10 × 3 =  450 h × 0.0208   =  9.36     ->  9.36
+  //   CPU credits, rush (peak: 50% CPU, the scale-out threshold; t3.small: 2 vCPUs, 20% baseline)
+  //                         450 h × 2 × (50 − 20)% = 270 vCPU-h × 0.05 = 13.50 -> 13.50
+  //   (prewarm and tail are idle: 5% CPU, below the baseline, no surplus)
   //   EC2 t3.small tail     3 × 1 × 24 × 2 =  144 h × 0.0208   =  2.9952   ->  3.00
   //   EBS gp3   642 h × 8 GiB / 730 = 7.035616 GiB-mo × 0.08   =  0.562849 ->  0.56
   //   RDS db.t4g.medium     168 h × 0.065                      = 10.92     -> 10.92
@@ -54,11 +57,12 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
   //   Data out     150 GiB × 0.09                              = 13.50     -> 13.50
   //   S3           3 × 168 / 730 = 0.690411 GiB-mo × 0.023     =  0.015879 ->  0.02
   //   Secrets      2 × 168 / 730 = 0.460274 secret-mo × 0.40   =  0.184110 ->  0.18
-  //   Total = 1.00 + 9.36 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00
-  //           + 13.50 + 0.02 + 0.18 = 75.98
+  //   Total = 1.00 + 9.36 + 13.50 + 3.00 + 0.56 + 10.92 + 0.53 + 11.34 + 9.60 + 5.04 + 3.21 + 6.72 + 1.00
+  //           + 13.50 + 0.02 + 0.18 = 89.48
   expect(q.items.map((i) => [i.item, i.amount])).toEqual([
     ['EC2 t3.small, phase prewarm', 1.0],
     ['EC2 t3.small, phase rush', 9.36],
+    ['EC2 t3.small CPU credits (unlimited), phase rush', 13.5],
     ['EC2 t3.small, phase tail', 3.0],
     ['EBS gp3 root volumes', 0.56],
     ['RDS MySQL db.t4g.medium (single-AZ)', 10.92],
@@ -73,10 +77,10 @@ test('the committed us-east-1 table reproduces a hand-computed quote to the cent
     ['S3 storage (dump, bundle, exports)', 0.02],
     ['Secrets Manager secrets', 0.18],
   ]);
-  expect(q.total).toBe(75.98);
+  expect(q.total).toBe(89.48);
   expect(q.deploymentDays).toBe(7);
   expect(q.warnings).toEqual([]);
-  expect(formatQuote(q)).toMatch(/TOTAL\s+75\.98$/);
+  expect(formatQuote(q)).toMatch(/TOTAL\s+89\.48\n/);
 });
 
 test('any price table and schedule: an "old invoice" table, Multi-AZ and an explicit deployment length', () => {
@@ -154,13 +158,13 @@ test('the CLI prints the same quote as JSON with --json', () => {
     { encoding: 'utf8' },
   );
   const q = JSON.parse(out);
-  expect(q.total).toBe(75.98);
-  expect(q.items).toHaveLength(15);
+  expect(q.total).toBe(89.48);
+  expect(q.items).toHaveLength(16);
   const text = execFileSync(
     process.execPath,
     [path.join(ROOT, 'bin', 'rushhour.js'), 'cost', '--config', configFile, '--prices', PRICES],
     { encoding: 'utf8' },
   );
   expect(text).toMatch(/prices for us-east-1 as of 2025-01-15/);
-  expect(text).toMatch(/TOTAL\s+75\.98/);
+  expect(text).toMatch(/TOTAL\s+89\.48/);
 });

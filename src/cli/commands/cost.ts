@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { Command } from 'commander';
+import { compareQuote, formatComparison, loadCompareFile } from '../../cost/compare';
 import { costQuote } from '../../cost/config-quote';
 import { formatQuote } from '../../cost/quote';
 
@@ -10,9 +12,20 @@ export function register(program: Command): void {
     )
     .option('--config <file>', 'rushhour config', 'rushhour.config.json')
     .option('--prices <file>', "price table JSON (default: the config's cost.priceTable, pricing/us-east-1.json)")
-    .option('--json', 'print the line items and total as JSON')
+    .option(
+      '--compare <file>',
+      'an earlier estimate or invoice as JSON line items ({"items": [{"item", "amount"}]}, or earlier --json output): side by side with the difference per line and in total',
+    )
+    .option('--json', 'print the line items and total (and the comparison) as JSON')
     .action((opts) => {
       const q = costQuote(opts);
-      console.log(opts.json ? JSON.stringify(q, null, 2) : formatQuote(q));
+      let comparison;
+      if (opts.compare) {
+        const earlier = loadCompareFile(opts.compare);
+        comparison = compareQuote(q, earlier, earlier.title ?? path.basename(opts.compare));
+      }
+      const c = comparison && { ...comparison, file: path.resolve(opts.compare) };
+      if (opts.json) console.log(JSON.stringify(c ? { ...q, compare: c } : q, null, 2));
+      else console.log(c ? `${formatQuote(q)}\n\n${formatComparison(c, q.currency)}` : formatQuote(q));
     });
 }
