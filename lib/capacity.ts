@@ -100,3 +100,32 @@ export function connectionBudget(input: {
 
 /** How long before a schedule window the LCU reservation is raised (provisioning takes minutes); cost prices it. */
 export const LCU_LEAD_MINUTES = 30;
+
+/** One span the LCU reservation is held: reserved at `from`, reset at `to`, covering the named windows. */
+export interface LcuHold {
+  readonly from: Date;
+  readonly to: Date;
+  readonly windows: readonly string[];
+}
+
+/**
+ * The spans the LCU reservation is held for a schedule: from LCU_LEAD_MINUTES before each window to its end,
+ * with overlapping or touching spans merged. A reset cancels whatever is reserved, so one reserve/reset pair per
+ * window would let a window's reset drop the next window's reservation when that one starts within the lead of
+ * its end; one pair per merged span cannot. The template schedules these spans and the quote prices them.
+ */
+export function lcuHolds(windows: readonly { name: string; start: Date; end: Date }[]): LcuHold[] {
+  const lead = LCU_LEAD_MINUTES * 60_000;
+  const spans = windows
+    .map((w) => ({ from: w.start.getTime() - lead, to: w.end.getTime(), name: w.name }))
+    .sort((a, b) => a.from - b.from);
+  const holds: { from: number; to: number; windows: string[] }[] = [];
+  for (const s of spans) {
+    const last = holds[holds.length - 1];
+    if (last && s.from <= last.to) {
+      last.to = Math.max(last.to, s.to);
+      last.windows.push(s.name);
+    } else holds.push({ from: s.from, to: s.to, windows: [s.name] });
+  }
+  return holds.map((h) => ({ from: new Date(h.from), to: new Date(h.to), windows: h.windows }));
+}

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import { LCU_LEAD_MINUTES } from '../capacity';
+import { LCU_LEAD_MINUTES, lcuHolds } from '../capacity';
 import { acknowledge } from '../nag/acknowledge';
 
 /** The thresholds of the seed design; every value comes from the config. */
@@ -357,10 +357,13 @@ export class WebTier extends Construct {
           retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 1800 },
         },
       });
-    for (const w of windows) {
-      const raise = new Date(w.start.getTime() - LCU_LEAD_MINUTES * 60_000);
-      if (raise > now) action(`Lcu-${w.name}-Reserve`, raise, { MinimumLoadBalancerCapacity: { CapacityUnits: lcu } });
-      if (w.end > now) action(`Lcu-${w.name}-Release`, w.end, { ResetCapacityReservation: true });
+    // One reserve/reset pair per merged span (lcuHolds), named after its first window: a reset per window
+    // would cancel the next window's reservation when that one starts within the lead of its end.
+    for (const hold of lcuHolds(windows)) {
+      const name = hold.windows[0];
+      if (hold.from > now)
+        action(`Lcu-${name}-Reserve`, hold.from, { MinimumLoadBalancerCapacity: { CapacityUnits: lcu } });
+      if (hold.to > now) action(`Lcu-${name}-Release`, hold.to, { ResetCapacityReservation: true });
     }
   }
 

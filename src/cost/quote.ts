@@ -1,6 +1,6 @@
 import { burstableSpec, cpuCreditMode } from '../../lib/burstable';
 import type { RushhourConfig } from '../../lib/config';
-import { LCU_LEAD_MINUTES } from '../../lib/capacity';
+import { LCU_LEAD_MINUTES, lcuHolds } from '../../lib/capacity';
 import { phaseAverageCpu, surplusVcpuHours } from './burst';
 import type { PriceTable } from './prices';
 
@@ -46,34 +46,10 @@ const num = (n: number) => String(Number(n.toFixed(4)));
 
 type Window = NonNullable<RushhourConfig['schedule']>[number];
 
-/**
- * Hours the LCU reservation is held, replaying the scheduled actions web-tier.ts creates per window: reserve at
- * LCU_LEAD_MINUTES before its start, reset at its end. A reset cancels whatever is reserved, so a window starting
- * less than the lead after the previous one ends loses its reservation at that end: such windows are named.
- */
-export function lcuReservation(windows: readonly Window[]): { hours: number; cancelled: string[] } {
-  const lead = LCU_LEAD_MINUTES * 60_000;
-  const events = windows
-    .flatMap((w) => [
-      { at: Date.parse(w.start) - lead, reserve: true, name: w.name },
-      { at: Date.parse(w.end), reserve: false, name: w.name },
-    ])
-    // At one instant the order of two schedules is not defined: count the release first (the shorter hold).
-    .sort((a, b) => a.at - b.at || Number(a.reserve) - Number(b.reserve));
-  let since: number | undefined;
-  let ms = 0;
-  for (const e of events) {
-    if (e.reserve && since === undefined) since = e.at;
-    else if (!e.reserve && since !== undefined) {
-      ms += e.at - since;
-      since = undefined;
-    }
-  }
-  const sorted = [...windows].sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
-  const cancelled = sorted
-    .filter((w, k) => k > 0 && Date.parse(w.start) - lead <= Date.parse(sorted[k - 1].end))
-    .map((w) => w.name);
-  return { hours: ms / 3600_000, cancelled };
+/** Hours the LCU reservation is held: the spans web-tier.ts schedules (lcuHolds), summed. */
+export function lcuReservationHours(windows: readonly Window[]): number {
+  const holds = lcuHolds(windows.map((w) => ({ name: w.name, start: new Date(w.start), end: new Date(w.end) })));
+  return holds.reduce((h, s) => h + (s.to.getTime() - s.from.getTime()) / 3600_000, 0);
 }
 
 /** Builds the quote for a deployment's schedule from a price table. */
@@ -224,23 +200,19 @@ export function quote(config: CostInputs, prices: PriceTable): Quote {
     warnings.push(
       'cost.lcuHoursPerBalancer and cost.loadBalancerProcessedGB are both set and both priced: LCU-hours from a bill already include the processed bytes (give one)',
     );
-  // Priced for the hours the template holds it (lcuReservation replays web-tier.ts's scheduled actions). Usage up
+  // Priced for the hours the template holds it (the same spans web-tier.ts schedules). Usage up
   // to the reserved level is covered by it: lcuHoursPerBalancer is what goes beyond it or falls outside it.
   const lcu = config.loadBalancers.capacityReservationLcu;
   if (lcu !== undefined) {
     const windows = config.schedule ?? [];
-    const held = lcuReservation(windows);
+    const hours = lcuReservationHours(windows);
     if (windows.length === 0)
       warnings.push('loadBalancers.capacityReservationLcu is set but the schedule has no window: nothing is reserved');
-    for (const name of held.cancelled)
-      warnings.push(
-        `window "${name}" starts less than ${LCU_LEAD_MINUTES} min after the previous window ends: that window's release cancels its LCU reservation, so the template holds none for it (priced as the template does; space the windows)`,
-      );
     add(
       'alb:reservation',
       'Load balancer capacity reservation',
-      `${groups} balancers × ${lcu} LCU × ${num(held.hours)} h (${windows.length} windows, from ${LCU_LEAD_MINUTES} min before each start to its end)`,
-      groups * lcu * held.hours,
+      `${groups} balancers × ${lcu} LCU × ${num(hours)} h (${windows.length} windows, from ${LCU_LEAD_MINUTES} min before each start to its end, overlaps merged)`,
+      groups * lcu * hours,
       'reserved LCU-hour',
       prices.alb.reservedLcuHourly ?? prices.alb.lcuHourly,
     );

@@ -6,7 +6,8 @@ import { burstableSpec } from '../../lib/burstable';
 import { parseConfig, RushhourConfigInput } from '../../lib/config';
 import { compareQuote, CompareFileError, formatComparison, parseCompareFile } from '../../src/cost/compare';
 import { loadPriceTable, PriceTable } from '../../src/cost/prices';
-import { lcuReservation, quote } from '../../src/cost/quote';
+import { lcuReservationHours, quote } from '../../src/cost/quote';
+import { lcuHolds } from '../../lib/capacity';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PRICES = path.join(ROOT, 'pricing', 'us-east-1.json');
@@ -201,20 +202,23 @@ describe('LCU reservation', () => {
   const w = (name: string, start: string, end: string) => ({ name, start, end, minCapacity: 1 });
 
   test("priced for the hours the template's scheduled actions hold it: from the lead before each window to its end", () => {
-    const held = lcuReservation([
+    const windows = [
       w('a', '2027-02-01T08:00:00Z', '2027-02-01T12:00:00Z'),
       w('b', '2027-02-02T08:00:00Z', '2027-02-02T10:00:00Z'),
-    ]);
-    expect(held).toEqual({ hours: 4.5 + 2.5, cancelled: [] });
+    ];
+    expect(lcuReservationHours(windows)).toBe(4.5 + 2.5);
   });
 
-  test("a window starting within the lead of the previous one's end loses its reservation to that release", () => {
+  test("a window starting within the lead of the previous one's end shares its hold: no reset in between", () => {
     const windows = [
       w('first', '2027-02-01T08:00:00Z', '2027-02-01T10:00:00Z'),
       w('second', '2027-02-01T10:15:00Z', '2027-02-01T12:00:00Z'),
     ];
-    // Reserve 07:30, reserve 09:45 (already held), release 10:00 (resets), release 12:00 (nothing held).
-    expect(lcuReservation(windows)).toEqual({ hours: 2.5, cancelled: ['second'] });
+    const holds = lcuHolds(windows.map((x) => ({ name: x.name, start: new Date(x.start), end: new Date(x.end) })));
+    // One span 07:30-12:00: a reset at 10:00 would have dropped the reservation raised at 09:45 for "second".
+    expect(holds).toEqual([
+      { from: new Date('2027-02-01T07:30:00Z'), to: new Date('2027-02-01T12:00:00Z'), windows: ['first', 'second'] },
+    ]);
     const q = quote(
       cfg(
         base({
@@ -225,9 +229,8 @@ describe('LCU reservation', () => {
       ),
       table(),
     );
-    // 2 balancers × 100 LCU × 2.5 h × 0.008 = 4.00.
-    expect(line(q, 'alb:reservation')).toMatchObject({ quantity: 500, amount: 4 });
-    expect(q.warnings).toContainEqual(expect.stringMatching(/window "second" starts less than 30 min after/));
+    // 2 balancers × 100 LCU × 4.5 h × 0.008 = 7.20.
+    expect(line(q, 'alb:reservation')).toMatchObject({ quantity: 900, amount: 7.2 });
   });
 });
 

@@ -149,6 +149,24 @@ describe('LCU reservation only during the schedule windows', () => {
     example.webTemplate.allResourcesProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '1' });
   });
 
+  test('windows closer than the lead share one reserve/reset pair, so no reset drops the next reservation', () => {
+    const close = synth(
+      configWith((c) => {
+        c.loadBalancers = { count: 3, capacityReservationLcu: 100 };
+        c.schedule = [
+          { name: 'first', start: '2027-02-01T08:00:00Z', end: '2027-02-01T10:00:00Z', minCapacity: 2 },
+          { name: 'second', start: '2027-02-01T10:15:00Z', end: '2027-02-01T12:00:00Z', minCapacity: 3 },
+        ];
+      }),
+    );
+    const at = resourcesOf(close.webTemplate, 'AWS::Scheduler::Schedule').map(
+      ([, s]) => s.Properties.ScheduleExpression,
+    );
+    // Per balancer: reserve 07:30, reset 12:00; no reset at 10:00 (it would cancel the 09:45 reservation).
+    expect([...new Set(at)].sort()).toEqual(['at(2027-02-01T07:30:00)', 'at(2027-02-01T12:00:00)']);
+    expect(at).toHaveLength(3 * 2);
+  });
+
   test('cost prices the reservation for the windows only (plus the lead)', () => {
     const config = lcuConfig();
     const q = quote(config, loadPriceTable(path.join(ROOT, 'pricing', 'us-east-1.json')));
