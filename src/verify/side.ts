@@ -62,6 +62,8 @@ export interface TableSide {
   hashCounts(): Promise<Row[]>;
   /** The insertable columns' values (valueFetch) of the rows with these keys, or of every row in pages. */
   values(keys: string[][] | undefined): AsyncIterable<Row[]>;
+  /** Page `page` (VALUE_BATCH rows) of every row's values, for a table without a key. */
+  valuesPage(page: number): Promise<Row[]>;
   stats(): Promise<TableStats>;
 }
 
@@ -88,16 +90,19 @@ export interface TableShape {
   readonly key: Column[];
 }
 
-const SESSION =
-  "SET SESSION time_zone = '+00:00'; SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'; " +
-  'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ';
+// One statement per call: the export Lambda's connection does not allow several statements per query.
+const SESSION = [
+  "SET SESSION time_zone = '+00:00'",
+  "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+  'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ',
+];
 
 /**
  * Fixes what changes the canonical text: UTC for TIMESTAMP; a known sql_mode
  * (no PAD_CHAR_TO_FULL_LENGTH or ANSI_QUOTES).
  */
 export async function prepareSession(r: QueryRunner): Promise<void> {
-  await r.execute(SESSION);
+  for (const statement of SESSION) await r.execute(statement);
 }
 
 /** One consistent, read-only snapshot for every later query on this session. */
@@ -176,6 +181,10 @@ export function sqlTableSide(
     return c.length ? `WHERE ${c.join(' AND ')}` : '';
   };
   const keyList = key.map(keyFetch).join(', ');
+  const valuesSelect = `SELECT ${columns
+    .filter((c) => !c.generated)
+    .map(valueFetch)
+    .join(', ')} FROM ${from}`;
   // A table without a key can hold duplicate rows, which XOR would cancel: there the exact SUM.
   const agg = key.length ? 'BIT_XOR' : 'SUM';
   // The pause bounds the load on a production origin: between chunk queries, not after the last.
@@ -187,6 +196,9 @@ export function sqlTableSide(
     }
     return out;
   };
+  // The whole table (no key): in pages by LIMIT, each page a fresh scan of the same snapshot.
+  const valuesPage = (page: number) =>
+    runner.query(`${valuesSelect} LIMIT ${VALUE_BATCH} OFFSET ${Math.trunc(page) * VALUE_BATCH}`);
   return {
     async boundary(lower, n, upper) {
       const rows = await runner.query(
@@ -227,21 +239,17 @@ export function sqlTableSide(
       return out;
     },
     hashCounts: () => runner.query(`SELECT ${rowHash(columns)} AS h, COUNT(*) FROM ${from} GROUP BY h`),
+    valuesPage,
     async *values(keys) {
-      const select = `SELECT ${columns
-        .filter((c) => !c.generated)
-        .map(valueFetch)
-        .join(', ')} FROM ${from}`;
       if (!keys) {
-        // The whole table (no key): in pages by LIMIT, each page a fresh scan of the same snapshot.
-        for (let offset = 0; ; offset += VALUE_BATCH) {
-          const rows = await runner.query(`${select} LIMIT ${VALUE_BATCH} OFFSET ${offset}`);
+        for (let page = 0; ; page++) {
+          const rows = await valuesPage(page);
           if (rows.length === 0) return;
           yield rows;
         }
       }
       for (let i = 0; i < keys.length; i += VALUE_BATCH)
-        yield await runner.query(`${select} WHERE ${anyKey(key, keys.slice(i, i + VALUE_BATCH))}`);
+        yield await runner.query(`${valuesSelect} WHERE ${anyKey(key, keys.slice(i, i + VALUE_BATCH))}`);
     },
     async stats() {
       const [[, checksum]] = await runner.query(`CHECKSUM TABLE ${from}`);
