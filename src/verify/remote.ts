@@ -37,7 +37,11 @@ import {
 export const VERIFY_PROTOCOL = 1;
 
 const keyValues = z.array(z.string().max(8192)).min(1).max(32);
-const range = { lower: keyValues.optional(), upper: keyValues.optional() };
+const range = {
+  lower: keyValues.optional(),
+  upper: keyValues.optional(),
+  width: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+};
 const count = (max: number) => z.number().int().min(1).max(max);
 
 const OPERATION = z.discriminatedUnion('op', [
@@ -49,7 +53,11 @@ const OPERATION = z.discriminatedUnion('op', [
       op: z.literal('rows'),
       ...range,
       only: z
-        .object({ buckets: count(1_000_000), inBuckets: z.array(z.number().int().min(0)).max(1_000_000) })
+        .object({
+          buckets: count(1_000_000),
+          inBuckets: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).max(1_000_000),
+          width: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+        })
         .strict()
         .optional(),
     })
@@ -255,7 +263,11 @@ export function remoteSide(invoke: VerifyInvoke, label = 'cloud (through the exp
         return out;
       };
       const one = async <T>(op: VerifyOperation) => (await run([op]))[0] as T;
-      const r = (x: Range) => ({ ...(x.lower ? { lower: x.lower } : {}), ...(x.upper ? { upper: x.upper } : {}) });
+      const r = (x: Range) => ({
+        ...(x.lower ? { lower: x.lower } : {}),
+        ...(x.upper ? { upper: x.upper } : {}),
+        ...(x.width ? { width: x.width } : {}),
+      });
       return {
         async boundary(lower, n, upper) {
           return (await one<string[] | null>({ op: 'boundary', n, ...r({ lower, upper }) })) ?? undefined;

@@ -4,6 +4,7 @@ import {
   Column,
   columnHash,
   ident,
+  inBuckets,
   keyBucket,
   keyFetch,
   kindOf,
@@ -32,11 +33,15 @@ export interface Sum {
 export interface Range {
   readonly lower?: string[];
   readonly upper?: string[];
+  /** For the bucket operations: buckets are key ranges of this width (see bucketWidth), else CRC32 buckets. */
+  readonly width?: number;
 }
 
 /** Only the rows in these key buckets (see keyBucket). */
 export interface BucketFilter {
   readonly buckets: number;
+  /** The bucket sums' width (see Range). */
+  readonly width?: number;
   readonly inBuckets: number[];
 }
 
@@ -217,13 +222,13 @@ export function sqlTableSide(
     bucketSums: (buckets, ranges) =>
       each(ranges, async (r) => {
         const out = await runner.query(
-          `SELECT ${keyBucket(key, buckets)} AS b, COUNT(*), BIT_XOR(${rowHashNumber(columns)}) ` +
+          `SELECT ${keyBucket(key, buckets, r.width)} AS b, COUNT(*), BIT_XOR(${rowHashNumber(columns)}) ` +
             `FROM ${from} ${range(r)} GROUP BY b`,
         );
         return new Map(out.map(([b, n, x]) => [String(b), { rows: Number(n), sum: String(x) }]));
       }),
     rows(r, only) {
-      const cond = only ? `(${keyBucket(key, only.buckets)}) IN (${only.inBuckets.map(Number).join(', ')})` : '';
+      const cond = only ? inBuckets(key, only.buckets, only.inBuckets, only.width) : '';
       return runner.query(`SELECT ${keyList}, ${rowHash(columns)} FROM ${from} ${range(r, cond)}`);
     },
     async columnHashes(keys) {

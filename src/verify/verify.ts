@@ -1,4 +1,4 @@
-import { canonical, Column, keyDisplay, UTF8 } from './canonical';
+import { bucketWidth, canonical, Column, keyDisplay, UTF8 } from './canonical';
 import { QueryRunner, Row } from './runner';
 import { Range, sleep, sqlSide, Sum, TableShape, TableSide, VerifySide } from './side';
 
@@ -249,7 +249,8 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
       }
     }
     // Which buckets differ: only their rows are listed (all rows when most buckets differ anyway).
-    perBucket ??= (await both(async (s) => (await s.bucketSums(buckets, [range]))[0])) as [
+    const width = bucketWidth(pair.key.left, buckets, range.lower, range.upper);
+    perBucket ??= (await both(async (s) => (await s.bucketSums(buckets, [{ ...range, width }]))[0])) as [
       Map<string, Sum>,
       Map<string, Sum>,
     ];
@@ -259,7 +260,7 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
     );
     for (const b of differ) if (!/^\d+$/.test(b)) throw new VerifyError(`unexpected bucket ${b}`, pair.table);
     const only =
-      differ.length * 2 < Math.max(lb.size, rb.size) ? { buckets, inBuckets: differ.map(Number) } : undefined;
+      differ.length * 2 < Math.max(lb.size, rb.size) ? { buckets, width, inBuckets: differ.map(Number) } : undefined;
     const [lr, rr] = (await both((s) => s.rows(range, only))).map(byKey);
     const changed: string[][] = [];
     for (const [k, row] of lr) {
@@ -302,7 +303,8 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
       last = !upper;
     }
     if (opts.bucketsFirst) {
-      const [lb, rb] = await both((s) => s.bucketSums(buckets, ranges));
+      const withWidth = ranges.map((x) => ({ ...x, width: bucketWidth(pair.key.left, buckets, x.lower, x.upper) }));
+      const [lb, rb] = await both((s) => s.bucketSums(buckets, withWidth));
       for (const [i, range] of ranges.entries())
         await compare(range, 0, {
           sums: [combine(lb[i].values()), combine(rb[i].values())],
