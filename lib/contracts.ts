@@ -56,6 +56,14 @@ export const EXPORT_ENV = {
   timeBudgetMs: TIME_BUDGET_ENV,
 } as const;
 
+/**
+ * The export function's actions besides the export (an event without `action`): `verify-query` runs the
+ * row-level proof's read-only operations on the cloud database (src/verify/remote.ts).
+ */
+export const EXPORT_ACTIONS = {
+  verifyQuery: 'verify-query',
+} as const;
+
 /** The import's progress table in the target database; the export and the origin checksums leave it out. */
 export const PROGRESS_TABLE = 'rushhour_import_progress';
 

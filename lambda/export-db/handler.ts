@@ -1,14 +1,17 @@
 import type { Connection } from 'mysql2/promise';
-import { EXPORT_ENV } from '../../lib/contracts';
+import { EXPORT_ACTIONS, EXPORT_ENV } from '../../lib/contracts';
 import { MasterSecret, parseMasterSecret } from '../../src/aws/secrets';
 import { exportPrefix, exportSlice, ExportStore } from '../../src/sql/export';
+import { parseVerifyQuery, serveVerifyQuery, VerifyQueryResponse, VerifyRequestError } from '../../src/verify/remote';
+import { mysql2Runner } from '../../src/verify/runner';
 
 /**
  * The export function's logic: writes one slice of a consistent export of the RDS database to
  * `s3://<bucket>/exports/<exportId>/` per invocation. The CLI (`rushhour sync-back`) invokes it with the
  * same exportId until it answers `done: true`. Settings and the AWS edge are passed in (./index.ts binds
  * them from the environment; the rehearsal and tests pass them explicitly); the export itself is
- * src/sql/export.ts.
+ * src/sql/export.ts. The same function answers the row-level proof's read-only queries on the cloud
+ * database (`action: 'verify-query'`, src/verify/remote.ts), for an operator who cannot reach RDS.
  */
 
 export interface ExportEvent {
@@ -111,4 +114,40 @@ export async function handleExport(
   } finally {
     await connection.end().catch(() => undefined);
   }
+}
+
+/**
+ * One verify-query invocation: the request is checked before the secret is read, then answered in a
+ * read-only snapshot on a fresh connection (src/verify/remote.ts), within the time budget.
+ */
+export async function handleVerifyQuery(
+  event: unknown,
+  settings: ExportSettings,
+  edge: ExportEdge,
+  context: ExportContext = {},
+): Promise<VerifyQueryResponse> {
+  parseVerifyQuery(event);
+  // Leave a minute to answer: the results are small, the last operation is one chunk's query.
+  const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60 * 1000;
+  const deadline = Date.now() + (settings.timeBudgetMs ?? Math.max(5000, remaining - 60000));
+  const master = parseMasterSecret(await edge.getSecretJson(settings.masterSecretArn));
+  const connection = await edge.connect(master);
+  try {
+    return await serveVerifyQuery(mysql2Runner(connection, 'cloud'), settings.database, event, deadline);
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
+
+/** Every event of the export function: an export slice (no `action`) or a known action; others are refused. */
+export function handleExportFunction(
+  event: unknown,
+  settings: ExportSettings,
+  edge: ExportEdge,
+  context: ExportContext = {},
+): Promise<ExportResponse | VerifyQueryResponse> {
+  const action = (event as { action?: unknown } | null | undefined)?.action;
+  if (action === undefined) return handleExport((event ?? {}) as ExportEvent, settings, edge, context);
+  if (action === EXPORT_ACTIONS.verifyQuery) return handleVerifyQuery(event, settings, edge, context);
+  return Promise.reject(new VerifyRequestError(`unknown action ${JSON.stringify(String(action)).slice(0, 40)}`));
 }

@@ -11,8 +11,9 @@ import { progress } from '../util/progress';
 import { shq, SshSession } from '../ssh/session';
 import { sha256File } from '../util/sha256';
 import { DEFAULT_STATE_FILE, Operation, StateFile } from '../state/state-file';
-import { ident, sqlString } from '../verify/canonical';
+import { remoteSide } from '../verify/remote';
 import { QueryRunner } from '../verify/runner';
+import { sqlSide, VerifySide } from '../verify/side';
 import { sshClientRunner } from '../verify/ssh-runner';
 import { repairDelta, TableRepair } from '../verify/delta';
 import { formatVerify, verifyData, VerifyResult } from '../verify/verify';
@@ -45,14 +46,17 @@ export interface SyncBackOptions extends OriginOptions {
   readonly restart?: boolean;
   /**
    * A session on the cloud database for the row-level proof (verify-data against the origin's server
-   * over SSH). When given, the verdict is row-level and CHECKSUM TABLE is extra information only.
-   * @default none: the verdict is CHECKSUM TABLE and row counts (not portable across server versions)
+   * over SSH), one consistent snapshot.
+   * @default the export function's verify-query action through `invoker` (src/verify/remote.ts): for an
+   * operator who cannot reach RDS; one read-only snapshot per invocation, sound with the site stopped.
+   * Either way the verdict is row-level; CHECKSUM TABLE is extra information only.
    */
   readonly cloudDb?: () => Promise<QueryRunner>;
   /**
    * Send home only the rows that differ (src/verify/delta.ts) instead of loading the whole export: per
    * table one transaction on the origin's mysql over SSH, then the row-level proof of the whole
-   * database. Needs `cloudDb`; no export is made. @default false (the full reload)
+   * database. The cloud side is `cloudDb`, else the export function; no export is made.
+   * @default false (the full reload)
    */
   readonly delta?: boolean;
   /** Rows per chunk for the delta's search and the proof. @default DEFAULT_CHUNK_SIZE */
@@ -74,8 +78,8 @@ export interface SyncBackResult {
   readonly backupFile: string;
   readonly tables: TableComparison[];
   readonly identical: boolean;
-  /** The row-level proof, when `cloudDb` was given (then `identical` is its verdict). */
-  readonly rowLevel?: VerifyResult;
+  /** The row-level proof: `identical` is its verdict. */
+  readonly rowLevel: VerifyResult;
   /** With `delta`: what was repaired, table by table. */
   readonly repairs?: TableRepair[];
 }
@@ -296,12 +300,12 @@ function loadExport(
 async function loadDelta(
   { o, log }: Run,
   session: SshSession,
-  cloudDb: () => Promise<QueryRunner>,
+  cloudSide: CloudSide,
 ): Promise<{ proof: VerifyResult; repairs: TableRepair[] }> {
-  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudDb()];
+  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudSide()];
   try {
     const r = await repairDelta({
-      source: cloud,
+      source: cloud.side,
       target: originDb,
       sourceDatabase: o.database,
       chunkSize: o.chunkSize,
@@ -318,20 +322,14 @@ async function loadDelta(
   }
 }
 
-/** CHECKSUM TABLE and row counts in the cloud, over the proof's session (extra information with --delta). */
-async function cloudTableStats(cloudDb: () => Promise<QueryRunner>, database: string) {
-  const cloud = await cloudDb();
+/** CHECKSUM TABLE and row counts in the cloud, over the proof's cloud side (extra information with --delta). */
+async function cloudTableStats(cloudSide: CloudSide, database: string) {
+  const cloud = await cloudSide();
   try {
-    const names = await cloud.query(
-      `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
-    );
     const stats: Record<string, TableStat> = {};
-    for (const [t] of names) {
-      const table = `${ident(database)}.${ident(String(t))}`;
-      if (/^_?rushhour_/.test(String(t))) continue;
-      const [[, checksum]] = await cloud.query(`CHECKSUM TABLE ${table}`);
-      const [[rows]] = await cloud.query(`SELECT COUNT(*) FROM ${table}`);
-      stats[String(t)] = { checksum, rows: Number(rows) };
+    for (const [t, shape] of await cloud.side.shapes(database)) {
+      if (/^_?rushhour_/.test(t)) continue;
+      stats[t] = await cloud.side.table(database, t, shape.columns, shape.key).stats();
     }
     return stats;
   } finally {
@@ -339,16 +337,31 @@ async function cloudTableStats(cloudDb: () => Promise<QueryRunner>, database: st
   }
 }
 
-/** 6. Prove it, table by table: CHECKSUM TABLE and row counts at the origin against the export's manifest. */
-/** The row-level proof: verify-data between the origin's server (its own client, over SSH) and the cloud. */
-async function proveRowByRow(
-  { o, log }: Run,
-  session: SshSession,
-  cloudDb: () => Promise<QueryRunner>,
-): Promise<VerifyResult> {
-  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudDb()];
+/** The cloud side of the row-level proof, opened per use. */
+type CloudSide = () => Promise<{ side: VerifySide; close(): Promise<void> }>;
+
+/** `cloudDb` when given (a session: one snapshot), else the export function's verify-query action. */
+function cloudSideOf(o: SyncBackOptions): CloudSide {
+  const { cloudDb, invoker } = o;
+  if (cloudDb)
+    return async () => {
+      const runner = await cloudDb();
+      return { side: sqlSide(runner), close: () => runner.close() };
+    };
+  if (invoker) return async () => ({ side: remoteSide((e) => invoker.verify(e)), close: async () => undefined });
+  throw new Error(
+    'sync-back needs the cloud side of the row-level proof: the export function (invoker) or a cloud database session (--cloud-db)',
+  );
+}
+
+/**
+ * 6. Prove it, row by row: verify-data between the origin's server (its own client, over SSH) and the
+ * cloud (a session, or the export function). CHECKSUM TABLE and row counts are printed beside it.
+ */
+async function proveRowByRow({ o, log }: Run, session: SshSession, cloudSide: CloudSide): Promise<VerifyResult> {
+  const [originDb, cloud] = [await sshClientRunner(session, o), await cloudSide()];
   try {
-    const result = await verifyData({ left: originDb, right: cloud, leftDatabase: o.database });
+    const result = await verifyData({ left: originDb, right: cloud.side, leftDatabase: o.database });
     log(formatVerify(result, 20, { left: 'at the origin', right: 'in the cloud' }));
     return result;
   } finally {
@@ -381,8 +394,9 @@ export const FILES_STAY_NOTE =
 /**
  * Brings the week's data home: export the cloud database (sliced), download and verify it, refuse if
  * the origin changed since the pull (unless forced), back up the origin's database on the origin,
- * stream the export into the origin's `mysql` over SSH, then compare CHECKSUM TABLE and row counts,
- * table by table. Each step is recorded; a rerun resumes after the last completed one.
+ * stream the export into the origin's `mysql` over SSH, then prove it row by row (verify-data against
+ * the cloud: a session with `cloudDb`, else through the export function), with CHECKSUM TABLE and row
+ * counts printed as extra information. Each step is recorded; a rerun resumes after the last completed one.
  *
  * The load runs the origin's own `mysql` client fed through the SSH channel: the origin's DB login
  * never leaves the origin (no port forward, no password here), and mysql is the reference reader of
@@ -407,6 +421,7 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
 
   if (o.delta) return syncBackDelta(run, target, pulled);
   if (!o.invoker) throw new Error('sync-back needs the export (invoker) unless --delta');
+  const cloudSide = cloudSideOf(o);
   const exported = await exportCloud({ ...run, o: { ...o, invoker: o.invoker } });
   const exportFile = path.join(outDir, `${o.database}.export-${exported.exportId}.sql.gz`);
   const downloaded = await downloadExport(run, exported, exportFile);
@@ -420,8 +435,9 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
     const tables = await compareTables(run, session, downloaded.cloud);
     log(formatComparison(tables));
     log(FILES_STAY_NOTE);
-    const rowLevel = o.cloudDb ? await proveRowByRow(run, session, o.cloudDb) : undefined;
-    const identical = rowLevel ? rowLevel.identical : tables.every((t) => t.same);
+    // The verdict is the row-level one; CHECKSUM TABLE (above) depends on the storage format.
+    const rowLevel = await proveRowByRow(run, session, cloudSide);
+    const identical = rowLevel.identical;
     const result = {
       exportId: String(exported.exportId),
       exportFile,
@@ -432,11 +448,9 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
     };
     if (identical) {
       run.op.finish({ exportId: result.exportId, backupFile: result.backupFile, tables: tables.length, identical });
-      log(
-        `sync-back: all ${tables.length} tables identical on the origin and in the cloud (${rowLevel ? 'row by row' : 'CHECKSUM TABLE and row counts'})`,
-      );
+      log(`sync-back: all ${rowLevel.tables.length} tables identical on the origin and in the cloud (row by row)`);
     } else {
-      const different = rowLevel ? rowLevel.tables.filter((t) => !t.identical) : tables.filter((t) => !t.same);
+      const different = rowLevel.tables.filter((t) => !t.identical);
       run.op.record('prove', { identical, different: different.map((t) => t.table) });
     }
     return result;
@@ -452,15 +466,17 @@ export async function syncBack(o: SyncBackOptions): Promise<SyncBackResult> {
  */
 async function syncBackDelta(run: Run, target: ReturnType<typeof sshTarget>, pulled: PullRecord) {
   const { o, log } = run;
-  if (!o.cloudDb) throw new Error('sync-back --delta needs the cloud database (--cloud-db): it compares row by row');
-  const cloudDb = o.cloudDb;
+  const cloudSide = cloudSideOf(o);
   let session = await SshSession.connect(target);
   try {
     await checkOriginUnchanged(run, session, pulled);
     const backup = await backupOrigin(run, session);
-    const { proof, repairs } = await loadDelta(run, session, cloudDb);
+    const { proof, repairs } = await loadDelta(run, session, cloudSide);
     if (session.isClosed) session = await SshSession.connect(target);
-    const [after, cloud] = [await originTableStats(session, o, o.database), await cloudTableStats(cloudDb, o.database)];
+    const [after, cloud] = [
+      await originTableStats(session, o, o.database),
+      await cloudTableStats(cloudSide, o.database),
+    ];
     const tables = [...new Set([...Object.keys(cloud), ...Object.keys(after)])].sort().map((t) => ({
       table: t,
       cloud: cloud[t],

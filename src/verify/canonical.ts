@@ -128,8 +128,42 @@ export const rowHashNumber = (cols: Column[]) => `CAST(CONV(${rowHash(cols)}, 16
  * find the differing rows of a differing chunk without listing all of its rows: sums per bucket first,
  * then the rows of the differing buckets only. CRC32 only spreads keys here; it proves nothing.
  */
-export const keyBucket = (key: Column[], buckets: number) =>
-  `CRC32(CONCAT_WS(_binary'#', ${key.map(keyFetch).join(', ')})) % ${buckets}`;
+export const keyBucket = (key: Column[], buckets: number, width?: number) =>
+  width
+    ? `${ident(key[0].name)} DIV ${intLiteral(width)}`
+    : `CRC32(CONCAT_WS(_binary'#', ${key.map(keyFetch).join(', ')})) % ${buckets}`;
+
+/**
+ * With `width` (a single integer key, keys >= 0: see bucketWidth) a bucket is a key range, so its rows
+ * are read by the index: `key BETWEEN b*width AND b*width+width-1` for each bucket b.
+ */
+export function inBuckets(key: Column[], buckets: number, list: number[], width?: number): string {
+  if (!width) return `(${keyBucket(key, buckets)}) IN (${list.map(intLiteral).join(', ')})`;
+  const w = BigInt(intLiteral(width));
+  const k = ident(key[0].name);
+  return list
+    .map((b) => BigInt(intLiteral(b)) * w)
+    .map((lo) => `(${k} BETWEEN ${lo} AND ${lo + w - 1n})`)
+    .join(' OR ');
+}
+
+/**
+ * The key range width that makes about `buckets` buckets of the chunk (lower, upper]: for a single
+ * integer key with both bounds known and not negative (DIV truncates toward zero), else undefined
+ * (CRC32 buckets). Both sides get the same width with the chunk, so a key lands in the same bucket.
+ */
+export function bucketWidth(key: Column[], buckets: number, lower?: string[], upper?: string[]): number | undefined {
+  if (key.length !== 1 || key[0].kind !== 'int' || !lower || !upper) return undefined;
+  if (!/^\d+$/.test(lower[0]) || !/^\d+$/.test(upper[0])) return undefined;
+  const span = BigInt(upper[0]) - BigInt(lower[0]);
+  if (span <= 0n || span > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return Math.max(1, Math.ceil(Number(span) / buckets));
+}
+
+const intLiteral = (n: number) => {
+  if (!Number.isSafeInteger(n) || n < 0) throw new UnsafeValueError(`not a bucket number: ${n}`, '');
+  return String(n);
+};
 
 /** How a key column's value travels between the sides: only digits, hex and temporal text (safe in batch output). */
 export function keyFetch(column: Column): string {

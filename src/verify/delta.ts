@@ -1,10 +1,11 @@
-import { anyKey, ident, valueFetch, valueLiteral } from './canonical';
+import { anyKey, ident, valueLiteral } from './canonical';
 import { QueryRunner } from './runner';
-import { pairTables, prepareSession, TablePair, TableVerdict, verifyData, VerifyResult } from './verify';
+import { VALUE_BATCH, VerifySide } from './side';
+import { asSide, pairTables, prepareSession, TablePair, TableVerdict, verifyData, VerifyResult } from './verify';
 
 export interface DeltaOptions {
-  /** The side whose rows are right (sync-back: the cloud). */
-  readonly source: QueryRunner;
+  /** The side whose rows are right (sync-back: the cloud, a session or the export Lambda). */
+  readonly source: QueryRunner | VerifySide;
   readonly sourceDatabase: string;
   /** The side that is repaired (sync-back: the origin). */
   readonly target: QueryRunner;
@@ -48,8 +49,8 @@ export class DeltaRepairError extends Error {
   }
 }
 
-/** Rows per fetch and per INSERT statement: small enough for any max_allowed_packet of text rows. */
-const BATCH = 500;
+/** Rows per DELETE statement. */
+const BATCH = VALUE_BATCH;
 
 /**
  * Repairs the target from the source with only the rows that differ: verify (names the rows), then per
@@ -68,9 +69,10 @@ export async function repairDelta(o: DeltaOptions): Promise<DeltaResult> {
   const targetDatabase = o.targetDatabase ?? o.sourceDatabase;
   const repairs: TableRepair[] = [];
   const maxPasses = o.maxPasses ?? 3;
+  const source = asSide(o.source, o.pauseMs);
   const common = {
     left: o.target,
-    right: o.source,
+    right: source,
     leftDatabase: targetDatabase,
     rightDatabase: o.sourceDatabase,
     tables: o.tables,
@@ -116,26 +118,9 @@ export async function repairDelta(o: DeltaOptions): Promise<DeltaResult> {
         await o.onTableRepaired?.(verdict.table);
       }
     } finally {
-      await o.source.execute('COMMIT');
+      await source.end();
     }
   }
-}
-
-/** Source rows (insertable columns) for the given keys, or all rows when `keys` is undefined. */
-async function* sourceRows(pair: TablePair, keys: string[][] | undefined) {
-  const cols = pair.columns.right.filter((c) => !c.generated);
-  const from = `${ident(pair.right.database)}.${ident(pair.table)}`;
-  const select = `SELECT ${cols.map(valueFetch).join(', ')} FROM ${from}`;
-  if (!keys) {
-    // The whole table (no key): in pages by LIMIT within the snapshot, each page a fresh scan.
-    for (let offset = 0; ; offset += BATCH) {
-      const rows = await pair.right.runner.query(`${select} LIMIT ${BATCH} OFFSET ${offset}`);
-      if (rows.length === 0) return;
-      yield rows;
-    }
-  }
-  for (let i = 0; i < keys.length; i += BATCH)
-    yield await pair.right.runner.query(`${select} WHERE ${anyKey(pair.key.right, keys.slice(i, i + BATCH))}`);
 }
 
 async function repairTable(o: DeltaOptions, pair: TablePair, v: TableVerdict): Promise<TableRepair> {
@@ -163,7 +148,7 @@ async function repairTable(o: DeltaOptions, pair: TablePair, v: TableVerdict): P
       }
       deleted = removeKeys.length;
     }
-    for await (const rows of sourceRows(pair, fetchKeys)) {
+    for await (const rows of pair.side.right.values(fetchKeys)) {
       if (rows.length === 0) continue;
       const values = rows.map((r) => `(${r.map((val, i) => valueLiteral(targetCols[i], val)).join(', ')})`);
       await target.execute(insertHead + values.join(', '));

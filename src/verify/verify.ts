@@ -1,21 +1,9 @@
-import {
-  after,
-  anyKey,
-  canonical,
-  Column,
-  columnHash,
-  ident,
-  keyDisplay,
-  keyBucket,
-  keyFetch,
-  kindOf,
-  rowHash,
-  rowHashNumber,
-  sqlString,
-  upTo,
-  UTF8,
-} from './canonical';
+import { bucketWidth, canonical, Column, keyDisplay, UTF8 } from './canonical';
 import { QueryRunner, Row } from './runner';
+import { Range, sleep, sqlSide, Sum, TableShape, TableSide, VerifySide } from './side';
+
+export { prepareSession, readShapes, startSnapshot } from './side';
+export type { TableShape } from './side';
 
 /**
  * Row-level verification of two databases, pt-table-checksum's way: each server hashes its own rows
@@ -35,8 +23,9 @@ import { QueryRunner, Row } from './runner';
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 export interface VerifyOptions {
-  readonly left: QueryRunner;
-  readonly right: QueryRunner;
+  /** A session (its SQL built here) or a side (e.g. the export Lambda, ./remote.ts). */
+  readonly left: QueryRunner | VerifySide;
+  readonly right: QueryRunner | VerifySide;
   readonly leftDatabase: string;
   /** @default leftDatabase */
   readonly rightDatabase?: string;
@@ -54,6 +43,8 @@ export interface VerifyOptions {
   readonly bucketsFirst?: boolean;
   /** See ChunkOptions. @default true */
   readonly nameColumns?: boolean;
+  /** See ChunkOptions. @default 100 */
+  readonly window?: number;
   /** Keep the snapshot transactions open after the verify (the delta repair reads rows in the same snapshot). */
   readonly keepSnapshot?: boolean;
   readonly log?: (message: string) => void;
@@ -110,98 +101,18 @@ export class VerifyError extends Error {
   }
 }
 
-export interface TableShape {
-  readonly columns: Column[];
-  /** Primary key, else the first unique key whose columns are all NOT NULL, else []. */
-  readonly key: Column[];
-}
-
-const SESSION =
-  "SET SESSION time_zone = '+00:00'; SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'; " +
-  'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ';
-
-/**
- * Fixes what changes the canonical text: UTC for TIMESTAMP; a known sql_mode
- * (no PAD_CHAR_TO_FULL_LENGTH or ANSI_QUOTES).
- */
-export async function prepareSession(r: QueryRunner): Promise<void> {
-  await r.execute(SESSION);
-}
-
-/** One consistent, read-only snapshot for every later query on this session. */
-export async function startSnapshot(r: QueryRunner): Promise<void> {
-  await prepareSession(r);
-  await r.execute('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-}
-
-/** Every base table's columns and key, read in the snapshot. */
-export async function readShapes(r: QueryRunner, database: string): Promise<Map<string, TableShape>> {
-  const cols = await r.query(
-    `SELECT HEX(TABLE_NAME), HEX(COLUMN_NAME), DATA_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IFNULL(COLLATION_NAME, ''), ` +
-      `IFNULL(NUMERIC_SCALE, IFNULL(DATETIME_PRECISION, 0)), EXTRA, IS_NULLABLE FROM information_schema.COLUMNS ` +
-      `WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_NAME IN (SELECT TABLE_NAME FROM information_schema.TABLES ` +
-      `WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE') ORDER BY TABLE_NAME, ORDINAL_POSITION`,
-  );
-  const unhex = (h: string | null) => Buffer.from(h ?? '', 'hex').toString('utf8');
-  const shapes = new Map<string, { columns: Column[]; key: Column[] }>();
-  for (const [t, c, type, charset, collation, scale, extra, nullable] of cols) {
-    const table = unhex(t);
-    if (!shapes.has(table)) shapes.set(table, { columns: [], key: [] });
-    shapes.get(table)!.columns.push({
-      name: unhex(c),
-      dataType: String(type),
-      kind: kindOf(String(type)),
-      charset: String(charset),
-      collation: String(collation),
-      scale: Number(scale ?? 0),
-      generated: /GENERATED|VIRTUAL|PERSISTENT|STORED/i.test(String(extra ?? '')),
-      nullable: nullable === 'YES',
-    });
-  }
-  const idx = await r.query(
-    `SELECT HEX(TABLE_NAME), INDEX_NAME, HEX(COLUMN_NAME) FROM information_schema.STATISTICS ` +
-      `WHERE TABLE_SCHEMA = ${sqlString(database)} AND NON_UNIQUE = 0 ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
-  );
-  const uniques = new Map<string, Map<string, string[]>>();
-  for (const [t, index, c] of idx) {
-    const table = unhex(t);
-    if (!uniques.has(table)) uniques.set(table, new Map());
-    const m = uniques.get(table)!;
-    if (!m.has(String(index))) m.set(String(index), []);
-    m.get(String(index))!.push(unhex(c));
-  }
-  for (const [table, shape] of shapes) {
-    const candidates = [...(uniques.get(table)?.entries() ?? [])];
-    for (const [index, names] of candidates) {
-      const key = names.map((n) => shape.columns.find((c) => c.name === n)!);
-      // A key must identify a row on both sides and travel as a literal: NOT NULL, and not JSON/geometry.
-      if (key.some((k) => !k || k.nullable || k.kind === 'json' || k.kind === 'other')) continue;
-      if (index === 'PRIMARY' || shape.key.length === 0) {
-        shape.key = key;
-        break;
-      }
-    }
-  }
-  return shapes;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Sum {
-  readonly rows: number;
-  readonly sum: string;
-}
-
 /** One table's comparison: the two sides' shapes, over the columns both have (in the left's order). */
 export class TablePair {
   readonly columns: { left: Column[]; right: Column[] };
   readonly key: { left: Column[]; right: Column[] };
   readonly notes: string[] = [];
+  /** Each side's operations on this table, with the pair's columns and key. */
+  readonly side: { left: TableSide; right: TableSide };
 
   constructor(
     readonly table: string,
-    readonly left: { runner: QueryRunner; database: string; shape: TableShape },
-    readonly right: { runner: QueryRunner; database: string; shape: TableShape },
+    readonly left: { side: VerifySide; database: string; shape: TableShape },
+    readonly right: { side: VerifySide; database: string; shape: TableShape },
   ) {
     const rightByName = new Map(right.shape.columns.map((c) => [c.name, c]));
     const common = left.shape.columns.filter((c) => rightByName.has(c.name));
@@ -227,89 +138,9 @@ export class TablePair {
       if (lk.length || rk.length) this.notes.push(`keys differ: (${lk.join(', ')}) against (${rk.join(', ')})`);
       this.key = { left: [], right: [] };
     }
-  }
-
-  private from(side: 'left' | 'right') {
-    return `${ident(this[side].database)}.${ident(this.table)}`;
-  }
-
-  private range(side: 'left' | 'right', lower?: string[], upper?: string[]): string {
-    const key = this.key[side];
-    const c = [lower ? `(${after(key, lower)})` : '', upper ? `(${upTo(key, upper)})` : ''].filter(Boolean);
-    return c.length ? `WHERE ${c.join(' AND ')}` : '';
-  }
-
-  /** The key of the `n`th row after `lower` (1-based) on one side, or undefined when there are fewer rows. */
-  async boundary(side: 'left' | 'right', lower: string[] | undefined, n: number, upper?: string[]) {
-    const key = this.key[side];
-    const rows = await this[side].runner.query(
-      `SELECT ${key.map(keyFetch).join(', ')} FROM ${this.from(side)} ${this.range(side, lower, upper)} ` +
-        `ORDER BY ${key.map((k) => ident(k.name)).join(', ')} LIMIT 1 OFFSET ${n - 1}`,
-    );
-    return rows[0] ? (rows[0] as string[]) : undefined;
-  }
-
-  /** Count and aggregate of row hashes in (lower, upper], computed by the server. */
-  async sum(side: 'left' | 'right', lower?: string[], upper?: string[]): Promise<Sum> {
-    const agg = this.key[side].length ? 'BIT_XOR' : 'SUM';
-    const [[rows, sum]] = await this[side].runner.query(
-      `SELECT COUNT(*), IFNULL(${agg}(${rowHashNumber(this.columns[side])}), 0) FROM ${this.from(side)} ${this.range(side, lower, upper)}`,
-    );
-    return { rows: Number(rows), sum: String(sum) };
-  }
-
-  /**
-   * Count and aggregate per key bucket (see keyBucket) of the rows in (lower, upper], in one scan: the
-   * chunk's own sum is their combination, and a differing chunk's differing buckets come with it.
-   */
-  async bucketSums(side: 'left' | 'right', buckets: number, lower?: string[], upper?: string[]) {
-    const out = await this[side].runner.query(
-      `SELECT ${keyBucket(this.key[side], buckets)} AS b, COUNT(*), BIT_XOR(${rowHashNumber(this.columns[side])}) ` +
-        `FROM ${this.from(side)} ${this.range(side, lower, upper)} GROUP BY b`,
-    );
-    return new Map(out.map(([b, n, x]) => [String(b), { rows: Number(n), sum: String(x) }]));
-  }
-
-  /** Key and row hash of every row in (lower, upper] (only those in `inBuckets` of `buckets`, when given). */
-  async rows(
-    side: 'left' | 'right',
-    lower?: string[],
-    upper?: string[],
-    only?: { buckets: number; inBuckets: string[] },
-  ): Promise<Map<string, Row>> {
-    const key = this.key[side];
-    let where = this.range(side, lower, upper);
-    if (only) {
-      const cond = `(${keyBucket(key, only.buckets)}) IN (${only.inBuckets.join(', ')})`;
-      where = where ? `${where} AND ${cond}` : `WHERE ${cond}`;
-    }
-    const out = await this[side].runner.query(
-      `SELECT ${key.map(keyFetch).join(', ')}, ${rowHash(this.columns[side])} FROM ${this.from(side)} ${where}`,
-    );
-    return new Map(out.map((r) => [JSON.stringify(r.slice(0, key.length)), r]));
-  }
-
-  /** Key and per-column hashes of the rows with these keys. */
-  async columnHashes(side: 'left' | 'right', keys: string[][]): Promise<Map<string, Row>> {
-    const key = this.key[side];
-    const out: Row[] = [];
-    for (let i = 0; i < keys.length; i += 500) {
-      out.push(
-        ...(await this[side].runner.query(
-          `SELECT ${key.map(keyFetch).join(', ')}, ${this.columns[side].map(columnHash).join(', ')} ` +
-            `FROM ${this.from(side)} WHERE ${anyKey(key, keys.slice(i, i + 500))}`,
-        )),
-      );
-    }
-    return new Map(out.map((r) => [JSON.stringify(r.slice(0, key.length)), r]));
-  }
-
-  /** For a table without a key: each distinct row hash with its count. */
-  async hashCounts(side: 'left' | 'right'): Promise<Map<string, number>> {
-    const out = await this[side].runner.query(
-      `SELECT ${rowHash(this.columns[side])} AS h, COUNT(*) FROM ${this.from(side)} GROUP BY h`,
-    );
-    return new Map(out.map(([h, n]) => [String(h), Number(n)]));
+    const tableSide = (s: 'left' | 'right') =>
+      this[s].side.table(this[s].database, table, this.columns[s], this.key[s]);
+    this.side = { left: tableSide('left'), right: tableSide('right') };
   }
 
   display(raw: string[]): Record<string, string> {
@@ -334,6 +165,11 @@ export interface ChunkOptions {
   readonly bucketsFirst?: boolean;
   /** Name the differing columns of differing rows (one more query per differing chunk). @default true */
   readonly nameColumns?: boolean;
+  /**
+   * Chunks whose sums are asked for in one request per side (one Lambda invocation on a remote side):
+   * the boundaries of a window come first, then each side sums all of them. @default 100
+   */
+  readonly window?: number;
 }
 
 const combine = (sums: Iterable<Sum>): Sum => {
@@ -361,16 +197,20 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
     unkeyed: [] as UnkeyedDifference[],
     notes: pair.notes,
   };
-  const both = <T>(f: (side: 'left' | 'right') => Promise<T>) => Promise.all([f('left'), f('right')]);
+  const both = <T>(f: (side: TableSide) => Promise<T>) => Promise.all([f(pair.side.left), f(pair.side.right)]);
+  const n = pair.key.left.length;
+  const byKey = (rows: Row[]) => new Map(rows.map((r) => [JSON.stringify(r.slice(0, n)), r]));
 
-  if (pair.key.left.length === 0) {
+  if (n === 0) {
     // The rule for a table without a usable key: one chunk, the whole table; rows compare as a multiset
     // of content hashes (SUM keeps duplicates), and differences are named by content hash and count.
-    const [l, r] = await both((s) => pair.sum(s));
+    const [[l], [r]] = await both((s) => s.sums([{}]));
     Object.assign(verdict, { leftRows: l.rows, rightRows: r.rows, chunks: 1 });
     if (l.rows !== r.rows || l.sum !== r.sum) {
       verdict.differingChunks = 1;
-      const [lc, rc] = await both((s) => pair.hashCounts(s));
+      const [lc, rc] = (await both((s) => s.hashCounts())).map(
+        (rows) => new Map(rows.map(([h, c]) => [String(h), Number(c)])),
+      );
       for (const h of new Set([...lc.keys(), ...rc.keys()])) {
         const a = lc.get(h) ?? 0;
         const b = rc.get(h) ?? 0;
@@ -382,15 +222,14 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
 
   const drillLimit = opts.chunkSize * 4;
   const buckets = Math.max(1, Math.ceil(opts.chunkSize / (opts.bucketRows ?? 8)));
-  const compare = async (lower: string[] | undefined, upper: string[] | undefined, depth = 0): Promise<void> => {
-    // Sums per bucket (first scan in bucketsFirst mode) or per chunk.
-    let perBucket: [Map<string, Sum>, Map<string, Sum>] | undefined;
-    let l: Sum;
-    let r: Sum;
-    if (opts.bucketsFirst && depth === 0) {
-      perBucket = await both((s) => pair.bucketSums(s, buckets, lower, upper));
-      [l, r] = [combine(perBucket[0].values()), combine(perBucket[1].values())];
-    } else [l, r] = await both((s) => pair.sum(s, lower, upper));
+  /** Compares (lower, upper]; `first` holds the sums (per bucket in bucketsFirst mode) of a window's scan. */
+  const compare = async (
+    range: Range,
+    depth: number,
+    first?: { sums: [Sum, Sum]; perBucket?: [Map<string, Sum>, Map<string, Sum>] },
+  ): Promise<void> => {
+    let perBucket = first?.perBucket;
+    const [l, r] = first?.sums ?? (await both(async (s) => (await s.sums([range]))[0]));
     if (depth === 0) {
       verdict.chunks++;
       verdict.leftRows += l.rows;
@@ -401,24 +240,28 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
     const big: 'left' | 'right' = l.rows >= r.rows ? 'left' : 'right';
     if (Math.max(l.rows, r.rows) > drillLimit && depth < 8) {
       // Too many rows to list (one side has a large insert here): split this range on the bigger side.
-      let lo = lower;
+      let lo = range.lower;
       for (;;) {
-        const b = await pair.boundary(big, lo, opts.chunkSize, upper);
-        await compare(lo, b ?? upper, depth + 1);
+        const b = await pair.side[big].boundary(lo, opts.chunkSize, range.upper);
+        await compare({ lower: lo, upper: b ?? range.upper }, depth + 1);
         if (!b) return;
         lo = b;
       }
     }
     // Which buckets differ: only their rows are listed (all rows when most buckets differ anyway).
-    perBucket ??= await both((s) => pair.bucketSums(s, buckets, lower, upper));
+    const width = bucketWidth(pair.key.left, buckets, range.lower, range.upper);
+    perBucket ??= (await both(async (s) => (await s.bucketSums(buckets, [{ ...range, width }]))[0])) as [
+      Map<string, Sum>,
+      Map<string, Sum>,
+    ];
     const [lb, rb] = perBucket;
     const differ = [...new Set([...lb.keys(), ...rb.keys()])].filter(
       (b) => lb.get(b)?.rows !== rb.get(b)?.rows || lb.get(b)?.sum !== rb.get(b)?.sum,
     );
     for (const b of differ) if (!/^\d+$/.test(b)) throw new VerifyError(`unexpected bucket ${b}`, pair.table);
-    const only = differ.length * 2 < Math.max(lb.size, rb.size) ? { buckets, inBuckets: differ } : undefined;
-    const [lr, rr] = await both((s) => pair.rows(s, lower, upper, only));
-    const n = pair.key.left.length;
+    const only =
+      differ.length * 2 < Math.max(lb.size, rb.size) ? { buckets, width, inBuckets: differ.map(Number) } : undefined;
+    const [lr, rr] = (await both((s) => s.rows(range, only))).map(byKey);
     const changed: string[][] = [];
     for (const [k, row] of lr) {
       const other = rr.get(k);
@@ -430,7 +273,7 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
       for (const raw of changed) verdict.differing.push({ raw, display: pair.display(raw), columns: [] });
     } else if (changed.length) {
       // Only the rows that differ are hashed column by column, to name the columns.
-      const [lc, rc] = await both((s) => pair.columnHashes(s, changed));
+      const [lc, rc] = (await both((s) => s.columnHashes(changed))).map(byKey);
       for (const raw of changed) {
         const a = lc.get(JSON.stringify(raw))!;
         const b = rc.get(JSON.stringify(raw))!;
@@ -447,14 +290,31 @@ export async function verifyTable(pair: TablePair, opts: ChunkOptions): Promise<
   };
 
   // Chunk boundaries come from the left, in key order; the last chunk is open-ended, and rows the
-  // right has beyond the left's last key land in it (split further if there are many).
+  // right has beyond the left's last key land in it (split further if there are many). A window of
+  // chunks is summed in one request per side.
+  const window = Math.max(1, opts.window ?? 100);
   let lower: string[] | undefined;
-  for (;;) {
-    const upper = await pair.boundary('left', lower, opts.chunkSize);
-    await compare(lower, upper);
-    if (!upper) break;
-    lower = upper;
-    if (opts.pauseMs > 0) await sleep(opts.pauseMs);
+  for (let last = false; !last;) {
+    const ranges: Range[] = [];
+    while (ranges.length < window && !last) {
+      const upper = await pair.side.left.boundary(lower, opts.chunkSize);
+      ranges.push({ lower, upper });
+      lower = upper;
+      last = !upper;
+    }
+    if (opts.bucketsFirst) {
+      const withWidth = ranges.map((x) => ({ ...x, width: bucketWidth(pair.key.left, buckets, x.lower, x.upper) }));
+      const [lb, rb] = await both((s) => s.bucketSums(buckets, withWidth));
+      for (const [i, range] of ranges.entries())
+        await compare(range, 0, {
+          sums: [combine(lb[i].values()), combine(rb[i].values())],
+          perBucket: [lb[i], rb[i]],
+        });
+    } else {
+      const [ls, rs] = await both((s) => s.sums(ranges));
+      for (const [i, range] of ranges.entries()) await compare(range, 0, { sums: [ls[i], rs[i]] });
+    }
+    if (!last && opts.pauseMs > 0) await sleep(opts.pauseMs);
   }
   return finish(verdict);
 }
@@ -473,7 +333,8 @@ function finish(v: Omit<TableVerdict, 'identical'>): TableVerdict {
 /** The pairs of tables to compare (and verdicts for tables that exist on one side only). */
 export async function pairTables(o: VerifyOptions): Promise<{ pairs: TablePair[]; oneSided: TableVerdict[] }> {
   const rightDb = o.rightDatabase ?? o.leftDatabase;
-  const [ls, rs] = await Promise.all([readShapes(o.left, o.leftDatabase), readShapes(o.right, rightDb)]);
+  const [left, right] = [asSide(o.left, o.pauseMs), asSide(o.right, o.pauseMs)];
+  const [ls, rs] = await Promise.all([left.shapes(o.leftDatabase), right.shapes(rightDb)]);
   const exclude = o.exclude ?? /^_?rushhour_/;
   const names = o.tables
     ? [...o.tables]
@@ -505,12 +366,17 @@ export async function pairTables(o: VerifyOptions): Promise<{ pairs: TablePair[]
     pairs.push(
       new TablePair(
         t,
-        { runner: o.left, database: o.leftDatabase, shape: l },
-        { runner: o.right, database: rightDb, shape: r },
+        { side: left, database: o.leftDatabase, shape: l },
+        { side: right, database: rightDb, shape: r },
       ),
     );
   }
   return { pairs, oneSided };
+}
+
+/** A runner's side (its SQL built here), or the side as given. */
+export function asSide(s: QueryRunner | VerifySide, pauseMs?: number): VerifySide {
+  return 'shapes' in s ? s : sqlSide(s, { pauseMs });
 }
 
 /** Verifies every table of two databases, each side in one consistent read-only snapshot. */
@@ -523,7 +389,8 @@ export async function verifyData(o: VerifyOptions): Promise<VerifyResult> {
   ] as const)
     if (!Number.isInteger(v) || v < min) throw new VerifyError(`${name} must be an integer >= ${min}, got ${v}`);
   const log = o.log ?? (() => undefined);
-  await Promise.all([startSnapshot(o.left), startSnapshot(o.right)]);
+  const [left, right] = [asSide(o.left, o.pauseMs), asSide(o.right, o.pauseMs)];
+  await Promise.all([left.begin(), right.begin()]);
   try {
     const { pairs, oneSided } = await pairTables(o);
     const tables: TableVerdict[] = [...oneSided];
@@ -534,6 +401,7 @@ export async function verifyData(o: VerifyOptions): Promise<VerifyResult> {
         bucketRows: o.bucketRows,
         bucketsFirst: o.bucketsFirst,
         nameColumns: o.nameColumns,
+        window: o.window,
       });
       log(
         `verify ${pair.table}: ${v.identical ? 'identical' : 'DIFFERENT'} (${v.leftRows}/${v.rightRows} rows, ${v.chunks} chunks)`,
@@ -543,7 +411,7 @@ export async function verifyData(o: VerifyOptions): Promise<VerifyResult> {
     tables.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
     return { identical: tables.every((t) => t.identical), tables, elapsedMs: Date.now() - started };
   } finally {
-    if (!o.keepSnapshot) await Promise.all([o.left.execute('COMMIT'), o.right.execute('COMMIT')]);
+    if (!o.keepSnapshot) await Promise.all([left.end(), right.end()]);
   }
 }
 

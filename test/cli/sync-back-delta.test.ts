@@ -66,6 +66,14 @@ afterAll(async () => {
 const originOpts = () => ({ ...localOriginOptions(sshd, origin), log: () => undefined });
 const cloudDb = () => connectRunner({ host: '127.0.0.1', port: cloud.port, user: 'master', password });
 
+/** The export handler in-process on moto; its 1 ms budget makes every verify-query answer one operation. */
+const exportFunction = () =>
+  localInvoker(
+    { bucket: 'rushhour-exports', masterSecretArn, database: 'courses', timeBudgetMs: 1 },
+    moto.clientConfig,
+    () => undefined,
+  );
+
 /** An independent row-level comparison of the two servers (the origin by its socket, the cloud over TCP). */
 async function rowLevel() {
   const [left, right] = [spawnClientRunner('mariadb', origin.clientArgs, 'origin'), await cloudDb()];
@@ -88,7 +96,7 @@ async function pullAndImport(stateFile: string, out: string) {
   expect(imported.complete).toBe(true);
 }
 
-test('the full sync-back to an origin on the old temporal format: CHECKSUM TABLE differs, the row-level verdict is identical', async () => {
+test('the full sync-back to an origin on the old temporal format, proven through the export function (no cloud DB session): CHECKSUM TABLE differs, the row-level verdict is identical', async () => {
   const stateFile = path.join(work, 'state-full.json');
   await pullAndImport(stateFile, path.join(work, 'pull-full'));
   cloud.sql(`SET NAMES utf8mb4; USE courses; CALL register(301, 3); CALL register(302, 4);
@@ -97,17 +105,13 @@ test('the full sync-back to an origin on the old temporal format: CHECKSUM TABLE
   const result = await syncBack({
     ...originOpts(),
     database: 'courses',
-    invoker: localInvoker(
-      { bucket: 'rushhour-exports', masterSecretArn, database: 'courses', timeBudgetMs: 1 },
-      moto.clientConfig,
-      () => undefined,
-    ),
+    // The deployed case (RDS in a private subnet): the proof's cloud side is the export function.
+    invoker: exportFunction(),
     s3: new S3Client(moto.clientConfig),
     out: path.join(work, 'sync-full'),
     backupDir: path.join(work, 'backups-full'),
     replaceOriginData: true,
     stateFile,
-    cloudDb,
     log: (m) => logs.push(m),
   });
   // The guard: the tables with DATETIME(3) columns still reproduce the false alarm CHECKSUM TABLE gives.
@@ -194,8 +198,47 @@ exec mariadb "$@"
   expect(Object.keys(op.steps)).not.toContain('export');
 }, 180000);
 
-test('sync-back --delta without the cloud database refuses before touching anything', async () => {
+test('sync-back --delta through the export function (no cloud DB session) repairs and proves the whole database', async () => {
+  const stateFile = path.join(work, 'state-delta-lambda.json');
+  await pullAndImport(stateFile, path.join(work, 'pull-delta-lambda'));
+  cloud.sql(`SET NAMES utf8mb4; USE courses; CALL register(307, 5);
+    UPDATE students SET note = CONCAT('lambda ', id) WHERE id % 60 = 0;
+    DELETE FROM registrations WHERE student_id = 23; DELETE FROM students WHERE id = 23;
+    INSERT INTO nokey VALUES ('lambda', 0x02);`);
+  expect((await rowLevel()).identical).toBe(false);
+  const logs: string[] = [];
+  const result = await syncBack({
+    ...originOpts(),
+    database: 'courses',
+    invoker: exportFunction(),
+    out: path.join(work, 'sync-delta-lambda'),
+    backupDir: path.join(work, 'backups-delta-lambda'),
+    replaceOriginData: true,
+    stateFile,
+    delta: true,
+    chunkSize: 50,
+    log: (m) => logs.push(m),
+  });
+  expect(result.identical).toBe(true);
+  // 5 edited notes (ids 60..300) and the deleted student 23.
+  expect(result.repairs?.find((r) => r.table === 'students')).toEqual({
+    table: 'students',
+    deleted: 6,
+    inserted: 5,
+    replacedWhole: false,
+  });
+  // CHECKSUM TABLE through the function is printed beside the verdict: still the false alarm on DATETIME(3).
+  expect(result.tables.find((t) => t.table === 'students')).toMatchObject({ same: false });
+  expect(logs.join('\n')).toContain('identical on the origin and in the cloud (row by row, --delta)');
+  expect((await rowLevel()).identical).toBe(true);
+}, 180000);
+
+test('sync-back --delta with neither the export function nor a cloud session refuses before touching anything', async () => {
+  const stateFile = path.join(work, 'state-refuse.json');
+  await pullDb({ ...originOpts(), database: 'courses', out: path.join(work, 'pull-refuse'), stateFile });
+  const before = origin.sql('CHECKSUM TABLE courses.students');
   await expect(
-    syncBack({ ...originOpts(), database: 'courses', replaceOriginData: true, pulled: '/nonexistent', delta: true }),
-  ).rejects.toThrow(/needs the cloud database|nonexistent/);
+    syncBack({ ...originOpts(), database: 'courses', replaceOriginData: true, stateFile, delta: true }),
+  ).rejects.toThrow(/needs the cloud side of the row-level proof/);
+  expect(origin.sql('CHECKSUM TABLE courses.students')).toBe(before);
 });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
+import { bucketWidth, Column } from '../../src/verify/canonical';
 import { repairDelta } from '../../src/verify/delta';
 import { connectRunner, QueryRunner, spawnClientRunner } from '../../src/verify/runner';
 import { verifyData, VerifyResult } from '../../src/verify/verify';
@@ -307,4 +308,42 @@ test('changes spread over big chunks: sums per key bucket name exactly the diffe
   const r = await repairDelta({ source: right, target: left, sourceDatabase: 'spread', chunkSize: 1000 });
   expect(r.proof.identical).toBe(true);
   expect(r.repairs).toEqual([{ table: 's', deleted: 5, inserted: 604, replacedWhole: false }]);
+}, 60000);
+
+const intKey: Column = {
+  name: 'id',
+  dataType: 'int',
+  kind: 'int',
+  charset: '',
+  collation: '',
+  scale: 0,
+  generated: false,
+  nullable: false,
+};
+
+test('key-range buckets (a single integer key): sparse and negative keys, and the CRC32 buckets where ranges do not apply', async () => {
+  expect(bucketWidth([intKey], 125, ['1000'], ['2000'])).toBe(8);
+  expect(bucketWidth([intKey], 125, ['-5'], ['2000'])).toBeUndefined(); // DIV truncates toward zero
+  expect(bucketWidth([intKey], 125, undefined, ['2000'])).toBeUndefined();
+  expect(bucketWidth([intKey, intKey], 125, ['1', '1'], ['2', '2'])).toBeUndefined();
+  // Keys 1000 apart, negative ones too: buckets of a chunk hold one key each or none.
+  scenario(
+    'sparse',
+    'CREATE TABLE t (id BIGINT PRIMARY KEY, v VARCHAR(20))',
+    "INSERT INTO t SELECT (CAST(seq AS SIGNED) - 100) * 1000, CONCAT('v', seq) FROM seq_1_to_400",
+    {
+      cloud: "UPDATE t SET v = 'x' WHERE id IN (-57000, 3000, 250000); INSERT INTO t VALUES (250001, 'new')",
+      origin: 'DELETE FROM t WHERE id = 120000',
+    },
+  );
+  const { left, right } = await sides();
+  for (const mode of [{}, { bucketsFirst: true }]) {
+    const v = (await verifyData({ left, right, leftDatabase: 'sparse', chunkSize: 50, bucketRows: 4, ...mode }))
+      .tables[0];
+    expect(v.differing.map((d) => d.raw[0])).toEqual(['-57000', '3000', '250000']);
+    expect(v.onlyRight.map((k) => k.raw[0]).sort()).toEqual(['120000', '250001']);
+    expect(v.onlyLeft).toEqual([]);
+  }
+  const r = await repairDelta({ source: right, target: left, sourceDatabase: 'sparse', chunkSize: 50 });
+  expect(r.proof.identical).toBe(true);
 }, 60000);

@@ -30,7 +30,7 @@ export function register(program: Command, env: CliEnv): void {
   originCommand(
     program,
     'sync-back',
-    'After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it by CHECKSUM TABLE',
+    'After the week: export the cloud DB, load it on the origin over SSH (after a backup there) and prove it row by row',
   )
     .requiredOption('--database <name>', 'database on the origin')
     .option(
@@ -54,16 +54,15 @@ export function register(program: Command, env: CliEnv): void {
     .addOption(restartOption('sync-back'))
     .option(
       '--cloud-db <host:port/db>',
-      'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof; password from CLOUD_MYSQL_PWD',
+      'the cloud database as reachable from here (e.g. a tunnel) for the row-level proof, one snapshot; password from CLOUD_MYSQL_PWD (default: the proof queries the cloud through the export function)',
     )
     .option('--cloud-user <user>', 'login for --cloud-db', 'admin')
     .option(
       '--delta',
-      'send home only the rows that differ (one transaction per table on the origin), then prove the whole database row by row; needs --cloud-db, makes no export',
+      'send home only the rows that differ (one transaction per table on the origin), then prove the whole database row by row; makes no export',
     )
     .option('--chunk-size <rows>', 'rows per chunk for --delta and the proof', integerAtLeast('--chunk-size', 1))
     .action(async (opts) => {
-      if (opts.delta && !opts.cloudDb) throw new Error('--delta needs --cloud-db: it compares and repairs row by row');
       const cloud = opts.cloudDb ? parseEndpoint(opts.cloudDb) : undefined;
       if (cloud && cloud.database !== opts.database)
         throw new Error(
@@ -75,7 +74,8 @@ export function register(program: Command, env: CliEnv): void {
           ? () => connectRunner({ ...cloud, user: opts.cloudUser, password: env.CLOUD_MYSQL_PWD ?? '' })
           : undefined,
         sshEnv: cliSshEnvironment(env),
-        invoker: opts.delta ? undefined : await exportInvoker(opts, env),
+        // The export function also answers the proof's queries when the cloud DB is not reachable from here.
+        invoker: opts.delta && cloud ? undefined : await exportInvoker(opts, env),
         chunkSize: opts.chunkSize === undefined ? undefined : Number(opts.chunkSize),
         // A local endpoint (AWS_ENDPOINT_URL) serves buckets by path, not by DNS name.
         s3: new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL) }),
@@ -84,10 +84,8 @@ export function register(program: Command, env: CliEnv): void {
       if (!result.identical) {
         process.exitCode = 2;
         console.error(
-          `sync-back: the origin differs from the cloud in ${(result.rowLevel
-            ? result.rowLevel.tables.filter((t) => !t.identical)
-            : result.tables.filter((t) => !t.same)
-          )
+          `sync-back: the origin differs from the cloud in ${result.rowLevel.tables
+            .filter((t) => !t.identical)
             .map((t) => t.table)
             .join(', ')}; ` + `the origin's previous data is in ${result.backupFile} on the origin`,
         );
