@@ -656,7 +656,7 @@ export function formatReport(r: RehearsalReport): string {
       `oversold courses at the origin: ${r.registrations.oversoldAtOrigin}`,
     `  group commit: ${r.registrations.path.batchedProcesses} of ${r.registrations.path.processes} app processes; ` +
       `${r.registrations.path.batchedRegistrations} registrations in ${r.registrations.path.batches} round trips`,
-    `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical (CHECKSUM TABLE and row counts)' : 'DIFFERENT'}`,
+    `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical (row by row; CHECKSUM TABLE beside it)' : 'DIFFERENT'}`,
     '',
     formatQuote(r.cost, 'cost quote for the configured week'),
     '',

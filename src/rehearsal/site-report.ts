@@ -80,7 +80,7 @@ export function formatSiteReport(r: SiteRehearsalReport): string {
     '',
     'rows (per count SQL of the plan): before the rush at the origin, in the cloud after it, at the origin after sync-back:',
     ...r.rows.map((x) => `  ${x.count}: ${x.before} -> ${x.cloud} in the cloud -> ${x.origin} at the origin`),
-    `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical' : 'DIFFERENT'} (${r.syncBack.rowLevel ? 'row by row' : 'CHECKSUM TABLE and row counts'})`,
+    `sync-back: ${r.syncBack.tables} tables compared, ${r.syncBack.identical ? 'identical' : 'DIFFERENT'} (row by row)`,
     '',
     formatQuote(r.cost, 'cost quote for the configured week'),
     '',
