@@ -232,6 +232,52 @@ function treeCpuSeconds(rootPids: number[]): number {
   return total;
 }
 
+/** A process's parent and start time (to tell it from a later process with the same pid), from /proc. */
+function procStat(pid: number | string): { ppid: number; start: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), start: f[19] };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+/** Live descendants of a process with their start times, from /proc. */
+function descendants(root: number): Array<{ pid: number; start: string }> {
+  const all = new Map<number, { ppid: number; start: string }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    const st = /^\d+$/.test(entry) ? procStat(entry) : undefined;
+    if (st) all.set(Number(entry), st);
+  }
+  const out: Array<{ pid: number; start: string }> = [];
+  for (const [pid, st] of all)
+    for (let p = st.ppid, hops = 0; p > 1 && hops < 50; p = all.get(p)?.ppid ?? 0, hops++)
+      if (p === root) {
+        out.push({ pid, start: st.start });
+        break;
+      }
+  return out;
+}
+
+/**
+ * Stops a server and then its workers: a php-fpm master that is SIGKILLed after the grace time (seen once on a
+ * machine at load 22) leaves its pool's workers running, orphaned, on the next run's core. Only the same processes
+ * (pid and start time) are killed, never a later one that got a freed pid.
+ */
+async function stopTree(child: ChildProcess): Promise<void> {
+  const kids = child.pid ? descendants(child.pid) : [];
+  await stopProcess(child, 5000);
+  for (const k of kids) {
+    if (procStat(k.pid)?.start !== k.start) continue;
+    try {
+      process.kill(k.pid, 'SIGKILL');
+    } catch {
+      /* gone with its master */
+    }
+  }
+}
+
 /** Busy and total jiffies per cpu (all processes on the machine, not only ours), from /proc/stat. */
 function cpuJiffies(): Array<{ busy: number; total: number }> {
   return fs
@@ -366,7 +412,7 @@ async function startRushhour(work: string, db: LocalMariaDb, app: { user: string
       `front door: ${grab(nginxConf, /worker_processes \d+;/)} ${grab(nginxConf, /server unix:\S+ max_conns=\d+;/).replace(/unix:\S+ /, '')} then 503 + Retry-After, sessions in the database`,
     ],
     async stop() {
-      for (const c of children) await stopProcess(c, 5000);
+      for (const c of children) await stopTree(c);
     },
   };
 }
@@ -478,7 +524,7 @@ async function startApache(work: string, site: { docroot: string; sessions: stri
       `${keep(/^Timeout \d+/m)}, ${keep(/^KeepAlive \w+/m)}, ${keep(/^MaxKeepAliveRequests \d+/m)}, ${keep(/^KeepAliveTimeout \d+/m)}; sessions: PHP files handler`,
     ],
     async stop() {
-      await stopProcess(child, 5000);
+      await stopTree(child);
     },
   };
 }
@@ -559,8 +605,8 @@ async function startDefaultNginx(work: string, site: { docroot: string; sessions
       `nginx: ${/^worker_processes \S+;/m.exec(conf)?.[0]} ${/worker_connections \d+;/.exec(conf)?.[0]}, no upstream limit; sessions: PHP files handler`,
     ],
     async stop() {
-      await stopProcess(nginx, 5000);
-      await stopProcess(fpm, 5000);
+      await stopTree(nginx);
+      await stopTree(fpm);
     },
   };
 }
