@@ -51,7 +51,7 @@ export function renderSessionHandler(): string {
 // - with session.use_strict_mode, PHP asks validateId() and then read(): one SELECT answers both.
 // So a page with a session cookie costs one ping and one SELECT by primary key, plus one write when the
 // page changed the session. Per request on the shared core that is ~100-130 us of MariaDB CPU more than
-// the files handler (bench/site.ts, 2026-12-01: 470-490 against 350-385 us at 600/s, both on the same database).
+// the files handler (bench/site.ts, 2026-12-01: 470-500 against 350-390 us at 600/s, both on the same database).
 final class RushhourSessionHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
 {
     private ?PDO $pdo = null;
