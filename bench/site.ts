@@ -11,7 +11,7 @@
  *       (pm = dynamic, pm.max_children = 5 ...), with the default site's commented PHP block switched on.
  *
  *   npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 100]
- *                         [--only a,b,c] [--no-pin]
+ *                         [--only a,b,c] [--no-pin] [--rushhour-site JSON] [--rates R1,R2] [--keep]
  *
  * Method (bench/app.ts's): for each stack, step the arrival rate with k6 (doubling from --start-rate, then two
  * bisections; a failed stage is retried once), interleaved stack by stack so a noisy moment of this shared machine
@@ -20,7 +20,14 @@
  * health path: goodput (successful answers per second), p95 of the answers that were not successes (sheds, errors,
  * timeouts), and how many probes answered 200. k6's dropped iterations are printed for every stage, and a floor arm
  * (bare node:http serving the course list page from memory on the stacks' core) is driven at the highest rate used:
- * if k6 can drive the floor there, k6 was not the limit of any stack.
+ * if k6 can drive the floor there, k6 was not the limit of any stack; if not, two bisections find the rate k6 can
+ * drive (its own limit here, printed with the summary). Every stage also prints how busy each cpu was (all processes:
+ * the machine is shared) and MariaDB's statement counters per request (selects, writes, pings: what a session
+ * handler costs shows there).
+ *
+ * A bounded A/B run of one setting of (a) against (c) in the same minute: `--only a,c --rates 600,1000
+ * --overload-seconds 0 --rushhour-site '{"phpWorkers":4}'` (fixed stages instead of the search; 0 skips the floor and
+ * the 2x runs).
  *
  * The mix: 3 course-list views (GET /courses.php, 200 expected) to 1 registration (POST /register.php, 302 to
  * courses.php expected) per student session. Sessions are logged in before the measurement (bcrypt login costs
@@ -52,7 +59,9 @@ import { APP_PRIVILEGES } from '../src/sql/app-user';
 import { benchArgs, benchNumber } from './args';
 
 const USAGE = `usage: npx tsx bench/site.ts [--stage-seconds 10] [--overload-seconds 30] [--students 48] [--start-rate 100]
-                            [--only a,b,c] [--no-pin] [--rushhour-site JSON] [--keep]`;
+                            [--only a,b,c] [--no-pin] [--rushhour-site JSON] [--rates R1,R2,...] [--keep]
+  --rates: run these fixed stages (interleaved per stack) instead of the rate search; the highest passing one is the
+           capacity for the 2x run (a bounded A/B run of a setting: --only a,c --rates 1000,1200 --overload-seconds 10)`;
 const args = benchArgs(USAGE, {
   'stage-seconds': { type: 'string' },
   'overload-seconds': { type: 'string' },
@@ -62,12 +71,15 @@ const args = benchArgs(USAGE, {
   'no-pin': { type: 'boolean' },
   'rushhour-site': { type: 'string' },
   keep: { type: 'boolean' },
+  rates: { type: 'string' },
 });
 const STAGE_S = benchNumber(USAGE, '--stage-seconds', args['stage-seconds'], 10);
-const OVERLOAD_S = benchNumber(USAGE, '--overload-seconds', args['overload-seconds'], 30);
+/** 0 skips the 2x runs (and the floor), for a bounded A/B run of the capacity stages. */
+const OVERLOAD_S = benchNumber(USAGE, '--overload-seconds', args['overload-seconds'], 30, true);
 const STUDENTS = Math.min(300, benchNumber(USAGE, '--students', args.students, 48));
 const START_RATE = benchNumber(USAGE, '--start-rate', args['start-rate'], 100);
 const ONLY = (args.only ?? 'a,b,c').split(',');
+const FIXED_RATES = args.rates?.split(',').map((r) => benchNumber(USAGE, '--rates', r, 0));
 /** Fields merged into (a)'s web.site, to try a setting (e.g. '{"maxInFlight":16}') without editing src/site. */
 const RUSHHOUR_SITE = parseJsonFlag(args['rushhour-site']);
 const CORES = os.availableParallelism();
@@ -113,6 +125,13 @@ interface Stage {
   readonly answers: Record<string, number>;
   readonly notLoggedIn: number;
   readonly probe?: { ok: number; total: number; p95: number; max: number };
+  /**
+   * How busy each cpu was during the stage (%, every process on the machine): the stacks' core at ~100% means the
+   * stack ran out of CPU; k6's core near 100% means the load generator may be the limit (the floor tells).
+   */
+  readonly cpuBusy: number[];
+  /** MariaDB's statement counters per request (a session handler's cost shows here: selects, writes, pings). */
+  readonly dbPerReq: Record<string, number>;
 }
 
 const K6_SCRIPT = `
@@ -195,7 +214,10 @@ function treeCpuSeconds(rootPids: number[]): number {
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+      // utime + stime, and cutime + cstime: the CPU of children already reaped (php-fpm recycles workers, `pm =
+      // dynamic` stops idle ones; without these their CPU left the count and per-request figures read low).
+      const cpu = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      stats.set(Number(entry), { ppid: Number(f[1]), cpu: cpu / 100 });
     } catch {
       /* exited meanwhile */
     }
@@ -208,6 +230,65 @@ function treeCpuSeconds(rootPids: number[]): number {
   let total = 0;
   for (const [pid, st] of stats) if (inTree(pid)) total += st.cpu;
   return total;
+}
+
+/** A process's parent and start time (to tell it from a later process with the same pid), from /proc. */
+function procStat(pid: number | string): { ppid: number; start: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), start: f[19] };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+/** Live descendants of a process with their start times, from /proc. */
+function descendants(root: number): Array<{ pid: number; start: string }> {
+  const all = new Map<number, { ppid: number; start: string }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    const st = /^\d+$/.test(entry) ? procStat(entry) : undefined;
+    if (st) all.set(Number(entry), st);
+  }
+  const out: Array<{ pid: number; start: string }> = [];
+  for (const [pid, st] of all)
+    for (let p = st.ppid, hops = 0; p > 1 && hops < 50; p = all.get(p)?.ppid ?? 0, hops++)
+      if (p === root) {
+        out.push({ pid, start: st.start });
+        break;
+      }
+  return out;
+}
+
+/**
+ * Stops a server and then its workers: a php-fpm master that is SIGKILLed after the grace time (seen once on a
+ * machine at load 22) leaves its pool's workers running, orphaned, on the next run's core. Only the same processes
+ * (pid and start time) are killed, never a later one that got a freed pid.
+ */
+async function stopTree(child: ChildProcess): Promise<void> {
+  const kids = child.pid ? descendants(child.pid) : [];
+  await stopProcess(child, 5000);
+  for (const k of kids) {
+    if (procStat(k.pid)?.start !== k.start) continue;
+    try {
+      process.kill(k.pid, 'SIGKILL');
+    } catch {
+      /* gone with its master */
+    }
+  }
+}
+
+/** Busy and total jiffies per cpu (all processes on the machine, not only ours), from /proc/stat. */
+function cpuJiffies(): Array<{ busy: number; total: number }> {
+  return fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const f = l.split(/\s+/).slice(1).map(Number);
+      const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+      return { busy: total - f[3] - f[4], total };
+    });
 }
 
 /** The command line that runs `cmd` on `cpus` (unchanged with --no-pin). */
@@ -228,6 +309,7 @@ function startServer(name: string, cmd: string, cmdArgs: string[], opts: { env?:
   return child;
 }
 let stopping = false;
+let dbCounters: () => Record<string, number> = () => ({});
 
 async function waitHealthy(url: string, what: string, logs: () => string): Promise<void> {
   const deadline = Date.now() + 20000;
@@ -330,7 +412,7 @@ async function startRushhour(work: string, db: LocalMariaDb, app: { user: string
       `front door: ${grab(nginxConf, /worker_processes \d+;/)} ${grab(nginxConf, /server unix:\S+ max_conns=\d+;/).replace(/unix:\S+ /, '')} then 503 + Retry-After, sessions in the database`,
     ],
     async stop() {
-      for (const c of children) await stopProcess(c, 5000);
+      for (const c of children) await stopTree(c);
     },
   };
 }
@@ -442,7 +524,7 @@ async function startApache(work: string, site: { docroot: string; sessions: stri
       `${keep(/^Timeout \d+/m)}, ${keep(/^KeepAlive \w+/m)}, ${keep(/^MaxKeepAliveRequests \d+/m)}, ${keep(/^KeepAliveTimeout \d+/m)}; sessions: PHP files handler`,
     ],
     async stop() {
-      await stopProcess(child, 5000);
+      await stopTree(child);
     },
   };
 }
@@ -523,8 +605,8 @@ async function startDefaultNginx(work: string, site: { docroot: string; sessions
       `nginx: ${/^worker_processes \S+;/m.exec(conf)?.[0]} ${/worker_connections \d+;/.exec(conf)?.[0]}, no upstream limit; sessions: PHP files handler`,
     ],
     async stop() {
-      await stopProcess(nginx, 5000);
-      await stopProcess(fpm, 5000);
+      await stopTree(nginx);
+      await stopTree(fpm);
     },
   };
 }
@@ -595,6 +677,32 @@ async function main(): Promise<void> {
     db.sql('UPDATE courses SET seats = 1000000', DB_NAME);
     const app = { user: 'lamp_app', password: `B${Math.random().toString(36).slice(2)}${Date.now().toString(36)}` };
     db.createUser(app.user, app.password, `${APP_PRIVILEGES.join(', ')} ON ${DB_NAME}.*`);
+    // Counters of what the stacks ask MariaDB (Com_admin_commands counts COM_PING: PDO pings a persistent
+    // connection each time a request takes it up).
+    const DB_COUNTERS = {
+      Com_select: 'sel',
+      Com_insert: 'ins',
+      Com_update: 'upd',
+      Com_delete: 'del',
+      Com_commit: 'commit',
+      Connections: 'conn',
+      Com_admin_commands: 'ping',
+    } as const;
+    dbCounters = () => {
+      const out: Record<string, number> = {};
+      for (const row of db
+        .sql(
+          `SHOW GLOBAL STATUS WHERE Variable_name IN (${Object.keys(DB_COUNTERS)
+            .map((k) => `'${k}'`)
+            .join(',')})`,
+        )
+        .trim()
+        .split('\n')) {
+        const [k, v] = row.split('\t');
+        if (k in DB_COUNTERS) out[DB_COUNTERS[k as keyof typeof DB_COUNTERS]] = Number(v);
+      }
+      return out;
+    };
     const reset = () => db.sql('DELETE FROM registrations; UPDATE courses SET taken = 0;', DB_NAME);
 
     const arms: Arm[] = [];
@@ -638,6 +746,8 @@ async function main(): Promise<void> {
       const maxVUs = probe ? Math.min(6000, Math.ceil(rate * 11)) : Math.min(3000, Math.max(100, rate * 2));
       const cpuBefore = treeCpuSeconds(arm.pids);
       const dbCpuBefore = treeCpuSeconds([db.pid]);
+      const jiffiesBefore = cpuJiffies();
+      const dbBefore = dbCounters();
       const env = {
         URL: arm.url,
         RATE: String(rate),
@@ -660,6 +770,10 @@ async function main(): Promise<void> {
       if (!fs.existsSync(summary)) throw new Error(`k6 exited ${code} without a summary: ${tail(log)}`);
       const cpu = treeCpuSeconds(arm.pids) - cpuBefore;
       const dbCpu = treeCpuSeconds([db.pid]) - dbCpuBefore;
+      const dbAfter = dbCounters();
+      const cpuBusy = cpuJiffies().map(
+        (j, i) => (100 * (j.busy - jiffiesBefore[i].busy)) / Math.max(1, j.total - jiffiesBefore[i].total),
+      );
       const m = JSON.parse(fs.readFileSync(summary, 'utf8')) as Record<string, { values: Record<string, number> }>;
       const count = (name: string) => m[name]?.values.count ?? 0;
       const answers = Object.fromEntries(
@@ -692,6 +806,10 @@ async function main(): Promise<void> {
         failedP95: m.failed_duration?.values['p(95)'] ?? 0,
         answers,
         notLoggedIn,
+        cpuBusy,
+        dbPerReq: Object.fromEntries(
+          Object.entries(dbAfter).map(([k, v]) => [k, (v - (dbBefore[k] ?? 0)) / Math.max(1, requests)]),
+        ),
         probe: probe
           ? {
               ok: count('probe_ok'),
@@ -706,7 +824,11 @@ async function main(): Promise<void> {
       console.log(
         `  ${(name + label).padEnd(14)} ${String(r.rate).padStart(5)}/s -> ${r.served.toFixed(0).padStart(5)}/s ok  p95 ${r.p95.toFixed(1).padStart(7)} ms  ` +
           `errors ${(r.errorRate * 100).toFixed(2).padStart(6)}%  dropped ${String(r.dropped).padStart(5)}  ${r.ok ? 'ok  ' : 'FAIL'}  ` +
-          `cpu/req ${r.cpuPerReqUs.toFixed(0)} us + MariaDB ${r.dbCpuPerReqUs.toFixed(0)} us${r.notLoggedIn ? `  NOT LOGGED IN ${r.notLoggedIn}` : ''}`,
+          `cpu/req ${r.cpuPerReqUs.toFixed(0)} us + MariaDB ${r.dbCpuPerReqUs.toFixed(0)} us  cpus busy ${r.cpuBusy.map((b) => b.toFixed(0)).join('/')}%  db/req ${Object.entries(
+            r.dbPerReq,
+          )
+            .map(([k, v]) => `${v.toFixed(2)} ${k}`)
+            .join(' ')}${r.notLoggedIn ? `  NOT LOGGED IN ${r.notLoggedIn}` : ''}`,
       );
 
     for (const a of arms) await k6run(a, 20, 2, false); // warm-up: opcache, connections, workers
@@ -719,7 +841,21 @@ async function main(): Promise<void> {
       next: START_RATE as number | undefined,
       bisections: 0,
     }));
-    console.log('\nrate search (p95 < 200 ms, < 1% errors):');
+    if (FIXED_RATES) {
+      console.log(`\nfixed stages ${FIXED_RATES.join(', ')}/s (p95 < 200 ms, < 1% errors), instead of the search:`);
+      for (const rate of FIXED_RATES)
+        for (const s of state) {
+          let r = await k6run(s.arm, rate, STAGE_S, false);
+          line(`(${s.arm.key})`, r);
+          if (!r.ok) {
+            r = await k6run(s.arm, rate, STAGE_S, false);
+            line(`(${s.arm.key})`, r, ' retry');
+          }
+          if (r.ok && r.rate >= (s.best?.rate ?? 0)) s.best = r;
+          if (!r.ok && r.rate < (s.failed?.rate ?? Infinity)) s.failed = r;
+        }
+      for (const s of state) s.next = undefined;
+    } else console.log('\nrate search (p95 < 200 ms, < 1% errors):');
     while (state.some((s) => s.next !== undefined)) {
       for (const s of state) {
         if (s.next === undefined) continue;
@@ -743,6 +879,7 @@ async function main(): Promise<void> {
       }
     }
 
+    if (OVERLOAD_S === 0) return;
     // The floor: can k6 drive the highest rate this bench asks for, with the answers checked the same way?
     const maxRate = Math.max(...state.map((s) => 2 * (s.best?.rate ?? 0)), START_RATE);
     const page = path.join(work, 'page.html');
@@ -757,14 +894,32 @@ async function main(): Promise<void> {
     });
     started.push(() => stopProcess(floorProc));
     await waitForPort(floorPort);
-    const floor = await k6run(
-      { url: `http://127.0.0.1:${floorPort}`, pids: [floorProc.pid!], healthPath: '/', sessions: arms[0].sessions },
-      maxRate,
-      STAGE_S,
-      false,
-    );
+    const floorArm = {
+      url: `http://127.0.0.1:${floorPort}`,
+      pids: [floorProc.pid!],
+      healthPath: '/',
+      sessions: arms[0].sessions,
+    };
     console.log("\nfloor (bare node:http, the same page from memory, on the stacks' core):");
+    const floor = await k6run(floorArm, maxRate, STAGE_S, false);
     line('floor', floor);
+    // Short at the top rate: find k6's own limit here (bench/app.ts's method: the floor's own passing rate, two
+    // bisections), so a stack's figure at or above it is read as k6's as much as the stack's.
+    // The floor passes when it meets the stage rule and k6 sent (nearly) every arrival: dropped iterations are k6's.
+    const floorOk = (r: Stage) => r.ok && r.dropped <= 0.01 * r.rate * STAGE_S;
+    let floorLimit: Stage | undefined = floorOk(floor) ? floor : undefined;
+    let floorShort = maxRate;
+    if (!floorLimit) {
+      let lo = 0;
+      for (let i = 0; i < 2; i++) {
+        const mid = Math.round((lo + floorShort) / 2 / 50) * 50;
+        if (mid <= lo || mid >= floorShort) break;
+        const r = await k6run(floorArm, mid, STAGE_S, false);
+        line('floor', r);
+        if (floorOk(r)) [lo, floorLimit] = [mid, r];
+        else floorShort = mid;
+      }
+    }
     await stopProcess(floorProc);
 
     console.log(`\n2x the capacity for ${OVERLOAD_S} s, health path probed at ${PROBE_RATE}/s:`);
@@ -812,9 +967,13 @@ async function main(): Promise<void> {
     const hold = oa && capacity('a') ? oa.served / capacity('a')! : undefined;
     console.log(
       `\nfloor: ${floor.served.toFixed(0)} ok/s of ${floor.rate}/s offered, p95 ${floor.p95.toFixed(1)} ms, dropped ${floor.dropped}` +
-        (floor.ok
+        (floorLimit === floor
           ? ' -> k6 drives every rate used here'
-          : ' -> k6 itself is short at the top rate: read the 2x figures as a lower bound'),
+          : ` -> k6 itself is short at the top rate (its limit here: ${floorLimit ? `${floorLimit.rate}/s passed` : `below ${floorShort}/s`}, ` +
+            `k6's core ${floor.cpuBusy
+              .slice(1)
+              .map((b) => b.toFixed(0))
+              .join('/')}% busy): read figures at or above it as a lower bound`),
     );
     console.log(`(a)/(b) capacity: ${fmt(ab)} (target >= 1.5x) ${ab !== undefined && ab >= 1.5 ? 'met' : 'MISSED'}`);
     console.log(`(a)/(c) capacity: ${fmt(ac)} (target >= 1.0x) ${ac !== undefined && ac >= 1.0 ? 'met' : 'MISSED'}`);

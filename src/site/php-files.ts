@@ -36,15 +36,22 @@ echo "ok php ", PHP_VERSION, "\\n";
 export function renderSessionHandler(): string {
   return `<?php
 // rushhour: PHP sessions shared by every instance through the site's database.
-// Registered with auto_prepend_file; connects only when the site calls session_start().
+// Registered with auto_prepend_file; connects only when the site calls session_start(): a page that
+// starts no session never touches the database (test/site/php-nginx.test.ts checks the statements).
 // No locking: two requests of one session at once both read the old data and the last write wins
 // (the files handler would serialise them); fine for forms, document it for sites that care.
-// Cost per page, measured with bench/site.ts (PHP and MariaDB on 1 core, 2026-12-01): a new connection
+// What a page costs, measured with bench/site.ts (PHP and MariaDB on 1 core, 2026-12-01): a new connection
 // per request and an UPDATE (a commit) of the expiry on every read-only page held the example site's
-// course list + registration to 50-130/s, against ~200/s with the files handler in the same run. So: one
-// persistent connection per worker (PDO checks it is alive before reuse and reconnects), and the expiry is
-// pushed only when a tenth of its lifetime has passed since the last push (a session may end up to ttl/10,
-// at most 300 s, early). With both (and a deeper front-door queue, ./render.ts): 350-400/s.
+// course list + registration to 50-130/s, against ~200/s with the files handler in the same run. So:
+// - one persistent connection per worker (PDO pings it before reuse and reconnects if it is gone);
+// - a page whose session is unchanged writes nothing: the expiry is pushed only when a tenth of its
+//   lifetime has passed since the last push (a session may end up to ttl/10, at most 300 s, early);
+// - a new visitor whose session stays empty is not stored (an empty session reads the same as a missing
+//   one): a balancer's check or a crawler on a page that starts a session costs a SELECT, not a commit;
+// - with session.use_strict_mode, PHP asks validateId() and then read(): one SELECT answers both.
+// So a page with a session cookie costs one ping and one SELECT by primary key, plus one write when the
+// page changed the session. Per request on the shared core that is ~100-130 us of MariaDB CPU more than
+// the files handler (bench/site.ts, 2026-12-01: 470-500 against 350-390 us at 600/s, both on the same database).
 final class RushhourSessionHandler implements SessionHandlerInterface, SessionUpdateTimestampHandlerInterface
 {
     private ?PDO $pdo = null;
@@ -52,6 +59,8 @@ final class RushhourSessionHandler implements SessionHandlerInterface, SessionUp
     private int $refresh;
     /** @var array<string, int> expires_at of the sessions read by this request */
     private array $expires = [];
+    /** @var array<string, string> data found by validateId(), for the read() that follows it */
+    private array $found = [];
 
     public function __construct()
     {
@@ -79,22 +88,37 @@ final class RushhourSessionHandler implements SessionHandlerInterface, SessionUp
         return $st;
     }
 
-    public function open(string $path, string $name): bool { return true; }
-    public function close(): bool { return true; }
-
-    public function read(string $id): string|false
+    /** The live session's data, remembering its expiry; null when there is none. */
+    private function fetch(string $id): ?string
     {
         $st = $this->run('SELECT data, expires_at FROM ${SESSIONS_TABLE} WHERE id = ? AND expires_at > UNIX_TIMESTAMP()', [$id]);
         $row = $st->fetch(PDO::FETCH_NUM);
         if ($row === false) {
-            return '';
+            return null;
         }
         $this->expires[$id] = (int) $row[1];
         return (string) $row[0];
     }
 
+    public function open(string $path, string $name): bool { return true; }
+    public function close(): bool { return true; }
+
+    public function read(string $id): string|false
+    {
+        if (array_key_exists($id, $this->found)) {
+            $data = $this->found[$id];
+            unset($this->found[$id]);
+            return $data;
+        }
+        return $this->fetch($id) ?? '';
+    }
+
     public function write(string $id, string $data): bool
     {
+        // Never stored and still empty: nothing to keep (read() answers '' for it either way).
+        if ($data === '' && !isset($this->expires[$id])) {
+            return true;
+        }
         $this->run('INSERT INTO ${SESSIONS_TABLE} (id, data, expires_at) VALUES (?, ?, UNIX_TIMESTAMP() + ?)'
             . ' ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at)', [$id, $data, $this->ttl]);
         return true;
@@ -102,6 +126,7 @@ final class RushhourSessionHandler implements SessionHandlerInterface, SessionUp
 
     public function destroy(string $id): bool
     {
+        unset($this->expires[$id], $this->found[$id]);
         $this->run('DELETE FROM ${SESSIONS_TABLE} WHERE id = ?', [$id]);
         return true;
     }
@@ -113,13 +138,18 @@ final class RushhourSessionHandler implements SessionHandlerInterface, SessionUp
 
     public function validateId(string $id): bool
     {
-        return $this->run('SELECT 1 FROM ${SESSIONS_TABLE} WHERE id = ? AND expires_at > UNIX_TIMESTAMP()', [$id])->fetchColumn() !== false;
+        $data = $this->fetch($id);
+        if ($data === null) {
+            return false;
+        }
+        $this->found[$id] = $data;
+        return true;
     }
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        // Unchanged data and a recent push: nothing to write (no commit for a read-only page).
-        if (isset($this->expires[$id]) && $this->expires[$id] - time() > $this->ttl - $this->refresh) {
+        // Not stored (see write()) or pushed recently: nothing to write (no commit for a read-only page).
+        if (!isset($this->expires[$id]) || $this->expires[$id] - time() > $this->ttl - $this->refresh) {
             return true;
         }
         $this->run('UPDATE ${SESSIONS_TABLE} SET expires_at = UNIX_TIMESTAMP() + ? WHERE id = ?', [$this->ttl, $id]);

@@ -25,6 +25,12 @@ let a: TestInstance;
 let b: TestInstance;
 const PREFIX = '/rushhour/lamp/db';
 const SLOW = '<?php usleep((int) ($_GET["ms"] ?? 1500) * 1000); echo "slept\\n";';
+// Pages of the same site for the sessions table's costs: one that starts no session, one that starts the site's
+// session and only reads it (use_strict_mode on or off, by query string).
+const NO_SESSION = '<?php echo "no session\\n";';
+const PEEK =
+  "<?php if (isset($_GET['strict'])) ini_set('session.use_strict_mode', '1'); session_name('coursesel'); " +
+  "session_start(); echo 'student ', $_SESSION['student_id'] ?? 'none', \"\\n\";";
 const site = {
   runtime: 'php',
   documentRoot: 'public',
@@ -39,7 +45,12 @@ beforeAll(async () => {
   const app = loadLampDatabase(db, 'courses');
   await putDbParameters(moto, PREFIX, { host: '127.0.0.1', port: db.port, name: 'courses', ...app });
   [a, b] = await Promise.all([
-    startInstance({ site, moto, ssmPrefix: PREFIX, extraFiles: { 'public/slow.php': SLOW } }),
+    startInstance({
+      site,
+      moto,
+      ssmPrefix: PREFIX,
+      extraFiles: { 'public/slow.php': SLOW, 'public/nosession.php': NO_SESSION, 'public/peek.php': PEEK },
+    }),
     startInstance({ site, moto, ssmPrefix: PREFIX }),
   ]);
 }, 90000);
@@ -102,6 +113,62 @@ test('log in, list courses, register and drop; the session survives a hop to ano
   expect(dropped.text).toContain('Dropped.');
   expect(Number(db.sql('SELECT taken FROM courses WHERE id = 5', 'courses'))).toBe(before);
   expect(Number(db.sql('SELECT COUNT(*) FROM rushhour_sessions', 'courses'))).toBeGreaterThanOrEqual(1);
+});
+
+/** The app user's statements while `fn` runs (MariaDB's general log; root's own statements are left out). */
+async function appStatements(fn: () => Promise<unknown>): Promise<Array<[string, string]>> {
+  db.sql("SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log; SET GLOBAL general_log = 1;");
+  try {
+    await fn();
+  } finally {
+    db.sql('SET GLOBAL general_log = 0');
+  }
+  return db
+    .sql(
+      "SELECT command_type, CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE user_host LIKE 'lamp\\_app%' ORDER BY event_time",
+    )
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t') as [string, string]);
+}
+const onSessions = (rows: Array<[string, string]>) => rows.filter(([, q]) => q.includes('rushhour_sessions'));
+
+test('sessions cost what they must: nothing without session_start, one SELECT and no write for a read-only page', async () => {
+  const browser = new Browser(a.url);
+  const login = await browser.request('/');
+  await browser.go('/index.php', {
+    form: { csrf: browser.csrf(login.text), student_no: 'S0000011', password: 'pw-S0000011' },
+  });
+  // The first list clears the login's leftovers (a changed session is written, as it must be).
+  expect((await browser.request('/courses.php')).text).toContain('Courses for Student 11');
+  const rowsBefore = db.sql('SELECT id, data, expires_at FROM rushhour_sessions ORDER BY id', 'courses');
+
+  // A PHP page that starts no session does not connect for sessions (nor at all: the page uses no database).
+  const plain = await appStatements(async () => expect((await browser.request('/nosession.php')).status).toBe(200));
+  expect(plain).toEqual([]);
+
+  // A logged-in, read-only page: one SELECT of the session by its primary key, no write.
+  let page = '';
+  const list = await appStatements(async () => (page = (await browser.request('/courses.php')).text));
+  expect(page).toContain('Courses for Student 11');
+  expect(onSessions(list)).toEqual([
+    ['Query', expect.stringMatching(/^SELECT data, expires_at FROM rushhour_sessions WHERE id = '[^']+' AND /)],
+  ]);
+  expect(list.filter(([, q]) => /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(q) && q.includes('rushhour'))).toEqual([]);
+  // With session.use_strict_mode PHP validates the id and then reads it: still one SELECT.
+  let strict = '';
+  const strictRows = await appStatements(async () => (strict = (await browser.request('/peek.php?strict=1')).text));
+  expect(strict).toBe('student 11\n');
+  expect(onSessions(strictRows)).toHaveLength(1);
+  expect(db.sql('SELECT id, data, expires_at FROM rushhour_sessions ORDER BY id', 'courses')).toBe(rowsBefore);
+
+  // A new visitor on a page that starts a session and stores nothing: a SELECT, no row, no commit.
+  const visitor = new Browser(a.url);
+  const anon = await appStatements(async () =>
+    expect((await visitor.request('/peek.php')).text).toBe('student none\n'),
+  );
+  expect(onSessions(anon).map(([, q]) => q.split(' ')[0])).toEqual(['SELECT']);
+  expect(db.sql('SELECT id, data, expires_at FROM rushhour_sessions ORDER BY id', 'courses')).toBe(rowsBefore);
 });
 
 test('nginx serves static files itself, hides dotfiles and everything outside the document root', async () => {
