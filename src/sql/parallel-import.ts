@@ -126,6 +126,8 @@ export class ParallelImportRun {
   private lastBarrier?: Unit;
   private readonly tables = new Map<string, TableState>();
   private readonly tableOpen = new Map<string, Unit[]>();
+  /** Tables whose CREATE says ENGINE=InnoDB. */
+  private readonly innodb = new Set<string>();
   private readonly tableOrder: TableState[] = [];
   private chunk?: Unit;
   private readonly ledger: LedgerEntry[] = [];
@@ -292,6 +294,12 @@ export class ParallelImportRun {
       !/^\s*,/.test(local[5]) &&
       (local[1] !== undefined || create !== undefined || /^(DISABLE|ENABLE)\s+KEYS\b/i.test(local[5]));
     const barrier = !isLocal;
+    if (isLocal && local[3] && this.innodb.has(unquote(local[4]))) {
+      // mysqldump's DISABLE/ENABLE KEYS around a table's data: InnoDB ignores them, and ENABLE KEYS would wait
+      // for all the table's chunks before the next table may start. Not sent for InnoDB tables.
+      this.trivial(stmt);
+      return;
+    }
     if (isLocal) {
       table = unquote(local[4]);
       const prior = this.tables.get(table);
@@ -306,7 +314,12 @@ export class ParallelImportRun {
       for (const t of this.tableOrder) this.scheduleIndexes(t);
       for (const t of this.tableOrder) this.scheduleForeignKeys(t);
     }
-    if (create) this.registerTable(create.table, stmt.startOffset, create.indexes, create.foreignKeys);
+    if (create) {
+      this.registerTable(create.table, stmt.startOffset, create.indexes, create.foreignKeys);
+      const engine = /\)[^)]*\bENGINE\s*=\s*(\w+)/i.exec(create.create)?.[1];
+      if (engine?.toLowerCase() === 'innodb') this.innodb.add(create.table);
+      else this.innodb.delete(create.table);
+    }
     if (done) {
       this.trivial(stmt);
       return;
@@ -627,8 +640,12 @@ export class ParallelImportRun {
         "SET @rushhour_mode = @@sql_mode, @rushhour_fkc = @@foreign_key_checks, @rushhour_uc = @@unique_checks, SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', SESSION foreign_key_checks = 0, SESSION unique_checks = 1",
       );
       try {
+        const t0 = Date.now();
         await conn.query(alterAdding(table, missing));
         this.statementsThisRun++;
+        this.run.log(
+          `${table}: added ${missing.length} deferred ${unit.kind === 'indexes' ? 'index(es)' : 'foreign key(s)'} in one ALTER (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+        );
         break;
       } catch (err) {
         // A killed run's ALTER may have been still running on the server and added them meanwhile: look again.
