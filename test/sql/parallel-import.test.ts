@@ -80,6 +80,21 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
     expect(executed).toBe(single.statementsThisRun);
   }, 180_000);
 
+  test('slices of 100 ms on 4 connections: several units per slice, the ones running at the budget finished and recorded', async () => {
+    let runs = 0;
+    let most = 0;
+    let result;
+    do {
+      result = await run('timed', dump, { timeBudgetMs: 100, batchStatements: 2 });
+      runs++;
+      most = Math.max(most, result.statementsThisRun);
+    } while (!result.complete && runs < 200);
+    expect(result.complete).toBe(true);
+    expect(runs).toBeGreaterThan(1);
+    expect(most).toBeGreaterThan(4);
+    expect(describeDatabase(db, 'timed')).toEqual(expected);
+  }, 120_000);
+
   test('a deferred ALTER a crash may have applied is not applied twice; one it did not apply is applied', async () => {
     // Slices until the first deferred index ALTER is recorded done, the import not complete yet.
     let result;
