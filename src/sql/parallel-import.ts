@@ -68,6 +68,10 @@ interface Unit {
   readonly deps: Unit[];
   /** Deferred: the table and what to add. */
   readonly defs?: readonly DeferredDefinition[];
+  /** A CREATE TABLE's deferred units, recorded as planned before it runs. */
+  readonly plans?: readonly UnitKind[];
+  /** INSERT IGNORE, REPLACE, ON DUPLICATE KEY UPDATE: the table's chunks in dump order, one after the other. */
+  readonly ordered?: boolean;
   bytes: number;
   state: 'queued' | 'running' | 'done';
 }
@@ -140,6 +144,7 @@ export class ParallelImportRun {
   private rangeIndex = 0;
   private readonly pendingDdl = new Set<number>();
   private readonly doneDeferred = new Set<string>();
+  private readonly plannedDeferred = new Set<string>();
 
   private statementsThisRun = 0;
   private worked = false;
@@ -190,6 +195,8 @@ export class ParallelImportRun {
       while (this.openUnits.size && !this.failure && !this.stopping) {
         this.pump();
         if (!this.openUnits.size || this.failure || this.stopping) break;
+        if (!this.workers.some((w) => w.busy))
+          throw new Error(`internal error: ${this.openUnits.size} units left, none of them ready (parallel import)`);
         await this.nextEvent();
       }
       await this.settle();
@@ -256,12 +263,12 @@ export class ParallelImportRun {
       if (m) {
         const table = unquote(m[3]);
         const t = this.tables.get(table);
-        // IGNORE, REPLACE and ON DUPLICATE KEY UPDATE decide by the unique keys: those must exist first.
-        if (
-          t &&
-          (m[2] || m[1].toUpperCase() === 'REPLACE' || /ON\s+DUPLICATE\s+KEY\s+UPDATE/i.test(tail(prepared.sql)))
-        )
-          this.scheduleIndexes(t);
+        // IGNORE, REPLACE and ON DUPLICATE KEY UPDATE decide by the unique keys (those must exist first), and
+        // by which row came first (the table's chunks then run one after the other).
+        const ordered = Boolean(
+          m[2] || m[1].toUpperCase() === 'REPLACE' || /ON\s+DUPLICATE\s+KEY\s+UPDATE/i.test(tail(prepared.sql)),
+        );
+        if (t && ordered) this.scheduleIndexes(t);
         if (done) {
           this.closeChunk();
           this.trivial(stmt);
@@ -274,8 +281,10 @@ export class ParallelImportRun {
             this.chunk.stmts.length >= this.batchStatements)
         )
           this.closeChunk();
+        if (this.chunk && ordered && !this.chunk.ordered) this.closeChunk();
         if (!this.chunk) {
           this.chunk = this.newUnit('data', prepared.startOffset, prepared.endOffset, [], table);
+          if (ordered) (this.chunk as { ordered?: boolean }).ordered = true;
         }
         this.chunk.stmts.push(prepared);
         this.chunk.bytes += prepared.sql.length;
@@ -315,7 +324,18 @@ export class ParallelImportRun {
       for (const t of this.tableOrder) this.scheduleForeignKeys(t);
     }
     if (create) {
-      this.registerTable(create.table, stmt.startOffset, create.indexes, create.foreignKeys);
+      // A CREATE an earlier run did is deferred only if that run said so (it records the plan before the CREATE):
+      // a sequential run created the table whole.
+      const planned =
+        !done ||
+        this.plannedDeferred.has(`indexes:${stmt.startOffset}`) ||
+        this.plannedDeferred.has(`fks:${stmt.startOffset}`);
+      this.registerTable(
+        create.table,
+        stmt.startOffset,
+        planned ? create.indexes : [],
+        planned ? create.foreignKeys : [],
+      );
       const engine = /\)[^)]*\bENGINE\s*=\s*(\w+)/i.exec(create.create)?.[1];
       if (engine?.toLowerCase() === 'innodb') this.innodb.add(create.table);
       else this.innodb.delete(create.table);
@@ -325,6 +345,12 @@ export class ParallelImportRun {
       return;
     }
     const unit = this.newUnit('ddl', prepared.startOffset, prepared.endOffset, [{ ...prepared, sql }], table);
+    if (create) {
+      const plans: UnitKind[] = [];
+      if (create.indexes.length) plans.push('indexes');
+      if (create.foreignKeys.length) plans.push('fks');
+      (unit as { plans?: UnitKind[] }).plans = plans;
+    }
     this.enqueue(unit, barrier);
   }
 
@@ -393,7 +419,7 @@ export class ParallelImportRun {
       if (unit.table !== undefined) {
         const open = this.openOf(unit.table);
         // Chunks of one table are independent of each other, not of its DDL and deferred ALTERs.
-        unit.deps.push(...(unit.kind === 'data' ? open.filter((u) => u.kind !== 'data') : open));
+        unit.deps.push(...(unit.kind === 'data' && !unit.ordered ? open.filter((u) => u.kind !== 'data') : open));
       }
     }
     if (unit.table !== undefined) this.openOf(unit.table).push(unit);
@@ -606,6 +632,10 @@ export class ParallelImportRun {
   private async runDdl(unit: Unit, conn: Connection): Promise<void> {
     const stmt = unit.stmts[0];
     const retry = this.pendingDdl.has(unit.start);
+    for (const kind of unit.plans ?? [])
+      await conn.query(
+        `INSERT IGNORE INTO ${this.units} (dump_hash, kind, start_offset, end_offset, statements, status) VALUES (${this.hash}, '${kind}', ${unit.start}, ${unit.start}, 0, 'planned')`,
+      );
     await conn.query(this.unitRow(unit, 'pending'));
     try {
       await conn.query(stmt.sql.toString('latin1'));
@@ -733,7 +763,10 @@ export class ParallelImportRun {
       if (r.kind === 'data' || r.kind === 'ddl') {
         if (r.status === 'done') this.doneRanges.push([start, Number(r.end_offset)]);
         else this.pendingDdl.add(start);
-      } else if (r.status === 'done') this.doneDeferred.add(`${r.kind}:${start}`);
+      } else {
+        this.plannedDeferred.add(`${r.kind}:${start}`);
+        if (r.status === 'done') this.doneDeferred.add(`${r.kind}:${start}`);
+      }
     }
     this.doneRanges.sort((a, b) => a[0] - b[0]);
   }
