@@ -152,6 +152,9 @@ export class ParallelImportRun {
   private failure?: unknown;
   private waiters: Array<() => void> = [];
   private resumeRawBytes = -1;
+  /** Connection-milliseconds spent running units, and when the first started: how busy the N connections were. */
+  private busyMs = 0;
+  private firstDispatch = 0;
   private lastReport = 0;
 
   constructor(private readonly run: ParallelRunOptions) {
@@ -221,7 +224,7 @@ export class ParallelImportRun {
     this.run.log(
       stopped
         ? `time budget reached after ${Math.round(elapsedMs / 1000)}s: committed up to byte ${this.watermark} (${this.watermarkCount} statements) and every unit recorded in ${UNITS_TABLE}; the next run resumes there`
-        : `import complete on ${this.run.connections} connections: ${this.watermarkCount} statements, ${this.watermark} bytes`,
+        : `import complete on ${this.run.connections} connections (${this.busyShare()} busy on average): ${this.watermarkCount} statements, ${this.watermark} bytes`,
     );
     return {
       complete: !stopped,
@@ -488,8 +491,11 @@ export class ParallelImportRun {
       this.worked = true;
       unit.state = 'running';
       worker.busy = true;
+      const t0 = Date.now();
+      if (!this.firstDispatch) this.firstDispatch = t0;
       void this.runUnit(unit, worker).then(
         () => {
+          this.busyMs += Date.now() - t0;
           unit.state = 'done';
           this.openUnits.delete(unit);
           worker.busy = false;
@@ -504,6 +510,11 @@ export class ParallelImportRun {
         },
       );
     }
+  }
+
+  private busyShare(): string {
+    const span = Date.now() - this.firstDispatch;
+    return this.firstDispatch && span > 0 ? (this.busyMs / span).toFixed(1) : '0';
   }
 
   private fail(err: unknown): void {
