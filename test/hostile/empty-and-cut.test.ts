@@ -97,7 +97,7 @@ describe('hostile dumps: empty and cut', () => {
   });
 
   test('the trailers mariadb-dump, mysqldump 8 and --skip-dump-date write are accepted', async () => {
-    expect(dump.toString('latin1')).toMatch(/\n-- Dump completed on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$/);
+    expect(dump.toString('latin1')).toMatch(/\n-- Dump completed on \d{4}-\d\d-\d\d +\d?\d:\d\d:\d\d\n$/); // before 10:00: ' 9:05:01'
     const undated = dumpDatabase(db, 'origin', ['--skip-dump-date']);
     expect(undated.toString('latin1')).toMatch(/\n-- Dump completed\n$/);
     expect((await run('undated', undated)).complete).toBe(true);
