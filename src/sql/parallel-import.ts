@@ -327,6 +327,9 @@ export class ParallelImportRun {
       for (const t of this.tableOrder) this.scheduleForeignKeys(t);
     }
     if (create) {
+      // The dump has moved on to another table: the indexes of the tables before it can be built now, while
+      // this one loads (mysqldump writes a table's data right after its CREATE). Foreign keys wait for the end.
+      for (const t of this.tableOrder) this.scheduleIndexes(t);
       // A CREATE an earlier run did is deferred only if that run said so (it records the plan before the CREATE):
       // a sequential run created the table whole.
       const planned =
