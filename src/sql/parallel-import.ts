@@ -296,6 +296,15 @@ export class ParallelImportRun {
       }
     }
     this.closeChunk();
+    if (prepared.kind === 'data') {
+      // UPDATE, DELETE, INSERT ... SELECT: a barrier (it may read any table, and the indexes), run as a transaction
+      // with its units row like a chunk: it does not commit implicitly, so the pending mark of DDL would not do.
+      for (const t of this.tableOrder) this.scheduleIndexes(t);
+      for (const t of this.tableOrder) this.scheduleForeignKeys(t);
+      if (done) this.trivial(stmt);
+      else this.enqueue(this.newUnit('data', prepared.startOffset, prepared.endOffset, [prepared]), true);
+      return;
+    }
     const local = TABLE_LOCAL.exec(head);
     let sql = prepared.sql;
     let table: string | undefined;

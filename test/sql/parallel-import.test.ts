@@ -145,7 +145,7 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
     );
   });
 
-  test('tables without a primary key, with an AUTO_INCREMENT not first in the key, with FULLTEXT: as the client imports them', async () => {
+  test('tables without a primary key, an AUTO_INCREMENT not first in the key, FULLTEXT; UPDATE and INSERT ... SELECT: as the client imports them', async () => {
     db.sql(`CREATE DATABASE odd; USE odd;
       CREATE TABLE nopk (a INT NOT NULL, b VARCHAR(20), c INT, UNIQUE KEY ua (a), KEY kb (b)) ENGINE=InnoDB;
       CREATE TABLE ai (x INT NOT NULL, id INT NOT NULL AUTO_INCREMENT, v VARCHAR(10), PRIMARY KEY (x, id), KEY id (id), KEY v (v)) ENGINE=InnoDB;
@@ -153,10 +153,19 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
       INSERT INTO nopk SELECT seq, CONCAT('b', seq % 7), seq FROM seq_1_to_3000;
       INSERT INTO ai (x, v) SELECT seq % 5, CONCAT('v', seq) FROM seq_1_to_2000;
       INSERT INTO ft SELECT seq, CONCAT('lorem ipsum ', seq), CONCAT('t', seq % 3) FROM seq_1_to_500;`);
-    const oddDump = dumpDatabase(db, 'odd', ['--net-buffer-length=16384']);
+    // Data statements that are not chunks (UPDATE, INSERT ... SELECT): barriers, each in a transaction with its record.
+    const dml =
+      "UPDATE ai SET v = CONCAT(v, '!') WHERE x = 1;\nINSERT INTO ft SELECT id + 1000, body, tag FROM ft WHERE id <= 10;\n";
+    const text = dumpDatabase(db, 'odd', ['--net-buffer-length=16384']).toString('latin1');
+    const oddDump = Buffer.from(text.replace(/\n-- Dump completed/, `\n${dml}-- Dump completed`), 'latin1');
     const oddExpected = clientImport('oddcli', oddDump);
+    expect(oddExpected.checksums).not.toEqual(describeDatabase(db, 'odd').checksums);
     expect((await run('oddpar', oddDump, { dumpHash: 'odd', batchStatements: 2 })).complete).toBe(true);
     expect(describeDatabase(db, 'oddpar')).toEqual(oddExpected);
+    let result;
+    do result = await run('oddsliced', oddDump, { dumpHash: 'odd', batchStatements: 2, timeBudgetMs: 0 });
+    while (!result.complete);
+    expect(describeDatabase(db, 'oddsliced')).toEqual(oddExpected);
   });
 
   test('a sequential import continues in parallel, and a parallel one stays parallel with one connection', async () => {
