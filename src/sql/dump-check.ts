@@ -34,11 +34,11 @@ export interface DumpCheckResult {
 
 /**
  * The last line mysqldump writes (`-- Dump completed on 2026-12-01 21:19:38`, or without the date under
- * `--skip-dump-date`), as mariadb-dump does, and rushhour's own export's. Before 10:00 the hour is padded with a
- * space, not a zero (`-- Dump completed on 2026-12-02  0:01:01`, MariaDB 10.11's mysqldump).
+ * `--skip-dump-date`), as mariadb-dump does, and rushhour's own export's. The hour is `%2d`: before
+ * 10:00 it is space-padded (`2026-12-02  0:01:17`).
  */
 const TRAILER =
-  /(?:^|\n)(-- (?:Dump completed(?: on \d{4}-\d\d-\d\d +\d?\d:\d\d:\d\d)?|rushhour export complete))[ \t\r]*\n?\s*$/;
+  /(?:^|\n)(-- (?:Dump completed(?: on \d{4}-\d\d-\d\d [ \d]\d:\d\d:\d\d)?|rushhour export complete))[ \t\r]*\n?\s*$/;
 /** Refusals listed in full in the error; the log and the `refusals` field have them all (up to this many). */
 const MAX_LISTED = 20;
 const MAX_KEPT = 1000;

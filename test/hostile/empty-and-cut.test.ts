@@ -97,7 +97,7 @@ describe('hostile dumps: empty and cut', () => {
   });
 
   test('the trailers mariadb-dump, mysqldump 8 and --skip-dump-date write are accepted', async () => {
-    expect(dump.toString('latin1')).toMatch(/\n-- Dump completed on \d{4}-\d\d-\d\d +\d?\d:\d\d:\d\d\n$/); // before 10:00: ' 9:05:01'
+    expect(dump.toString('latin1')).toMatch(/\n-- Dump completed on \d{4}-\d\d-\d\d [ \d]\d:\d\d:\d\d\n$/);
     const undated = dumpDatabase(db, 'origin', ['--skip-dump-date']);
     expect(undated.toString('latin1')).toMatch(/\n-- Dump completed\n$/);
     expect((await run('undated', undated)).complete).toBe(true);
@@ -105,7 +105,7 @@ describe('hostile dumps: empty and cut', () => {
     // MySQL 8's mysqldump: the same line, CRLF line ends as a Windows copy has them.
     const mysql8 = Buffer.concat([
       cutMidData(),
-      Buffer.from('\r\n-- Dump completed on 2026-11-30  9:05:01\r\n'.replace('  9', ' 09')),
+      Buffer.from('\r\n-- Dump completed on 2026-11-30  9:05:01\r\n'), // the hour is %2d: space-padded before 10:00
     ]);
     expect((await run('mysql8', mysql8)).complete).toBe(true);
   });
