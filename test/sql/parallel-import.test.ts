@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
+import { connectWithRetry } from '../../src/sql/connect';
 import { bufferDumpSource } from '../../src/sql/dump-source';
-import { DeferredIndexError } from '../../src/sql/import-errors';
+import { DeferredIndexError, StatementError } from '../../src/sql/import-errors';
 import { importDump, ImportOptions } from '../../src/sql/importer';
 import { splitAll } from '../../src/sql/splitter';
 import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
@@ -119,6 +120,60 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
     while (!result.complete);
     expect(describeDatabase(db, 'deferred')).toEqual(expected);
   }, 120_000);
+
+  test('a failing statement inside a chunk is named exactly; fixed in place, the import resumes to the same result', async () => {
+    const inserts = splitAll(dump).filter((st) => st.sql.toString().startsWith('INSERT INTO `students`'));
+    expect(inserts.length).toBeGreaterThan(5);
+    const victim = inserts[4];
+    const broken = Buffer.concat([
+      dump.subarray(0, victim.startOffset),
+      Buffer.from('INSERT INTO `studentz`'),
+      dump.subarray(victim.startOffset + 'INSERT INTO `students`'.length),
+    ]);
+    const err = await run('chunkfail', broken, { dumpHash: 'c', batchStatements: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StatementError);
+    expect((err as StatementError).offset).toBe(victim.startOffset);
+    expect((err as Error).message).toMatch(/ER_NO_SUCH_TABLE \(1146\).*studentz/);
+    expect((err as Error).message).not.toMatch(/student 1 /);
+    expect(db.sql('SELECT status FROM chunkfail.rushhour_import_progress').trim()).toBe('failed');
+    expect((await run('chunkfail', dump, { dumpHash: 'c', batchStatements: 3 })).complete).toBe(true);
+    expect(describeDatabase(db, 'chunkfail')).toEqual(expected);
+  });
+
+  test("a killed run's chunk still running on the server when the next run sends it again is not applied twice", async () => {
+    // Slices until the students table exists; then one of its INSERTs (one chunk each: batchStatements 1) is
+    // sent as a killed run's connection would have: its units row and rows in a transaction not yet committed.
+    let result;
+    do result = await run('zombie', dump, { timeBudgetMs: 0, batchStatements: 1 });
+    while (
+      db
+        .sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'zombie' AND table_name = 'students'")
+        .trim() !== '1'
+    );
+    expect(result.complete).toBe(false);
+    const inserts = splitAll(dump).filter((st) => st.sql.toString().startsWith('INSERT INTO `students`'));
+    const victim = inserts[inserts.length - 1];
+    const zombie = await connectWithRetry(target('zombie'));
+    try {
+      await zombie.query(
+        "USE zombie; SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', unique_checks = 0, foreign_key_checks = 0",
+      );
+      await zombie.query(
+        `START TRANSACTION; INSERT INTO rushhour_import_units (dump_hash, kind, start_offset, end_offset, statements, status) VALUES ('fixture', 'data', ${victim.startOffset}, ${victim.endOffset}, 1, 'done'); ${victim.sql.toString('latin1')}`,
+      );
+      const logs: string[] = [];
+      const resumed = run('zombie', dump, { batchStatements: 1, log: (m) => logs.push(m) });
+      await new Promise((r) => setTimeout(r, 1500)); // the resume reaches the chunk and waits on the row's lock
+      await zombie.query('COMMIT');
+      expect((await resumed).complete).toBe(true);
+      expect(logs.join('\n')).toMatch(
+        new RegExp(`chunk at byte ${victim.startOffset} was committed by an earlier run`),
+      );
+    } finally {
+      await zombie.end();
+    }
+    expect(describeDatabase(db, 'zombie')).toEqual(expected);
+  });
 
   test('a UNIQUE key with duplicate values fails with the table and index named; fixing the rows and resuming adds it', async () => {
     db.sql(`CREATE DATABASE duporigin; USE duporigin;
