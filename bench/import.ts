@@ -1,12 +1,14 @@
 /**
- * bench/import: the import's code path (streamed splitter, RDS rewrites, batched transactions with
- * progress records) against the `mariadb` command-line client, importing the same generated mysqldump
- * (>= 200 MB) into the same MariaDB in one run. Prints the throughput of both and their ratio.
+ * bench/import: the import's code path (streamed splitter, RDS rewrites, progress records; with
+ * `--connections N` > 1 the parallel import: chunks and tables on N connections, secondary indexes after
+ * the data) against the `mariadb` command-line client and myloader (`-t 4`, from a mydumper dump of the
+ * same data), importing the same generated data (>= 200 MB of mysqldump) into the same MariaDB. Prints each
+ * run, then the median of the rounds with the ratios importer/myloader and importer/client (throughput).
  *
- *   npx tsx bench/import.ts [--mb 200] [--rounds 2] [--gzip]
+ *   npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip]
  *
- * The dump is generated here (seeded tables filled by SQL, then mysqldump) in a temp dir and removed
- * at the end. Rounds alternate CLI / importer so a warmer cache does not favour one side.
+ * The dumps are generated here (seeded tables filled by SQL, then mysqldump and mydumper) in a temp dir and
+ * removed at the end. The order of the three loaders rotates per round so a warmer cache favours none.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,10 +22,17 @@ import { RDS_LIKE_MASTER_PRIVILEGES, startMariaDb, LocalMariaDb } from '../src/l
 import { fileDumpSource } from '../src/sql/dump-source';
 import { importDump } from '../src/sql/importer';
 
-const USAGE = 'usage: npx tsx bench/import.ts [--mb 200] [--rounds 2] [--gzip]';
-const args = benchArgs(USAGE, { mb: { type: 'string' }, rounds: { type: 'string' }, gzip: { type: 'boolean' } });
+const USAGE = 'usage: npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip]';
+const args = benchArgs(USAGE, {
+  mb: { type: 'string' },
+  rounds: { type: 'string' },
+  connections: { type: 'string' },
+  gzip: { type: 'boolean' },
+});
 const TARGET_MB = benchNumber(USAGE, '--mb', args.mb, 200);
-const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 2);
+const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 3);
+const CONNECTIONS = benchNumber(USAGE, '--connections', args.connections, 4);
+const MYLOADER_THREADS = 4;
 const GZIP = args.gzip ?? false;
 const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
@@ -48,6 +57,18 @@ function generate(db: LocalMariaDb, dir: string): string {
     `mysqldump ${db.clientArgs.join(' ')} --routines --triggers --events --single-transaction origin > ${file}`,
   ]);
   return file;
+}
+
+/** Runs a command to its end (stderr shown, the password in the environment for the client). */
+function run(command: string, argv: string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, argv, {
+      env: { ...process.env, MYSQL_PWD: PASSWORD },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}`))));
+  });
 }
 
 function checksums(db: LocalMariaDb, database: string): string {
@@ -81,43 +102,57 @@ async function main(): Promise<void> {
       fs.rmSync(file);
       file = `${file}.gz`;
     }
+    // mydumper of the same data for myloader: one file per table chunk (100k rows), triggers, routines, events.
+    const mydumperDir = path.join(dir, 'mydumper');
+    t = Date.now();
+    execFileSync('mydumper', [
+      ...['-h', '127.0.0.1', '-P', String(db.port), '-u', 'cli', '-p', PASSWORD],
+      ...['-B', 'origin', '-o', mydumperDir, '-t', '4', '--rows', '100000', '-G', '-E', '-R'],
+    ]);
+    console.log(
+      `mydumper wrote ${fs.readdirSync(mydumperDir).length} files in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+    );
     const reference = checksums(db, 'origin');
     db.sql('DROP DATABASE origin');
 
-    const results: Array<{ tool: string; seconds: number }> = [];
+    const TOOLS = ['mariadb CLI', 'importer', 'myloader'] as const;
+    type Tool = (typeof TOOLS)[number];
+    const results: Array<{ tool: Tool; seconds: number }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const tool of round % 2 ? ['mariadb CLI', 'importer'] : ['importer', 'mariadb CLI']) {
-        const database = `r${round}_${tool === 'importer' ? 'importer' : 'cli'}`;
-        db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
+      const order = TOOLS.map((_, i) => TOOLS[(i + round - 1) % TOOLS.length]);
+      for (const tool of order) {
+        const database = `r${round}_${tool.split(' ')[0].toLowerCase()}`;
+        // myloader creates the database itself (from the dump's schema file).
+        if (tool !== 'myloader') db.sql(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
         t = Date.now();
         if (tool === 'importer') {
           const res = await importDump({
             source: fileDumpSource(file),
             dumpHash: 'bench',
+            connections: CONNECTIONS,
             target: { host: db.host, port: db.port, user: 'master', password: PASSWORD, database },
           });
           if (!res.complete) throw new Error('importer did not complete');
+        } else if (tool === 'myloader') {
+          await run('myloader', [
+            ...['-h', '127.0.0.1', '-P', String(db.port), '-u', 'cli', '-p', PASSWORD],
+            ...['-d', mydumperDir, '-B', database, '-t', String(MYLOADER_THREADS)],
+          ]);
         } else {
           // The way an operator would: over TCP, streaming the file in (gunzip in a pipe for .gz).
           const cmd = `${GZIP ? `gzip -dc '${file}'` : `cat '${file}'`} | mariadb --no-defaults -h127.0.0.1 -P${db.port} -ucli ${database}`;
-          await new Promise<void>((resolve, reject) => {
-            const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], {
-              env: { ...process.env, MYSQL_PWD: PASSWORD },
-              stdio: ['ignore', 'ignore', 'inherit'],
-            });
-            child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mariadb CLI exited ${code}`))));
-          });
+          await run('bash', ['-o', 'pipefail', '-c', cmd]);
         }
         const seconds = (Date.now() - t) / 1000;
         if (checksums(db, database) !== reference) throw new Error(`${tool}: checksums differ from the original`);
         results.push({ tool, seconds });
         console.log(
-          `round ${round} ${tool.padEnd(12)} ${seconds.toFixed(1)} s  ${(plainSize / 1048576 / seconds).toFixed(1)} MiB/s (uncompressed), checksums identical`,
+          `round ${round} ${tool.padEnd(12)} ${seconds.toFixed(1)} s  ${(plainSize / 1048576 / seconds).toFixed(1)} MiB/s (of mysqldump), checksums identical`,
         );
         db.sql(`DROP DATABASE ${database}`);
       }
     }
-    const times = (tool: string) =>
+    const times = (tool: Tool) =>
       results
         .filter((r) => r.tool === tool)
         .map((r) => r.seconds)
@@ -125,18 +160,20 @@ async function main(): Promise<void> {
     const median = (xs: number[]) =>
       xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
     const mib = plainSize / 1048576;
-    for (const [label, pick] of [
-      ['best', (xs: number[]) => xs[0]],
-      ['median', median],
-    ] as const) {
-      const cli = pick(times('mariadb CLI'));
-      const ours = pick(times('importer'));
-      console.log(
-        `${label} of ${ROUNDS}: mariadb CLI ${(mib / cli).toFixed(1)} MiB/s, importer ${(mib / ours).toFixed(1)} MiB/s, ratio importer/CLI throughput ${(cli / ours).toFixed(2)}`,
-      );
-    }
+    const cli = median(times('mariadb CLI'));
+    const ours = median(times('importer'));
+    const myloader = median(times('myloader'));
     console.log(
-      `(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; the machine's other load shows up as spread between rounds)`,
+      `median of ${ROUNDS}: mariadb CLI ${(mib / cli).toFixed(1)} MiB/s, myloader -t ${MYLOADER_THREADS} ${(mib / myloader).toFixed(1)} MiB/s, importer (${CONNECTIONS} connections) ${(mib / ours).toFixed(1)} MiB/s`,
+    );
+    console.log(
+      `ratio importer/myloader ${(myloader / ours).toFixed(2)} (target >= 1.0), importer/client ${(cli / ours).toFixed(2)} (target >= 1.5)`,
+    );
+    console.log(
+      `(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}; the machine's other load shows up as spread between rounds)`,
     );
   } finally {
     await db.stop();

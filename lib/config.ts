@@ -234,6 +234,17 @@ export const RushhourConfigSchema = z
       allowStatements: AllowedKindsSchema.default([]),
       /** Import a dump without mysqldump's `-- Dump completed` trailer. */
       allowIncompleteDump: z.boolean().default(false),
+      /**
+       * Connections the import loads on in parallel (tables and chunks concurrently, secondary indexes after
+       * the data: docs/import.md); 1 is the sequential import.
+       * @default 2 × the vCPUs of database.instanceClass, at most 8 (4 for an unknown class): see importConnections
+       */
+      connections: z
+        .number({ error: 'must be a number of connections between 1 and 16' })
+        .int('must be a whole number of connections between 1 and 16')
+        .min(1, 'must be between 1 and 16 connections')
+        .max(16, 'must be between 1 and 16 connections (more only add lock contention on the server)')
+        .optional(),
     }),
     web: z
       .strictObject({
@@ -532,6 +543,20 @@ export function maintenanceOverlaps(window: string, startMs: number, endMs: numb
   return false;
 }
 export type RushhourConfigInput = z.input<typeof RushhourConfigSchema>;
+
+/** The most connections the default rule gives an import (more add contention, not speed, on one instance). */
+export const MAX_DEFAULT_IMPORT_CONNECTIONS = 8;
+
+/**
+ * The import's connections: import.connections, else 2 per vCPU of the database class (one loads while
+ * the other's statement is on the wire or waiting for its commit), at most MAX_DEFAULT_IMPORT_CONNECTIONS;
+ * 4 when the class's vCPUs are unknown. db.t4g.medium (2 vCPUs): 4.
+ */
+export function importConnections(config: Pick<RushhourConfig, 'import' | 'database'>): number {
+  if (config.import.connections !== undefined) return config.import.connections;
+  const vcpus = instanceVcpus(config.database.instanceClass.replace(/^db\./, ''));
+  return vcpus === undefined ? 4 : Math.min(MAX_DEFAULT_IMPORT_CONNECTIONS, 2 * vcpus);
+}
 
 /** Thrown for an invalid config; the message lists every problem as `field: message (got value)`. */
 export class ConfigError extends Error {

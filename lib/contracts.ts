@@ -68,6 +68,12 @@ export const EXPORT_ACTIONS = {
 export const PROGRESS_TABLE = 'rushhour_import_progress';
 
 /**
+ * The parallel import's record of done units (data chunks, DDL statements, deferred indexes and foreign
+ * keys) beside the progress table; OWN_TABLES matches it, so the export and the checksums leave it out.
+ */
+export const UNITS_TABLE = 'rushhour_import_units';
+
+/**
  * The shared PHP sessions table (web.site php with sessions "database"): created by the import, used by
  * rushhour's session handler (src/site/php-files.ts). Bookkeeping like the progress table: OWN_TABLES
  * matches it, so the export, sync-back and the origin checksums leave it out.

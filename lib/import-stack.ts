@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import type { RushhourConfig } from './config';
+import { importConnections, type RushhourConfig } from './config';
 import { DumpImport } from './constructs/dump-import';
 import type { DataStack } from './data-stack';
 
@@ -38,6 +38,7 @@ export class ImportStack extends Stack {
       allowReimport: config.import.allowReimport,
       allowStatements: config.import.allowStatements,
       allowIncompleteDump: config.import.allowIncompleteDump,
+      connections: importConnections(config),
       // The handler of a php site's shared sessions reads and writes this table; the app user cannot create it.
       sessionsTable: config.web.site?.runtime === 'php' && config.web.site.sessions === 'database',
     });

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The one idempotent installer: npm packages, the Debian services (MariaDB, OpenSSH, HAProxy, nginx, PHP),
-# k6 (built from its Go module at a pinned version), cfn-lint and moto. Safe to run again: it skips what is there.
+# The one idempotent installer: npm packages, the Debian services (MariaDB, OpenSSH, HAProxy, nginx, PHP) and
+# tools (percona-toolkit, mydumper for bench/import), k6 (built from its Go module at a pinned version), cfn-lint
+# and moto. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 K6_VERSION=v1.4.2
 CFN_LINT_VERSION=1.51.0
 MOTO_VERSION=5.2.1
-APT_PACKAGES=(mariadb-server mariadb-client openssh-server openssh-client haproxy nginx php-cli php-fpm php-mysql apache2 libapache2-mod-php percona-toolkit)
+APT_PACKAGES=(mariadb-server mariadb-client openssh-server openssh-client haproxy nginx php-cli php-fpm php-mysql apache2 libapache2-mod-php percona-toolkit mydumper)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -89,6 +89,12 @@ export const ImportResourcePropertiesSchema = z.object({
   AllowIncompleteDump: z
     .enum(['true', 'false'], { error: 'AllowIncompleteDump must be "true" or "false"' })
     .default('false'),
+  /** Connections the import loads on in parallel (import.connections; absent: 1, the sequential import). */
+  Connections: z
+    .string()
+    .regex(/^([1-9]|1[0-6])$/, 'Connections must be a whole number from 1 to 16')
+    .default('1')
+    .transform(Number),
 });
 export type ImportResourceProperties = z.infer<typeof ImportResourcePropertiesSchema>;
 
@@ -257,6 +263,8 @@ export async function checkComplete(event: ProviderEvent, options: CheckOptions)
       allowReimport: props.AllowReimport === 'true',
       allowStatements: props.AllowStatements,
       allowIncompleteDump: props.AllowIncompleteDump === 'true',
+      // With N connections a slice stops handing out units at its budget, waits for those running, records them.
+      connections: props.Connections,
       connectRetryMs: options.connectRetryMs,
       log,
       onProgress: (p) => {

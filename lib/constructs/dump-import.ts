@@ -30,6 +30,8 @@ export interface DumpImportProps {
   readonly allowStatements?: readonly RefusableKind[];
   /** Import a dump without mysqldump's completion trailer. @default false */
   readonly allowIncompleteDump?: boolean;
+  /** Connections the import loads on in parallel (see docs/import.md). @default 1 */
+  readonly connections?: number;
   /**
    * Create rushhour's PHP sessions table (SESSIONS_TABLE in lib/contracts.ts) after the import: a php
    * web.site with sessions "database". @default false
@@ -158,6 +160,7 @@ export class DumpImport extends Construct {
         // Only when set, so that templates without them stay as they were.
         ...(props.allowStatements?.length ? { AllowStatements: props.allowStatements.join(',') } : {}),
         ...(props.allowIncompleteDump ? { AllowIncompleteDump: 'true' } : {}),
+        ...(props.connections !== undefined && props.connections > 1 ? { Connections: String(props.connections) } : {}),
         ...(props.sessionsTable ? { SessionsTable: 'true' } : {}),
       },
     });

@@ -5,10 +5,22 @@ import { connectWithRetry, DbTarget } from './connect';
 import { checkDump } from './dump-check';
 import { DumpReader } from './dump-reader';
 import { ImportProgress } from './progress-report';
-import { DumpRewriter, PreparedStatement, PROGRESS_TABLE } from './rewrites';
+import { ParallelImportRun, unitsTableDdl } from './parallel-import';
+import { DumpRewriter, PreparedStatement, PROGRESS_TABLE, UNITS_TABLE } from './rewrites';
 import { DumpStatement } from './splitter';
 import { isTransient } from './transient';
-import { RefusableKind, redactServerMessage, statementPreview } from './vetting';
+import {
+  ALREADY_APPLIED_ERRNOS,
+  DumpReadError,
+  ImportBusyError,
+  preview,
+  ReimportRefusedError,
+  resumeAdvice,
+  StatementError,
+} from './import-errors';
+import { RefusableKind, redactServerMessage } from './vetting';
+
+export { DumpReadError, ImportBusyError, ReimportRefusedError, StatementError } from './import-errors';
 
 /** Where the dump comes from: a file, an S3 object, ... opened from its first byte for every run. */
 export interface DumpSource {
@@ -51,6 +63,13 @@ export interface ImportOptions {
   /** How long to retry connecting to a database that is still starting. @default 120000 */
   readonly connectRetryMs?: number;
   /**
+   * Connections loading in parallel (see ./parallel-import): with more than one, tables and chunks of their
+   * INSERTs load concurrently and secondary indexes and foreign keys are added after the data. An import
+   * begun in parallel always continues in parallel (its record is per unit), with one connection if so asked.
+   * @default 1 (the sequential import)
+   */
+  readonly connections?: number;
+  /**
    * Statement kinds (see `REFUSABLE_KINDS` in ./vetting) the dump may contain anyway, e.g. `['account']`.
    * @default none: a dump that touches accounts, privileges, system schemas or other databases is refused
    */
@@ -77,58 +96,6 @@ export interface ImportResult {
   /** What the RDS rewrites changed, with counts. */
   readonly rewrites: Record<string, number>;
 }
-
-/** A statement the server refused; the progress record stays so the import can resume after a fix. */
-export class StatementError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-    readonly code?: string,
-    readonly errno?: number,
-  ) {
-    super(message);
-    this.name = 'StatementError';
-  }
-}
-
-/** The database already holds another dump's import and re-import was not allowed. */
-export class ReimportRefusedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReimportRefusedError';
-  }
-}
-
-/** Another import holds the database's import lock. */
-export class ImportBusyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImportBusyError';
-  }
-}
-
-/** The dump file could not be read to its end (truncated gzip, read error). */
-export class DumpReadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DumpReadError';
-  }
-}
-
-/**
- * Errors that mean "this DDL already ran": accepted only when re-running the one statement a crash may have applied.
- */
-const ALREADY_APPLIED_ERRNOS = new Set([
-  1050, // table/view already exists
-  1007, // database exists
-  1060, // duplicate column
-  1061, // duplicate key name
-  1304, // routine already exists
-  1359, // trigger already exists
-  1537, // event already exists
-  1826, // duplicate foreign key
-  1022, // duplicate key on write (e.g. duplicate constraint)
-]);
 
 interface ProgressRow {
   dump_hash: string;
@@ -227,6 +194,28 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
     log(
       `checked ${options.source.description} before importing: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused (${checked.elapsedMs} ms)`,
     );
+    // Parallel when asked, or when an earlier run of this import was (its units table row says so).
+    const connections = Math.max(1, Math.floor(options.connections ?? 1));
+    const units = quoteIdent(UNITS_TABLE);
+    const [unitsExist] = await conn.query(
+      `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ${conn.escape(target.database)} AND table_name = ${conn.escape(UNITS_TABLE)}`,
+    );
+    let parallel = connections > 1;
+    if (Number((unitsExist as Array<{ n: string }>)[0].n) > 0) {
+      if (!mine) await conn.query(`DELETE FROM ${units} WHERE dump_hash = ${conn.escape(dumpHash)}`);
+      const [begun] = await conn.query(
+        `SELECT COUNT(*) AS n FROM ${units} WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = 'begin'`,
+      );
+      if (Number((begun as Array<{ n: string }>)[0].n) > 0) parallel = true;
+    }
+    if (parallel) {
+      await conn.query(unitsTableDdl());
+      // The mark that this import is parallel (its tables lack their deferred indexes until the end); it also
+      // keeps the table non-empty, so no chunk's first row takes InnoDB's bulk-insert table lock on it.
+      await conn.query(
+        `INSERT IGNORE INTO ${units} (dump_hash, kind, start_offset, end_offset, statements, status) VALUES (${conn.escape(dumpHash)}, 'begin', 0, 0, 0, 'done')`,
+      );
+    }
     if (!mine) {
       await conn.query(
         `INSERT INTO ${table} (dump_hash, status, started_at, updated_at) VALUES (${conn.escape(dumpHash)}, 'running', NOW(3), NOW(3))`,
@@ -245,6 +234,27 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
+    const maxBatchBytes = Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2));
+    if (parallel) {
+      const run = new ParallelImportRun({
+        conn,
+        options,
+        log,
+        deadline,
+        started,
+        resumeOffset,
+        resumeCount: Number(mine?.statements_done ?? 0),
+        pendingOffset,
+        maxBatchBytes,
+        connections,
+      });
+      try {
+        return await run.execute();
+      } catch (err) {
+        await recordFailure(conn, dumpHash, err);
+        throw err;
+      }
+    }
     const run = new ImportRun({
       conn,
       options,
@@ -254,7 +264,7 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       resumeOffset,
       resumeCount: Number(mine?.statements_done ?? 0),
       pendingOffset,
-      maxBatchBytes: Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2)),
+      maxBatchBytes,
     });
     try {
       return await run.execute();
@@ -281,15 +291,6 @@ async function recordFailure(conn: Connection, dumpHash: string, err: unknown): 
       `UPDATE ${quoteIdent(PROGRESS_TABLE)} SET status = 'failed', error = CONVERT(X'${hex}' USING utf8mb4), updated_at = NOW(3) WHERE dump_hash = ${conn.escape(dumpHash)}`,
     )
     .catch(() => undefined);
-}
-
-/** How to go on after a failure mid-import: the fixed file has another sha256, so say which record to continue. */
-function resumeAdvice(database: string, dumpHash: string, committed: number): string {
-  return (
-    `to continue from byte ${committed} with a corrected file whose first ${committed} bytes are unchanged, run ` +
-    `\`rushhour resume-import --dump FIXED.sql.gz --database ${database} --dump-hash ${dumpHash} ...\`; ` +
-    `to start over, drop database "${database}" and import again (or pass --allow-reimport / set import.allowReimport, which runs the whole dump over what is there)`
-  );
 }
 
 interface DataTransaction {
@@ -674,18 +675,6 @@ class ImportRun {
       phase,
     });
   }
-}
-
-/**
- * The first ~200 characters of a statement for an error message: string literals redacted (a failing
- * `CREATE USER ... IDENTIFIED BY '...'` must not print its password), and for data statements only up
- * to VALUES (no data in logs).
- */
-function preview(sql: Buffer): string {
-  let text = statementPreview(sql, 200);
-  const values = text.search(/\bVALUES\b/i);
-  if (/^\s*(INSERT|REPLACE)\b/i.test(text) && values >= 0) text = text.slice(0, values + 6) + ' ...';
-  return text;
 }
 
 function short(hash: string): string {

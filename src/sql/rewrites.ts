@@ -1,11 +1,11 @@
-import { PROGRESS_TABLE } from '../../lib/contracts';
+import { PROGRESS_TABLE, UNITS_TABLE } from '../../lib/contracts';
 import { DumpStatement } from './splitter';
 
 /** How the importer runs a statement: session settings are replayed on resume, data goes in transactions. */
 export type StatementKind = 'session' | 'data' | 'other';
 
 /** The table where the importer records its progress; statements of a dump that touch it are dropped. */
-export { PROGRESS_TABLE };
+export { PROGRESS_TABLE, UNITS_TABLE };
 
 export interface PreparedStatement extends DumpStatement {
   readonly kind: StatementKind;
@@ -98,7 +98,7 @@ export class DumpRewriter {
     if (REPLICATION.test(words)) return this.drop('replication statement (CHANGE MASTER TO, ...)');
     if (
       /^(DROP|CREATE|ALTER|INSERT|REPLACE|TRUNCATE)\b/.test(words) &&
-      new RegExp(`\\b${PROGRESS_TABLE}\\b`, 'i').test(headRaw)
+      new RegExp(`\\b(${PROGRESS_TABLE}|${UNITS_TABLE})\\b`, 'i').test(headRaw)
     ) {
       return this.drop(`statement on ${PROGRESS_TABLE} (the importer's own table)`);
     }
@@ -147,7 +147,8 @@ export function keywords(head: string): string {
     .toUpperCase();
 }
 
-function keywordsKeepCase(head: string): string {
+/** The statement's leading words as written (comments and version-comment markers removed). */
+export function keywordsKeepCase(head: string): string {
   return stripComments(head)
     .replace(/\/\*M?!\d*|\*\//g, ' ')
     .replace(/\s+/g, ' ')

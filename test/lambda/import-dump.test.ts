@@ -167,6 +167,27 @@ describe('import-dump custom resource (Provider framework onEvent/isComplete) on
     expect(allLogs).not.toContain(masterPassword);
   });
 
+  test('Create with Connections "4": 1 ms slices on 4 connections end in the same database', async () => {
+    const parallel = { ...props, DatabaseName: 'courses4', SsmPrefix: '/rushhour/test-site-4/db', Connections: '4' };
+    const created = await onEvent({ RequestType: 'Create', ResourceProperties: parallel });
+    const { res, slices } = await driveToCompletion({
+      RequestType: 'Create',
+      ResourceProperties: parallel,
+      PhysicalResourceId: created.PhysicalResourceId,
+    });
+    // One unit per slice (the budget ends as soon as one is handed out), each recorded before the slice returns.
+    expect(slices).toBeGreaterThan(10);
+    expect(describeDatabase(db, 'courses4')).toEqual(expected);
+    expect(res.Data?.DatabaseName).toBe('courses4');
+    expect(logs.join('\n')).toMatch(/import complete on 4 connections/);
+    expect(db.sql('SELECT COUNT(*) FROM courses4.rushhour_import_units').trim()).toBe('0');
+    expect(() => parseProperties({ ...parallel, Connections: '17' })).toThrow(
+      /Connections must be a whole number from 1 to 16/,
+    );
+    expect(parseProperties(parallel).Connections).toBe(4);
+    expect(parseProperties(props).Connections).toBe(1);
+  }, 120_000);
+
   test('Update with the same dump is a no-op for the data', async () => {
     db.sql("UPDATE courses.courses SET taken = taken + 1 WHERE code = 'C1'"); // a registration since the import
     const before = describeDatabase(db, 'courses');

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ConfigError, loadConfig, parseConfig, RushhourConfigInput } from '../../lib/config';
+import { ConfigError, importConnections, loadConfig, parseConfig, RushhourConfigInput } from '../../lib/config';
 import { EXAMPLE_CONFIG } from './synth-helpers';
 
 const baseDir = path.dirname(EXAMPLE_CONFIG);
@@ -211,4 +211,20 @@ test('every problem is listed at once', () => {
   });
   expect(msg).toMatch(/loadBalancers\.count/);
   expect(msg).toMatch(/autoScaling\.instanceWarmupSeconds/);
+});
+
+test('import.connections: 2 per vCPU of the database class, at most 8, unless set; a bad value names the field', () => {
+  const withClass = (instanceClass: string, connections?: number) => {
+    const c = example();
+    c.database = { ...c.database, instanceClass };
+    if (connections !== undefined) c.import.connections = connections;
+    return importConnections(parseConfig(c, { baseDir, source: 'test.json' }));
+  };
+  expect(withClass('t4g.medium')).toBe(4);
+  expect(withClass('m7g.xlarge')).toBe(8);
+  expect(withClass('r6g.4xlarge')).toBe(8);
+  expect(withClass('x9.unknown')).toBe(4);
+  expect(withClass('t4g.medium', 1)).toBe(1);
+  expect(problem((c) => (c.import.connections = 0))).toMatch(/import\.connections: must be between 1 and 16/);
+  expect(problem((c) => (c.import.connections = 2.5))).toMatch(/import\.connections: must be a whole number/);
 });

@@ -45,6 +45,7 @@ describe('the import cannot strand the database', () => {
       [
         'AllowReimport',
         'AppSecretArn',
+        'Connections',
         'DatabaseName',
         'DumpAssetHash',
         'DumpBucket',

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { LocalMariaDb } from '../../src/local/mariadb';
+import { OWN_TABLES } from '../../lib/contracts';
 import { quoteIdent } from '../../src/util/sql-ident';
 
 /**
@@ -103,11 +104,11 @@ export function dumpDatabase(db: LocalMariaDb, database: string, extraArgs: stri
 export function describeDatabase(db: LocalMariaDb, database: string): Record<string, string[]> {
   const tables = db
     .sql(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema='${database}' AND table_type='BASE TABLE' AND table_name <> 'rushhour_import_progress' ORDER BY 1`,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema='${database}' AND table_type='BASE TABLE' ORDER BY 1`,
     )
     .trim()
     .split('\n')
-    .filter(Boolean);
+    .filter((t) => t && !OWN_TABLES.test(t));
   const checksums = tables.map((t) => {
     const out = db
       .sql(`CHECKSUM TABLE ${quoteIdent(t)}`, database)
@@ -116,8 +117,18 @@ export function describeDatabase(db: LocalMariaDb, database: string): Record<str
     return `${t}=${out[1]}`;
   });
   const list = (query: string) => db.sql(query).trim().split('\n').filter(Boolean);
+  // SHOW CREATE TABLE: columns, indexes in order, foreign keys, options (a deferred index must come back as it was).
+  const schemas = tables.map((t) =>
+    db
+      .sql(`SHOW CREATE TABLE ${quoteIdent(t)}`, database)
+      .trim()
+      .split('\t')
+      .slice(1)
+      .join('\t'),
+  );
   return {
     checksums,
+    schemas,
     views: list(
       `SELECT CONCAT(table_name, ':', view_definition) FROM information_schema.views WHERE table_schema='${database}' ORDER BY 1`,
     ).map((v) => v.split(`\`${database}\`.`).join('')),

@@ -19,6 +19,8 @@ export interface ImportDumpFlags {
   readonly allowStatements?: readonly RefusableKind[];
   readonly allowIncompleteDump?: boolean;
   readonly progress?: boolean;
+  /** Connections loading in parallel (1: the sequential import). */
+  readonly connections?: number;
   /** The password, as the mysql client reads it from MYSQL_PWD (never a flag). */
   readonly password?: string;
 }
@@ -73,6 +75,7 @@ export async function runImportDump(
       allowReimport: flags.allowReimport,
       allowStatements: flags.allowStatements,
       allowIncompleteDump: flags.allowIncompleteDump,
+      connections: flags.connections,
       target: { host: flags.host, port: flags.port, user: flags.user, password, database: flags.database },
       timeBudgetMs: flags.timeBudget !== undefined ? flags.timeBudget * 1000 : undefined,
       log,
@@ -142,6 +145,12 @@ export function register(program: Command, env: CliEnv): void {
       .option(
         '--allow-incomplete-dump',
         'import a dump without the "-- Dump completed" trailer mysqldump writes (a dump cut at a line end looks complete otherwise)',
+      )
+      .option(
+        '--connections <n>',
+        'connections loading in parallel: tables and chunks concurrently, secondary indexes after the data (docs/import.md); 1 is the sequential import',
+        positiveNumber('--connections', { integer: true }),
+        1,
       )
       .option('--no-progress', 'no progress bar, even on a terminal')
       .action(action);
