@@ -8,6 +8,7 @@ import { startMariaDb } from '../src/local/mariadb';
 import { rowHashNumber, rowText } from '../src/verify/canonical';
 import { connectRunner } from '../src/verify/runner';
 import { readShapes } from '../src/verify/side';
+import { verifyBenchTable } from './verify-table';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -19,14 +20,7 @@ async function main() {
   const db = await startMariaDb({ serverArgs: ['--innodb-buffer-pool-size=1G'] });
   try {
     db.createUser('bench', PASSWORD);
-    db.sql(`CREATE DATABASE bench CHARACTER SET utf8mb4; USE bench;
-      CREATE TABLE students (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL,
-        note VARCHAR(255), born DATE, at DATETIME(3) NOT NULL, balance DECIMAL(10,2), score DOUBLE,
-        photo VARBINARY(64)) ENGINE=InnoDB;
-      INSERT INTO students SELECT seq, CONCAT('Student ', seq, ' Müller'), CONCAT('s', seq, '@example.edu'),
-        IF(seq % 10 = 0, NULL, CONCAT(MD5(seq), ' ', SHA1(seq), ' 수강 ', SHA2(seq, 256))), '2000-01-01' + INTERVAL seq % 9000 DAY,
-        '2026-09-01 08:00:00.000' + INTERVAL seq SECOND, seq % 100000 / 100, seq / 7, UNHEX(MD5(seq))
-        FROM seq_1_to_${ROWS};`);
+    db.sql(`CREATE DATABASE bench CHARACTER SET utf8mb4; USE bench; ${verifyBenchTable(ROWS)}`);
     const r = await connectRunner({ host: '127.0.0.1', port: db.port, user: 'bench', password: PASSWORD });
     await r.execute('SET SESSION group_concat_max_len = 1073741824');
     const shape = (await readShapes(r, 'bench')).get('students')!;

@@ -14,6 +14,7 @@ import { startMariaDb, LocalMariaDb } from '../src/local/mariadb';
 import { repairDelta } from '../src/verify/delta';
 import { connectRunner, QueryRunner } from '../src/verify/runner';
 import { verifyData } from '../src/verify/verify';
+import { verifyBenchTable } from './verify-table';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -32,14 +33,7 @@ async function timed<T>(what: string, f: () => Promise<T> | T): Promise<{ ms: nu
 }
 
 function generate(db: LocalMariaDb, rows: number): void {
-  db.sql(`CREATE DATABASE bench CHARACTER SET utf8mb4; USE bench;
-    CREATE TABLE students (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL,
-      note VARCHAR(255), born DATE, at DATETIME(3) NOT NULL, balance DECIMAL(10,2), score DOUBLE,
-      photo VARBINARY(64)) ENGINE=InnoDB;
-    INSERT INTO students SELECT seq, CONCAT('Student ', seq, ' Müller'), CONCAT('s', seq, '@example.edu'),
-      IF(seq % 10 = 0, NULL, CONCAT(MD5(seq), ' ', SHA1(seq), ' 수강 ', SHA2(seq, 256))), '2000-01-01' + INTERVAL seq % 9000 DAY,
-      '2026-09-01 08:00:00.000' + INTERVAL seq SECOND, seq % 100000 / 100, seq / 7, UNHEX(MD5(seq))
-      FROM seq_1_to_${rows}; ANALYZE TABLE students;`);
+  db.sql(`CREATE DATABASE bench CHARACTER SET utf8mb4; USE bench; ${verifyBenchTable(rows)} ANALYZE TABLE students;`);
 }
 
 function sizeMb(db: LocalMariaDb): number {

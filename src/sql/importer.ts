@@ -235,27 +235,7 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
     const [packetRows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const maxPacket = Number((packetRows as Array<{ m: string }>)[0].m);
     const maxBatchBytes = Math.min(options.batchBytes ?? 1024 * 1024, Math.floor(maxPacket / 2));
-    if (parallel) {
-      const run = new ParallelImportRun({
-        conn,
-        options,
-        log,
-        deadline,
-        started,
-        resumeOffset,
-        resumeCount: Number(mine?.statements_done ?? 0),
-        pendingOffset,
-        maxBatchBytes,
-        connections,
-      });
-      try {
-        return await run.execute();
-      } catch (err) {
-        await recordFailure(conn, dumpHash, err);
-        throw err;
-      }
-    }
-    const run = new ImportRun({
+    const runOptions: ImportRunOptions = {
       conn,
       options,
       log,
@@ -265,7 +245,8 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       resumeCount: Number(mine?.statements_done ?? 0),
       pendingOffset,
       maxBatchBytes,
-    });
+    };
+    const run = parallel ? new ParallelImportRun({ ...runOptions, connections }) : new ImportRun(runOptions);
     try {
       return await run.execute();
     } catch (err) {
@@ -300,7 +281,7 @@ interface DataTransaction {
 }
 
 /** What one run needs: the open session, the options, the time budget and where the progress record resumes. */
-interface ImportRunOptions {
+export interface ImportRunOptions {
   readonly conn: Connection;
   readonly options: ImportOptions;
   readonly log: (m: string) => void;

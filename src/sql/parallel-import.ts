@@ -11,7 +11,7 @@ import {
   resumeAdvice,
   StatementError,
 } from './import-errors';
-import type { ImportOptions, ImportResult } from './importer';
+import type { ImportResult, ImportRunOptions } from './importer';
 import { ImportProgress } from './progress-report';
 import { DumpRewriter, keywordsKeepCase, PreparedStatement, PROGRESS_TABLE, UNITS_TABLE } from './rewrites';
 import { DumpStatement } from './splitter';
@@ -38,19 +38,8 @@ import { redactServerMessage } from './vetting';
  * session are handed out in dump order, so a connection only ever moves forward in the dump's session.
  */
 
-export interface ParallelRunOptions {
-  /** The session holding the import lock; it writes the progress row. */
-  readonly conn: Connection;
-  readonly options: ImportOptions;
-  readonly log: (m: string) => void;
-  readonly deadline: number;
-  readonly started: number;
-  /** Everything up to this offset is done (the progress row's committed_offset). */
-  readonly resumeOffset: number;
-  readonly resumeCount: number;
-  /** A statement a sequential run marked pending (it may have been applied). */
-  readonly pendingOffset: number | undefined;
-  readonly maxBatchBytes: number;
+/** What a sequential run needs (importer.ts's ImportRunOptions), and how many connections to load on. */
+export interface ParallelRunOptions extends ImportRunOptions {
   readonly connections: number;
 }
 
