@@ -196,8 +196,8 @@ function setCpuCredits(tier: WebTier, mode: string): void {
   const cfn = template?.node.defaultChild;
   if (!(cfn instanceof ec2.CfnLaunchTemplate))
     throw new Error(
-      'no launch template under the Auto Scaling group to set the CPU credits on: the feature flag ' +
-        '@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig must be on (cdk.json)',
+      'no launch template under the Auto Scaling group to set the CPU credits on: WebTier sets the feature flag ' +
+        '@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig on its own node',
     );
   cfn.addPropertyOverride('LaunchTemplateData.CreditSpecification.CpuCredits', mode);
 }

@@ -7,6 +7,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { LCU_LEAD_MINUTES, lcuHolds } from '../capacity';
 import { acknowledge } from '../nag/acknowledge';
@@ -92,6 +93,9 @@ export class WebTier extends Construct {
 
   constructor(scope: Construct, id: string, props: WebTierProps) {
     super(scope, id);
+    // A launch template whatever the app's cdk.json says: new accounts cannot create launch configurations
+    // (AWS stopped them for new accounts in 2024), and the template carries the CPU credit specification.
+    this.node.setContext(cxapi.AUTOSCALING_GENERATE_LAUNCH_TEMPLATE, true);
     const https = props.certificateArn !== undefined;
     this.protocol = https ? 'https' : 'http';
     const now = props.now ?? new Date();
