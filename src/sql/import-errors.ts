@@ -1,4 +1,7 @@
-import { statementPreview } from './vetting';
+import type { DumpReader } from './dump-reader';
+import type { ImportOptions } from './importer';
+import type { DumpStatement } from './splitter';
+import { redactServerMessage, statementPreview } from './vetting';
 
 /**
  * The importer's errors and the message parts the sequential and the parallel import share
@@ -95,4 +98,39 @@ export class DeferredIndexError extends Error {
     super(message);
     this.name = 'DeferredIndexError';
   }
+}
+
+/** Where an error happened in an import: its options and the byte a resume continues from. */
+interface ImportPlace {
+  readonly options: ImportOptions;
+  readonly committed: number;
+}
+
+/** A statement the server refused, with a hint for RDS's usual refusals and how to resume. */
+export function statementError(stmt: DumpStatement, err: unknown, at: ImportPlace): StatementError {
+  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+  let hint = '';
+  if (e.errno === 1419)
+    hint =
+      ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
+  if (e.errno === 1227)
+    hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
+  return new StatementError(
+    `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${at.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${redactServerMessage(e.sqlMessage ?? e.message ?? '')}${hint}\n  statement: ${preview(stmt.sql)}\n  ${resumeAdvice(at.options.target.database, at.options.dumpHash, at.committed)}`,
+    stmt.startOffset,
+    e.code,
+    e.errno,
+  );
+}
+
+/** A failure reading the dump: a cut gzip says where a resume continues; our own errors pass through. */
+export function describeReadError(err: unknown, reader: DumpReader, at: ImportPlace): Error {
+  if (err instanceof StatementError || err instanceof DumpReadError) return err;
+  const gzip = reader.gzipFailure(err);
+  if (gzip?.truncated)
+    return new DumpReadError(
+      `${gzip.message}. Committed up to byte ${at.committed}; ${resumeAdvice(at.options.target.database, at.options.dumpHash, at.committed)}.`,
+    );
+  if (gzip) return new DumpReadError(gzip.message);
+  return err instanceof Error ? err : new Error(String(err));
 }

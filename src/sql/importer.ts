@@ -13,12 +13,13 @@ import {
   ALREADY_APPLIED_ERRNOS,
   DumpReadError,
   ImportBusyError,
-  preview,
   ReimportRefusedError,
   resumeAdvice,
   StatementError,
+  describeReadError as readError,
+  statementError as refusedStatement,
 } from './import-errors';
-import { RefusableKind, redactServerMessage } from './vetting';
+import { RefusableKind } from './vetting';
 
 export { DumpReadError, ImportBusyError, ReimportRefusedError, StatementError } from './import-errors';
 
@@ -605,30 +606,11 @@ class ImportRun {
   }
 
   private statementError(stmt: DumpStatement, err: unknown): StatementError {
-    const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
-    let hint = '';
-    if (e.errno === 1419)
-      hint =
-        ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
-    if (e.errno === 1227)
-      hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
-    return new StatementError(
-      `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${redactServerMessage(e.sqlMessage ?? e.message ?? '')}${hint}\n  statement: ${preview(stmt.sql)}\n  ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}`,
-      stmt.startOffset,
-      e.code,
-      e.errno,
-    );
+    return refusedStatement(stmt, err, { options: this.options, committed: this.handledEnd });
   }
 
   private describeReadError(err: unknown): Error {
-    if (err instanceof StatementError || err instanceof DumpReadError) return err;
-    const gzip = this.reader.gzipFailure(err);
-    if (gzip?.truncated)
-      return new DumpReadError(
-        `${gzip.message}. Committed up to byte ${this.handledEnd}; ${resumeAdvice(this.options.target.database, this.options.dumpHash, this.handledEnd)}.`,
-      );
-    if (gzip) return new DumpReadError(gzip.message);
-    return err instanceof Error ? err : new Error(String(err));
+    return readError(err, this.reader, { options: this.options, committed: this.handledEnd });
   }
 
   private report(phase: ImportProgress['phase'], force = false): void {

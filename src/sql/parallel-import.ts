@@ -7,9 +7,9 @@ import {
   ALREADY_APPLIED_ERRNOS,
   DeferredIndexError,
   DumpReadError,
-  preview,
   resumeAdvice,
-  StatementError,
+  describeReadError as readError,
+  statementError as refusedStatement,
 } from './import-errors';
 import type { ImportResult, ImportRunOptions } from './importer';
 import { ImportProgress } from './progress-report';
@@ -738,30 +738,11 @@ export class ParallelImportRun {
 
   private statementError(stmt: DumpStatement, err: unknown): Error {
     if (isTransient(err, { contention: false })) return err as Error;
-    const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
-    let hint = '';
-    if (e.errno === 1419)
-      hint =
-        ' (binary logging is on and the user has no SUPER: set log_bin_trust_function_creators=1 in the DB parameter group)';
-    if (e.errno === 1227)
-      hint = ' (the statement needs a privilege RDS does not grant: remove it from the dump or add a rewrite)';
-    return new StatementError(
-      `statement at byte offset ${stmt.startOffset} (line ${stmt.line}) of ${this.run.options.source.description} failed: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${redactServerMessage(e.sqlMessage ?? e.message ?? '')}${hint}\n  statement: ${preview(stmt.sql)}\n  ${resumeAdvice(this.run.options.target.database, this.run.options.dumpHash, this.watermark)}`,
-      stmt.startOffset,
-      e.code,
-      e.errno,
-    );
+    return refusedStatement(stmt, err, { options: this.run.options, committed: this.watermark });
   }
 
   private describeReadError(err: unknown): Error {
-    if (err instanceof StatementError || err instanceof DumpReadError) return err;
-    const gzip = this.reader.gzipFailure(err);
-    if (gzip?.truncated)
-      return new DumpReadError(
-        `${gzip.message}. Committed up to byte ${this.watermark}; ${resumeAdvice(this.run.options.target.database, this.run.options.dumpHash, this.watermark)}.`,
-      );
-    if (gzip) return new DumpReadError(gzip.message);
-    return err instanceof Error ? err : new Error(String(err));
+    return readError(err, this.reader, { options: this.run.options, committed: this.watermark });
   }
 
   // ---- the record -------------------------------------------------------------------------------
