@@ -93,15 +93,7 @@ export interface LoadTestResult {
   /** Checked by this runner through `GET /api/courses` on every target after k6 ended. */
   readonly oversold: { readonly checkedCourses: number; readonly courses: OversoldCourse[]; readonly error?: string };
   readonly summaryText: string;
-  readonly files: {
-    readonly dir: string;
-    readonly summaryText: string;
-    readonly summaryJson: string;
-    readonly chartHtml: string;
-    readonly k6Points: string;
-    readonly k6Summary: string;
-    readonly k6Log: string;
-  };
+  readonly files: RunFiles;
 }
 
 /** The k6 binary: the given path, ~/go/bin/k6, or k6 on PATH; otherwise an error naming the install command. */

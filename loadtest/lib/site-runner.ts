@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mysql from 'mysql2/promise';
 import { renderChartHtml } from './chart';
-import { findK6, lastError, readThresholds, runFiles, runScenario, ThresholdResult } from './runner';
+import { findK6, lastError, readThresholds, RunFiles, runFiles, runScenario, ThresholdResult } from './runner';
 import { readSitePlan, scaleRush, SitePlan } from './site-plan';
 import { formatSiteVerdict, siteVerdict, SiteVerdict } from './site-verdict';
 import { analyzeK6Output, K6Analysis } from './summary';
@@ -54,16 +54,8 @@ export interface SiteLoadTestResult {
   readonly rows?: { before: Record<string, number>; after?: Record<string, number> };
   readonly verdict: SiteVerdict;
   readonly summaryText: string;
-  readonly files: {
-    readonly dir: string;
-    readonly plan: string;
-    readonly summaryText: string;
-    readonly summaryJson: string;
-    readonly chartHtml: string;
-    readonly k6Points: string;
-    readonly k6Summary: string;
-    readonly k6Log: string;
-  };
+  /** The load test's files (./runner's RunFiles) and the plan as run. */
+  readonly files: RunFiles & { readonly plan: string };
 }
 
 /** The distinct count SQL of a plan's writes. */
