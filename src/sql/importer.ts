@@ -2,13 +2,14 @@ import type { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry, DbTarget } from './connect';
-import { checkDump } from './dump-check';
+import { checkDump, DumpVetter, isDumpVerdict } from './dump-check';
 import { DumpReader } from './dump-reader';
 import { ImportProgress } from './progress-report';
 import { ParallelImportRun, unitsTableDdl } from './parallel-import';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE, UNITS_TABLE } from './rewrites';
 import { DumpStatement } from './splitter';
 import { isTransient } from './transient';
+import { CHECK_UNIT, checkPending, databaseIsEmpty, removeUncheckedImport } from './unchecked-import';
 import {
   ALREADY_APPLIED_ERRNOS,
   DumpReadError,
@@ -181,20 +182,6 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
           unfinished,
       );
     }
-    // The pre-pass: nothing of the dump runs unless all of it is readable, complete and stays in its database.
-    const checked = await checkDump({
-      source: options.source,
-      database: target.database,
-      allowStatements: options.allowStatements,
-      allowIncompleteDump: options.allowIncompleteDump,
-      log,
-    }).catch(async (err: unknown) => {
-      if (mine) await recordFailure(conn, dumpHash, err);
-      throw err;
-    });
-    log(
-      `checked ${options.source.description} before importing: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused (${checked.elapsedMs} ms)`,
-    );
     // Parallel when asked, or when an earlier run of this import was (its units table row says so).
     const connections = Math.max(1, Math.floor(options.connections ?? 1));
     const units = quoteIdent(UNITS_TABLE);
@@ -202,19 +189,54 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ${conn.escape(target.database)} AND table_name = ${conn.escape(UNITS_TABLE)}`,
     );
     let parallel = connections > 1;
+    let earlierUnchecked = false;
     if (Number((unitsExist as Array<{ n: string }>)[0].n) > 0) {
       if (!mine) await conn.query(`DELETE FROM ${units} WHERE dump_hash = ${conn.escape(dumpHash)}`);
       const [begun] = await conn.query(
         `SELECT COUNT(*) AS n FROM ${units} WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = 'begin'`,
       );
       if (Number((begun as Array<{ n: string }>)[0].n) > 0) parallel = true;
+      earlierUnchecked = Boolean(mine) && (await checkPending(conn, dumpHash));
+    }
+    const checkOptions = {
+      source: options.source,
+      database: target.database,
+      allowStatements: options.allowStatements,
+      allowIncompleteDump: options.allowIncompleteDump,
+      log,
+    };
+    // Into an empty database, a new parallel import checks the dump while it loads (./unchecked-import); what
+    // the operator allows (accounts, grants, ...) may reach outside the database, where nothing can be removed.
+    const checkWhileLoading =
+      parallel && !mine && !options.allowStatements?.length && (await databaseIsEmpty(conn, target.database));
+    if (checkWhileLoading) {
+      log(
+        `"${target.database}" is empty: checking ${options.source.description} while it loads (nothing runs before it is vetted; a refused, cut or unreadable dump is removed again)`,
+      );
+    } else {
+      // The pre-pass: nothing of the dump runs unless all of it is readable, complete and stays in its database.
+      const checked = await checkDump(checkOptions, earlierUnchecked ? 'while' : 'before').catch(
+        async (err: unknown) => {
+          if (earlierUnchecked) throw await removeUncheckedImport(target, dumpHash, err as Error, log);
+          if (mine) await recordFailure(conn, dumpHash, err);
+          throw err;
+        },
+      );
+      log(
+        `checked ${options.source.description} before importing: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused (${checked.elapsedMs} ms)`,
+      );
+      if (earlierUnchecked)
+        await conn.query(
+          `UPDATE ${units} SET status = 'done' WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = '${CHECK_UNIT}'`,
+        );
     }
     if (parallel) {
       await conn.query(unitsTableDdl());
       // The mark that this import is parallel (its tables lack their deferred indexes until the end); it also
       // keeps the table non-empty, so no chunk's first row takes InnoDB's bulk-insert table lock on it.
       await conn.query(
-        `INSERT IGNORE INTO ${units} (dump_hash, kind, start_offset, end_offset, statements, status) VALUES (${conn.escape(dumpHash)}, 'begin', 0, 0, 0, 'done')`,
+        `INSERT IGNORE INTO ${units} (dump_hash, kind, start_offset, end_offset, statements, status) VALUES (${conn.escape(dumpHash)}, 'begin', 0, 0, 0, 'done')` +
+          (checkWhileLoading ? `, (${conn.escape(dumpHash)}, '${CHECK_UNIT}', 0, 0, 0, 'pending')` : ''),
       );
     }
     if (!mine) {
@@ -247,10 +269,12 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       pendingOffset,
       maxBatchBytes,
     };
-    const run = parallel ? new ParallelImportRun({ ...runOptions, connections }) : new ImportRun(runOptions);
+    const vetter = checkWhileLoading ? new DumpVetter(checkOptions, 'while') : undefined;
+    const run = parallel ? new ParallelImportRun({ ...runOptions, connections, vetter }) : new ImportRun(runOptions);
     try {
       return await run.execute();
     } catch (err) {
+      if (vetter && isDumpVerdict(err)) throw await removeUncheckedImport(target, dumpHash, err, log);
       await recordFailure(conn, dumpHash, err);
       throw err;
     }

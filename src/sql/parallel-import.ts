@@ -2,6 +2,7 @@ import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry } from './connect';
 import { alterAdding, DeferredDefinition, splitCreateTable, unquote } from './deferred-ddl';
+import type { DumpVetter } from './dump-check';
 import { DumpReader } from './dump-reader';
 import {
   ALREADY_APPLIED_ERRNOS,
@@ -41,6 +42,13 @@ import { redactServerMessage } from './vetting';
 /** What a sequential run needs (importer.ts's ImportRunOptions), and how many connections to load on. */
 export interface ParallelRunOptions extends ImportRunOptions {
   readonly connections: number;
+  /**
+   * Vets each statement before it is planned, instead of a pre-pass (an import into an empty database, see
+   * ./unchecked-import): after a refused statement nothing more is planned, the rest is only read and
+   * vetted (so the error lists every refusal), and the verdict comes before the deferred indexes.
+   * @default none: the dump was checked before this run
+   */
+  readonly vetter?: DumpVetter;
 }
 
 type UnitKind = 'data' | 'ddl' | 'indexes' | 'fks';
@@ -148,7 +156,7 @@ export class ParallelImportRun {
 
   constructor(private readonly run: ParallelRunOptions) {
     this.rewriter = new DumpRewriter(run.options.target.database);
-    this.reader = new DumpReader(run.options.source);
+    this.reader = new DumpReader(run.options.source, run.vetter?.onChunk);
     this.hash = run.conn.escape(run.options.dumpHash);
     this.batchStatements = run.options.batchStatements ?? 2000;
     this.watermark = run.resumeOffset;
@@ -162,15 +170,27 @@ export class ParallelImportRun {
     let stopped = false;
     try {
       try {
+        const vetter = this.run.vetter;
         outer: for await (const stmts of this.reader.statements()) {
           for (const stmt of stmts) {
             if (this.failure || this.stopping) break outer;
+            if (vetter && (!vetter.vet(stmt) || vetter.refusing)) continue;
             this.plan(stmt);
             await this.throttle();
           }
         }
       } catch (err) {
-        this.fail(this.describeReadError(err));
+        this.fail(this.run.vetter?.readFailure(err, this.reader) ?? this.describeReadError(err));
+      }
+      if (this.run.vetter && !this.failure && !this.stopping) {
+        try {
+          const checked = this.run.vetter.finish(this.reader.bytes);
+          this.run.log(
+            `checked ${this.run.options.source.description} while loading it: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused`,
+          );
+        } catch (err) {
+          this.fail(err);
+        }
       }
       if (!this.failure && !this.stopping) {
         this.closeChunk();
