@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry, DbTarget } from './connect';
+import { queryBuffer, statementParts } from './buffer-query';
 import { checkDump, DumpVetter, isDumpVerdict } from './dump-check';
 import { DumpReader } from './dump-reader';
 import { ImportProgress } from './progress-report';
@@ -536,12 +537,11 @@ class ImportRun {
     txn.bytes += batch.reduce((n, st) => n + st.sql.length, 0);
     const commit = txn.bytes >= (this.options.maxTransactionBytes ?? 0);
     // "\n;" ends a trailing `#`/`--` comment before the separator.
-    const sql =
-      (begin ? 'START TRANSACTION;\n' : '') +
-      batch.map((st) => st.sql.toString('latin1')).join('\n;\n') +
-      '\n;\n' +
-      this.progressUpdate(last.endOffset, count) +
-      (commit ? ';\nCOMMIT' : '');
+    const sql = statementParts(
+      Buffer.from(begin ? 'START TRANSACTION;\n' : ''),
+      batch,
+      Buffer.from(`\n;\n${this.progressUpdate(last.endOffset, count)}${commit ? ';\nCOMMIT' : ''}`, 'latin1'),
+    );
     if (commit) this.txn = undefined;
     // Counted as handled now; if the batch fails, the import stops with its error and the progress
     // record (written by the server in the same transaction, not from these fields) says what is committed.
@@ -581,14 +581,14 @@ class ImportRun {
    * rolled back with it) nothing is, and the progress record stays at the transaction's start.
    */
   private async runBatch(
-    sql: string,
+    sql: readonly Buffer[],
     batch: PreparedStatement[],
     fromEnd: number,
     fromCount: number,
     txn: DataTransaction,
   ): Promise<void> {
     try {
-      await this.conn.query(sql);
+      await queryBuffer(this.conn, sql, `/* rushhour: the batch from byte ${batch[0].startOffset} */`);
     } catch (batchErr) {
       if (isTransient(batchErr, { contention: false })) throw batchErr;
       this.txn = undefined;

@@ -1,5 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
+import { queryBuffer, statementParts } from './buffer-query';
 import { connectWithRetry } from './connect';
 import { alterAdding, DeferredDefinition, splitCreateTable, unquote } from './deferred-ddl';
 import type { DumpVetter } from './dump-check';
@@ -101,6 +102,7 @@ interface UnitRow {
   status: string;
 }
 
+const COMMIT = Buffer.from('\n;\nCOMMIT');
 const INSERT_VALUES =
   /^(INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY)\s+)?(IGNORE\s+)?INTO\s+(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)\s*(?:\([^)]*\)\s*)?VALUES?\b/i;
 const TABLE_LOCAL =
@@ -600,15 +602,14 @@ export class ParallelImportRun {
    * of inserting the rows twice.
    */
   private async runChunk(unit: Unit, conn: Connection): Promise<void> {
-    const sql =
-      'START TRANSACTION;\n' +
-      this.unitRow(unit, 'done', false) +
-      ';\n' +
-      unit.stmts.map((s) => s.sql.toString('latin1')).join('\n;\n') +
-      '\n;\nCOMMIT';
+    const parts = statementParts(
+      Buffer.from(`START TRANSACTION;\n${this.unitRow(unit, 'done', false)};\n`, 'latin1'),
+      unit.stmts,
+      COMMIT,
+    );
     for (let attempt = 1; ; attempt++) {
       try {
-        await conn.query(sql);
+        await queryBuffer(conn, parts, `/* rushhour: the chunk at byte ${unit.start} */`);
         break;
       } catch (err) {
         if (isTransient(err, { contention: false })) throw err;
