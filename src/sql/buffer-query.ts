@@ -28,11 +28,32 @@ export function queryBuffer(conn: Connection, parts: readonly Buffer[], label: s
       connection.writePacket = function (this: RawConnection, built: Packet) {
         connection.writePacket = write;
         const header = built.buffer.subarray(0, built.buffer.length - Buffer.byteLength(label, 'latin1'));
-        const bytes = Buffer.concat([header, ...parts]);
         const PacketOf = built.constructor as new (id: number, buffer: Buffer, start: number, end: number) => Packet;
-        const out = new PacketOf(0, bytes, 0, bytes.length);
-        out.offset = bytes.length;
-        return write.call(this, out);
+        let payload = header.length - 4;
+        for (const p of parts) payload += p.length;
+        if (payload >= MAX_PAYLOAD) {
+          // mysql2 splits a query of 16 MiB and more into packets: given it whole.
+          const bytes = Buffer.concat([header, ...parts]);
+          const out = new PacketOf(0, bytes, 0, bytes.length);
+          out.offset = bytes.length;
+          return write.call(this, out);
+        }
+        // The packet's header and command byte, then the parts as they are, in one corked write (writev).
+        const head = Buffer.from(header);
+        const out = new PacketOf(0, head, 0, head.length);
+        out.offset = head.length;
+        out.writeHeader = (sequenceId: number) => {
+          head.writeUIntLE(payload, 0, 3);
+          head[3] = sequenceId;
+        };
+        this.stream.cork();
+        try {
+          write.call(this, out);
+          for (const p of parts) this.write(p);
+        } finally {
+          this.stream.uncork();
+        }
+        return undefined;
       };
       try {
         return start.call(this, packet, connection);
@@ -60,9 +81,13 @@ export function statementParts(head: Buffer, stmts: readonly { readonly sql: Buf
   return parts;
 }
 
+/** The largest payload of one MySQL packet (2^24 - 1 bytes). */
+const MAX_PAYLOAD = 0xffffff;
+
 interface Packet {
   readonly buffer: Buffer;
   offset: number;
+  writeHeader(sequenceId: number): void;
 }
 
 type CreateQuery = (
@@ -74,6 +99,8 @@ type CreateQuery = (
 
 interface RawConnection {
   readonly config: unknown;
+  readonly stream: { cork(): void; uncork(): void };
+  write(buffer: Buffer): void;
   writePacket(packet: Packet): unknown;
   query(cmd: QueryCommand): unknown;
 }
