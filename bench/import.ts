@@ -5,7 +5,11 @@
  * same data), importing the same generated data (>= 200 MB of mysqldump) into the same MariaDB. Prints each
  * run, then the median of the rounds with the ratios importer/myloader and importer/client (throughput).
  *
- *   npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip]
+ *   npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip] [--pin]
+ *
+ * `--pin` puts the server on CPU 0 and every loader (this process with the importer, the client, myloader) on
+ * CPU 1, the way a deployed import runs: the importer in Lambda, the server on RDS, neither taking the
+ * other's CPU. Without it (the issue's target) the loaders and the server share both cores.
  *
  * The dumps are generated here (seeded tables filled by SQL, then mysqldump and mydumper) in a temp dir and
  * removed at the end. The order of the three loaders rotates per round so a warmer cache favours none.
@@ -22,18 +26,20 @@ import { RDS_LIKE_MASTER_PRIVILEGES, startMariaDb, LocalMariaDb } from '../src/l
 import { fileDumpSource } from '../src/sql/dump-source';
 import { importDump } from '../src/sql/importer';
 
-const USAGE = 'usage: npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip]';
+const USAGE = 'usage: npx tsx bench/import.ts [--mb 200] [--rounds 3] [--connections 4] [--gzip] [--pin]';
 const args = benchArgs(USAGE, {
   mb: { type: 'string' },
   rounds: { type: 'string' },
   connections: { type: 'string' },
   gzip: { type: 'boolean' },
+  pin: { type: 'boolean' },
 });
 const TARGET_MB = benchNumber(USAGE, '--mb', args.mb, 200);
 const ROUNDS = benchNumber(USAGE, '--rounds', args.rounds, 3);
 const CONNECTIONS = benchNumber(USAGE, '--connections', args.connections, 4);
 const MYLOADER_THREADS = 4;
 const GZIP = args.gzip ?? false;
+const PIN = args.pin ?? false;
 const PASSWORD = `bench-${process.pid}-${Date.now()}`;
 
 function generate(db: LocalMariaDb, dir: string): string {
@@ -62,7 +68,7 @@ function generate(db: LocalMariaDb, dir: string): string {
 /** Runs a command to its end (stderr shown, the password in the environment for the client). */
 function run(command: string, argv: string[]): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(command, argv, {
+    const child = spawn(PIN ? 'taskset' : command, PIN ? ['-c', '1', command, ...argv] : argv, {
       env: { ...process.env, MYSQL_PWD: PASSWORD },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -113,6 +119,11 @@ async function main(): Promise<void> {
       `mydumper wrote ${fs.readdirSync(mydumperDir).length} files in ${((Date.now() - t) / 1000).toFixed(1)} s`,
     );
     const reference = checksums(db, 'origin');
+    if (PIN) {
+      // All threads of the server on CPU 0, this process (the importer) on CPU 1; children inherit CPU 1.
+      execFileSync('taskset', ['-apc', '0', String(db.pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-apc', '1', String(process.pid)], { stdio: 'ignore' });
+    }
     db.sql('DROP DATABASE origin');
 
     const TOOLS = ['mariadb CLI', 'importer', 'myloader'] as const;
@@ -177,7 +188,7 @@ async function main(): Promise<void> {
       `ratio importer/myloader ${(myloader / ours).toFixed(2)} (target >= 1.0), importer/client ${(cli / ours).toFixed(2)} (target >= 1.5)`,
     );
     console.log(
-      `(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}; load average ${os
+      `(a ${mib.toFixed(0)} MiB dump${GZIP ? ', read as .sql.gz' : ''}${PIN ? '; server pinned to CPU 0, loaders to CPU 1' : ''}; load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}; the machine's other load shows up as spread between rounds)`,
