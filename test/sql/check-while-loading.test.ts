@@ -7,6 +7,7 @@ import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { bufferDumpSource } from '../../src/sql/dump-source';
 import { DumpRefusedError, DumpUnreadableError, IncompleteDumpError, isDumpVerdict } from '../../src/sql/dump-check';
 import { importDump, ImportOptions } from '../../src/sql/importer';
+import { UncheckedImportRemovalError } from '../../src/sql/unchecked-import';
 import { splitAll } from '../../src/sql/splitter';
 import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
 
@@ -93,6 +94,35 @@ describe('parallel import into an empty database: checked while loading', () => 
     // Nothing blocks the corrected dump (no "holds an import of another dump").
     expect((await run('refused', dump, { dumpHash: 'corrected' })).complete).toBe(true);
     expect(describeDatabase(db, 'refused')).toEqual(expected);
+  });
+
+  test('when removing fails (no DROP privilege), the error says both and the next run of the dump removes it', async () => {
+    // A dump without DROP TABLE statements, loaded by a user who may create but not drop.
+    const noDrops = dumpDatabase(db, 'origin', ['--net-buffer-length=16384', '--skip-add-drop-table']);
+    const at = noDrops.lastIndexOf('-- Dump completed');
+    const hostile = Buffer.concat([
+      noDrops.subarray(0, at),
+      Buffer.from("GRANT ALL ON *.* TO 'nodrop_x'@'%';\n"),
+      noDrops.subarray(at),
+    ]);
+    const privileges =
+      'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE VIEW, SHOW VIEW, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EVENT, EXECUTE, LOCK TABLES, CREATE TEMPORARY TABLES';
+    db.createUser('nodrop', PASSWORD, `${privileges} ON *.*`);
+    const err = await run('undroppable', hostile, { target: { ...target('undroppable'), user: 'nodrop' } }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UncheckedImportRemovalError);
+    expect((err as UncheckedImportRemovalError).verdict).toBeInstanceOf(DumpRefusedError);
+    expect((err as Error).message).toMatch(
+      /GRANT[\s\S]*Removing what was loaded before the check got there failed too \(.*DROP command denied/,
+    );
+    expect(objects('undroppable').length).toBeGreaterThan(0);
+    expect(db.sql("SELECT status FROM undroppable.rushhour_import_units WHERE kind = 'check'").trim()).toBe('pending');
+    // The next run of the same dump, by a user who may drop: the pre-pass first, then the removal.
+    const again = await run('undroppable', hostile).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(DumpRefusedError);
+    expect(objects('undroppable')).toEqual([]);
+    expect(progressRows('undroppable')).toBe(0);
   });
 
   test('a dump cut at a line end (no trailer) and a truncated .sql.gz: removed again', async () => {
