@@ -218,7 +218,9 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       // The pre-pass: nothing of the dump runs unless all of it is readable, complete and stays in its database.
       const checked = await checkDump(checkOptions, earlierUnchecked ? 'while' : 'before').catch(
         async (err: unknown) => {
-          if (earlierUnchecked) throw await removeUncheckedImport(target, dumpHash, err as Error, log);
+          // Only a verdict on the dump removes what the earlier run loaded; a read that failed (S3, a lost file)
+          // leaves it for the next run.
+          if (earlierUnchecked && isDumpVerdict(err)) throw await removeUncheckedImport(target, dumpHash, err, log);
           if (mine) await recordFailure(conn, dumpHash, err);
           throw err;
         },

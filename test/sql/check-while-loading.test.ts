@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LocalMariaDb, startMariaDb } from '../../src/local/mariadb';
 import { bufferDumpSource } from '../../src/sql/dump-source';
@@ -188,6 +189,40 @@ describe('parallel import into an empty database: checked while loading', () => 
     expect(slices).toBeGreaterThan(2);
     expect(describeDatabase(db, 'slicedgood')).toEqual(expected);
   }, 180_000);
+
+  test("a resume whose read of the dump fails (a dropped connection, not a verdict) keeps the earlier run's work", async () => {
+    expect((await run('dropped', dump, { timeBudgetMs: 0 })).complete).toBe(false);
+    expect(db.sql("SELECT status FROM dropped.rushhour_import_units WHERE kind = 'check'").trim()).toBe('pending');
+    const before = db.sql('SELECT COUNT(*) FROM dropped.rushhour_import_units').trim();
+    // The source delivers half the dump, then the stream fails as a dropped S3 connection does.
+    const dropping = {
+      description: 's3://bucket/dump.sql',
+      gzip: false,
+      size: dump.length,
+      open: async () =>
+        new Readable({
+          read() {
+            this.push(dump.subarray(0, dump.length >> 1));
+            this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+          },
+        }),
+    };
+    const err = await importDump({
+      source: dropping,
+      target: target('dropped'),
+      dumpHash: 'hash-dropped',
+      connections: 4,
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/ECONNRESET/);
+    expect(isDumpVerdict(err)).toBe(false);
+    // Nothing removed: the earlier slice's work and the pending check are still there.
+    expect(db.sql("SELECT status FROM dropped.rushhour_import_units WHERE kind = 'check'").trim()).toBe('pending');
+    expect(db.sql('SELECT COUNT(*) FROM dropped.rushhour_import_units').trim()).toBe(before);
+    expect(progressRows('dropped')).toBe(1);
+    // The source back: the check passes and the import finishes where it was.
+    expect((await run('dropped', dump)).complete).toBe(true);
+    expect(describeDatabase(db, 'dropped')).toEqual(expected);
+  });
 
   test('killed (SIGKILL) while loading a cut dump: resume-import finds the cut and removes what the killed run loaded', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rushhour-check-while-'));
