@@ -128,22 +128,19 @@ export class DumpVetter {
     return this.refusedCount > 0;
   }
 
-  /** Vets one statement; false if it is refused (it must not run, nor anything after it). */
-  vet(stmt: DumpStatement): boolean {
-    if (stmt.clientCommand) return true;
+  /** Vets one statement; once `refusing`, neither it nor anything after it may run. */
+  vet(stmt: DumpStatement): void {
+    if (stmt.clientCommand) return;
     this.statements++;
-    let ok = true;
     for (const f of vetStatement(stmt, this.options.database)) {
       const r: Refusal = { ...f, offset: stmt.startOffset, line: stmt.line, preview: statementPreview(stmt.sql, 120) };
       if (this.allow.has(f.kind)) {
         if (this.allowed.length < MAX_KEPT) this.allowed.push(r);
       } else {
-        ok = false;
         this.refusedCount++;
         if (this.refused.length < MAX_KEPT) this.refused.push(r);
       }
     }
-    return ok;
   }
 
   /** The error for a read that failed (unterminated string, truncated gzip), or undefined for any other error. */
@@ -202,6 +199,12 @@ export class DumpVetter {
     }
     return { statements, bytes, trailer, allowed, elapsedMs: Date.now() - this.started };
   }
+}
+
+/** A passed check for the log: `325 statements, 266804845 bytes, trailer "-- Dump completed ...", nothing refused`. */
+export function checkSummary(checked: DumpCheckResult): string {
+  const trailer = checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)';
+  return `${checked.statements} statements, ${checked.bytes} bytes, ${trailer}, nothing refused`;
 }
 
 /** Whether an error is a verdict on the dump itself (refused, empty, cut or unreadable), not on a run. */

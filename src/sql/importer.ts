@@ -3,14 +3,14 @@ import type { Connection } from 'mysql2/promise';
 import { quoteIdent } from '../util/sql-ident';
 import { connectWithRetry, DbTarget } from './connect';
 import { queryBuffer, statementParts } from './buffer-query';
-import { checkDump, DumpVetter, isDumpVerdict } from './dump-check';
+import { checkDump, checkSummary, DumpVetter, isDumpVerdict } from './dump-check';
 import { DumpReader } from './dump-reader';
 import { ImportProgress } from './progress-report';
 import { ParallelImportRun, unitsTableDdl } from './parallel-import';
 import { DumpRewriter, PreparedStatement, PROGRESS_TABLE, UNITS_TABLE } from './rewrites';
 import { DumpStatement } from './splitter';
 import { isTransient } from './transient';
-import { CHECK_UNIT, checkPending, databaseIsEmpty, removeUncheckedImport } from './unchecked-import';
+import { checkPending, databaseIsEmpty, markChecked, pendingCheckRow, removeUncheckedImport } from './unchecked-import';
 import {
   ALREADY_APPLIED_ERRNOS,
   DumpReadError,
@@ -225,13 +225,8 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
           throw err;
         },
       );
-      log(
-        `checked ${options.source.description} before importing: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused (${checked.elapsedMs} ms)`,
-      );
-      if (earlierUnchecked)
-        await conn.query(
-          `UPDATE ${units} SET status = 'done' WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = '${CHECK_UNIT}'`,
-        );
+      log(`checked ${options.source.description} before importing: ${checkSummary(checked)} (${checked.elapsedMs} ms)`);
+      if (earlierUnchecked) await markChecked(conn, dumpHash);
     }
     if (parallel) {
       await conn.query(unitsTableDdl());
@@ -239,7 +234,7 @@ export async function importDump(options: ImportOptions): Promise<ImportResult> 
       // keeps the table non-empty, so no chunk's first row takes InnoDB's bulk-insert table lock on it.
       await conn.query(
         `INSERT IGNORE INTO ${units} (dump_hash, kind, start_offset, end_offset, statements, status) VALUES (${conn.escape(dumpHash)}, 'begin', 0, 0, 0, 'done')` +
-          (checkWhileLoading ? `, (${conn.escape(dumpHash)}, '${CHECK_UNIT}', 0, 0, 0, 'pending')` : ''),
+          (checkWhileLoading ? `, ${pendingCheckRow(conn, dumpHash)}` : ''),
       );
     }
     if (!mine) {

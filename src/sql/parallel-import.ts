@@ -3,7 +3,7 @@ import { quoteIdent } from '../util/sql-ident';
 import { queryBuffer, statementParts } from './buffer-query';
 import { connectWithRetry } from './connect';
 import { alterAdding, DeferredDefinition, splitCreateTable, unquote } from './deferred-ddl';
-import type { DumpVetter } from './dump-check';
+import { checkSummary, type DumpVetter } from './dump-check';
 import { DumpReader } from './dump-reader';
 import {
   ALREADY_APPLIED_ERRNOS,
@@ -169,27 +169,29 @@ export class ParallelImportRun {
   async execute(): Promise<ImportResult> {
     await this.loadUnits();
     await this.openWorkers();
+    const vetter = this.run.vetter;
     let stopped = false;
     try {
       try {
-        const vetter = this.run.vetter;
         outer: for await (const stmts of this.reader.statements()) {
           for (const stmt of stmts) {
             if (this.failure || this.stopping) break outer;
-            if (vetter && (!vetter.vet(stmt) || vetter.refusing)) continue;
+            if (vetter) {
+              vetter.vet(stmt);
+              // After a refusal nothing more is planned; the rest is only vetted, so the error lists every refusal.
+              if (vetter.refusing) continue;
+            }
             this.plan(stmt);
             await this.throttle();
           }
         }
       } catch (err) {
-        this.fail(this.run.vetter?.readFailure(err, this.reader) ?? this.describeReadError(err));
+        this.fail(vetter?.readFailure(err, this.reader) ?? this.describeReadError(err));
       }
-      if (this.run.vetter && !this.failure && !this.stopping) {
+      if (vetter && !this.failure && !this.stopping) {
         try {
-          const checked = this.run.vetter.finish(this.reader.bytes);
-          this.run.log(
-            `checked ${this.run.options.source.description} while loading it: ${checked.statements} statements, ${checked.bytes} bytes, ${checked.trailer ? `trailer "${checked.trailer}"` : 'no completion trailer (allowed)'}, nothing refused`,
-          );
+          const checked = vetter.finish(this.reader.bytes);
+          this.run.log(`checked ${this.run.options.source.description} while loading it: ${checkSummary(checked)}`);
         } catch (err) {
           this.fail(err);
         }

@@ -13,17 +13,30 @@ import { PROGRESS_TABLE, UNITS_TABLE } from './rewrites';
  * a killed one checks the whole dump before anything else, and removes what the killed run loaded if the
  * dump fails the check.
  */
-export const CHECK_UNIT = 'check';
+const CHECK_UNIT = 'check';
+
+/**
+ * Every table, view, routine and event of the database but the importer's own two tables (triggers go with
+ * their tables): what an import into the empty database put there, as rows of `kind` (the DROP keyword) and `name`.
+ */
+function objectsSql(conn: Connection, database: string): string {
+  const db = conn.escape(database);
+  return (
+    `SELECT IF(table_type = 'VIEW', 'VIEW', 'TABLE') AS kind, table_name AS name FROM information_schema.tables WHERE table_schema = ${db} AND table_name NOT IN (${conn.escape(PROGRESS_TABLE)}, ${conn.escape(UNITS_TABLE)})` +
+    ` UNION ALL SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = ${db}` +
+    ` UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = ${db}`
+  );
+}
 
 /** Whether the database holds nothing but the importer's own tables: no table, view, routine or event. */
 export async function databaseIsEmpty(conn: Connection, database: string): Promise<boolean> {
-  const db = conn.escape(database);
-  const [rows] = await conn.query(
-    `SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ${db} AND table_name NOT IN (${conn.escape(PROGRESS_TABLE)}, ${conn.escape(UNITS_TABLE)}))` +
-      ` + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = ${db})` +
-      ` + (SELECT COUNT(*) FROM information_schema.events WHERE event_schema = ${db}) AS n`,
-  );
+  const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM (${objectsSql(conn, database)}) o`);
   return Number((rows as Array<{ n: string }>)[0].n) === 0;
+}
+
+/** The units row of a new import checked while loading: its check has not passed (for the units INSERT's VALUES). */
+export function pendingCheckRow(conn: Connection, dumpHash: string): string {
+  return `(${conn.escape(dumpHash)}, '${CHECK_UNIT}', 0, 0, 0, 'pending')`;
 }
 
 /** Whether the record of this dump's import holds a check that has not passed yet. */
@@ -32,6 +45,13 @@ export async function checkPending(conn: Connection, dumpHash: string): Promise<
     `SELECT COUNT(*) AS n FROM ${quoteIdent(UNITS_TABLE)} WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = '${CHECK_UNIT}' AND status = 'pending'`,
   );
   return Number((rows as Array<{ n: string }>)[0].n) > 0;
+}
+
+/** The whole dump has passed the check (a resume's pre-pass): the import goes on as any other. */
+export async function markChecked(conn: Connection, dumpHash: string): Promise<void> {
+  await conn.query(
+    `UPDATE ${quoteIdent(UNITS_TABLE)} SET status = 'done' WHERE dump_hash = ${conn.escape(dumpHash)} AND kind = '${CHECK_UNIT}'`,
+  );
 }
 
 /** Why removing what an unchecked import loaded failed: the next run of the same dump removes it. */
@@ -63,12 +83,7 @@ export async function removeUncheckedImport(
     conn = await connectWithRetry(target, { binary: false, retryForMs: 10000, log });
     await conn.query(`USE ${quoteIdent(target.database)}`);
     await conn.query('SET SESSION foreign_key_checks = 0');
-    const db = conn.escape(target.database);
-    const [objects] = await conn.query(
-      `SELECT IF(table_type = 'VIEW', 'VIEW', 'TABLE') AS kind, table_name AS name FROM information_schema.tables WHERE table_schema = ${db} AND table_name NOT IN (${conn.escape(PROGRESS_TABLE)}, ${conn.escape(UNITS_TABLE)})` +
-        ` UNION ALL SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = ${db}` +
-        ` UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = ${db}`,
-    );
+    const [objects] = await conn.query(objectsSql(conn, target.database));
     const list = objects as Array<{ kind: string; name: string }>;
     // Views first: a view over a dropped table still drops, but this keeps the log in the order of dependence.
     list.sort((a, b) => Number(b.kind === 'VIEW') - Number(a.kind === 'VIEW'));
