@@ -10,7 +10,7 @@ import { DumpRefusedError, DumpUnreadableError, IncompleteDumpError, isDumpVerdi
 import { importDump, ImportOptions } from '../../src/sql/importer';
 import { UncheckedImportRemovalError } from '../../src/sql/unchecked-import';
 import { splitAll } from '../../src/sql/splitter';
-import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
+import { buildFixtureSchema, describeDatabase, dumpDatabase, sliceToEnd } from './fixture';
 
 const PASSWORD = `pw-check-${process.pid}-${Date.now()}`;
 const CLI = path.join(__dirname, '../../bin/rushhour.js');
@@ -179,12 +179,7 @@ describe('parallel import into an empty database: checked while loading', () => 
     expect(progressRows('sliced')).toBe(0);
 
     // A good dump sliced the same way: the second slice's pre-pass passes, and the slices finish the import.
-    let slices = 0;
-    let res;
-    do {
-      res = await run('slicedgood', dump, { timeBudgetMs: 0 });
-      slices++;
-    } while (!res.complete && slices < 10_000);
+    const { result: res, runs: slices } = await sliceToEnd(() => run('slicedgood', dump, { timeBudgetMs: 0 }), 10_000);
     expect(res.complete).toBe(true);
     expect(slices).toBeGreaterThan(2);
     expect(describeDatabase(db, 'slicedgood')).toEqual(expected);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { LocalMariaDb } from '../../src/local/mariadb';
 import { OWN_TABLES } from '../../lib/contracts';
+import type { ImportResult } from '../../src/sql/importer';
 import { quoteIdent } from '../../src/util/sql-ident';
 
 /**
@@ -146,4 +147,37 @@ export function describeDatabase(db: LocalMariaDb, database: string): Record<str
 
 export function sha256(b: Buffer): string {
   return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+/** What `sliceToEnd` saw: the last slice's result, how many slices ran, and the statements they ran. */
+export interface Slices {
+  readonly result: ImportResult;
+  readonly runs: number;
+  /** Statements executed, summed over the slices. */
+  readonly executed: number;
+  /** The most statements one slice executed. */
+  readonly most: number;
+}
+
+/**
+ * Runs `slice` (one time-budgeted import run) until the import is complete or `limit` slices have run;
+ * `afterIncomplete` is called after each slice that stopped short (to check the record in between).
+ */
+export async function sliceToEnd(
+  slice: () => Promise<ImportResult>,
+  limit: number,
+  afterIncomplete?: () => void,
+): Promise<Slices> {
+  let runs = 0;
+  let executed = 0;
+  let most = 0;
+  let result: ImportResult;
+  do {
+    result = await slice();
+    runs++;
+    executed += result.statementsThisRun;
+    most = Math.max(most, result.statementsThisRun);
+    if (!result.complete) afterIncomplete?.();
+  } while (!result.complete && runs < limit);
+  return { result, runs, executed, most };
 }

@@ -8,7 +8,7 @@ import { bufferDumpSource } from '../../src/sql/dump-source';
 import { DumpUnreadableError } from '../../src/sql/dump-check';
 import { importDump, ImportOptions, ReimportRefusedError, StatementError } from '../../src/sql/importer';
 import { splitAll } from '../../src/sql/splitter';
-import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
+import { buildFixtureSchema, describeDatabase, dumpDatabase, sliceToEnd } from './fixture';
 
 const PASSWORD = `pw-${process.pid}-${Date.now()}`;
 
@@ -59,15 +59,11 @@ describe('importDump against MariaDB (RDS-like master user, no SUPER)', () => {
   });
 
   test('sliced by a zero time budget: stops many times, resumes, same result, every statement applied once', async () => {
-    let runs = 0;
-    let executed = 0;
-    let result;
-    do {
-      result = await run('sliced', dump, { timeBudgetMs: 0, batchStatements: 3 });
-      runs++;
-      executed += result.statementsThisRun;
-      if (!result.complete) expect(db.sql('SELECT status FROM sliced.rushhour_import_progress').trim()).toBe('running');
-    } while (!result.complete && runs < 500);
+    const { result, runs, executed } = await sliceToEnd(
+      () => run('sliced', dump, { timeBudgetMs: 0, batchStatements: 3 }),
+      500,
+      () => expect(db.sql('SELECT status FROM sliced.rushhour_import_progress').trim()).toBe('running'),
+    );
     expect(result.complete).toBe(true);
     expect(runs).toBeGreaterThan(10);
     expect(describeDatabase(db, 'sliced')).toEqual(expected);

@@ -9,7 +9,7 @@ import { bufferDumpSource } from '../../src/sql/dump-source';
 import { DeferredIndexError, StatementError } from '../../src/sql/import-errors';
 import { importDump, ImportOptions } from '../../src/sql/importer';
 import { splitAll } from '../../src/sql/splitter';
-import { buildFixtureSchema, describeDatabase, dumpDatabase } from './fixture';
+import { buildFixtureSchema, describeDatabase, dumpDatabase, sliceToEnd } from './fixture';
 
 const PASSWORD = `pw-${process.pid}-${Date.now()}`;
 const CLI = path.join(__dirname, '../../bin/rushhour.js');
@@ -65,15 +65,11 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
   });
 
   test('sliced by a zero time budget: every slice does one unit, the slices add up to one uninterrupted run', async () => {
-    let runs = 0;
-    let executed = 0;
-    let result;
-    do {
-      result = await run('sliced', dump, { timeBudgetMs: 0, batchStatements: 10 });
-      runs++;
-      executed += result.statementsThisRun;
-      if (!result.complete) expect(db.sql('SELECT status FROM sliced.rushhour_import_progress').trim()).toBe('running');
-    } while (!result.complete && runs < 400);
+    const { result, runs, executed } = await sliceToEnd(
+      () => run('sliced', dump, { timeBudgetMs: 0, batchStatements: 10 }),
+      400,
+      () => expect(db.sql('SELECT status FROM sliced.rushhour_import_progress').trim()).toBe('running'),
+    );
     expect(result.complete).toBe(true);
     expect(runs).toBeGreaterThan(10);
     expect(describeDatabase(db, 'sliced')).toEqual(expected);
@@ -86,14 +82,10 @@ describe('parallel importDump (4 connections) against MariaDB', () => {
     const t0 = Date.now();
     expect((await run('timedfull', dump, { batchStatements: 2 })).complete).toBe(true);
     const budget = Math.max(20, Math.floor((Date.now() - t0) / 3));
-    let runs = 0;
-    let most = 0;
-    let result;
-    do {
-      result = await run('timed', dump, { timeBudgetMs: budget, batchStatements: 2 });
-      runs++;
-      most = Math.max(most, result.statementsThisRun);
-    } while (!result.complete && runs < 200);
+    const { result, runs, most } = await sliceToEnd(
+      () => run('timed', dump, { timeBudgetMs: budget, batchStatements: 2 }),
+      200,
+    );
     expect(result.complete).toBe(true);
     expect(runs).toBeGreaterThan(1);
     expect(most).toBeGreaterThan(4);
